@@ -1,0 +1,240 @@
+// Package app wires Parley together: it opens the store, migrates it,
+// builds the job workers and the HTTP server, and starts and stops them in
+// order. `parley serve` runs one; end-to-end tests start one on 127.0.0.1:0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/parleyhq/parley/channel/whatsapp"
+	"github.com/parleyhq/parley/channels"
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/dashboard"
+	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/leads"
+	"github.com/parleyhq/parley/ratelimit"
+	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/web"
+)
+
+// Options are the parts a caller may supply instead of the defaults.
+type Options struct {
+	Logger     *slog.Logger
+	Clock      clock.Clock  // defaults to the wall clock
+	HTTPClient *http.Client // for calls to providers; defaults to a client with a timeout
+	Version    string
+}
+
+// App is one running Parley process.
+type App struct {
+	cfg   config.Config
+	log   *slog.Logger
+	clock clock.Clock
+
+	Store *store.Store
+	Jobs  *jobs.Client
+	Web   *web.Server
+	// Outbox is the one way messages leave; FollowUps hooks into it.
+	Outbox    *flow.Outbox
+	FollowUps *followup.Service
+
+	srv     *http.Server
+	ln      net.Listener
+	gateway interface{ Close(context.Context) }
+}
+
+// New builds the whole system from cfg. Nothing runs until Start.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock}
+
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Clock: opts.Clock, MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) > 0 {
+		a.log.Info("database migrated", "engine", st.Engine(), "applied", applied)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	graph, err := newGraph(cfg, opts.HTTPClient)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ins := &jobs.Inserter{}
+	checker := &channels.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Log: a.log}
+
+	conv, err := newConversation(cfg, st, ins, a.log, opts.Clock)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	leadsSvc, err := newLeads(cfg, st, ins, opts.Clock, opts.HTTPClient, a.log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, checker)
+	river.AddWorker(workers, conv.AIAgentWorker())
+	river.AddWorker(workers, conv.AssignWorker())
+	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
+	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv)
+	a.gateway = gw
+	// One outbox for the whole flow: every agent message schedules follow-ups.
+	a.Outbox = conv.Outbox
+	if err := a.wireFollowUps(cfg, st, ins, workers, reg); err != nil {
+		st.Close()
+		return nil, err
+	}
+	conv.OnCustomerMessage = a.FollowUps.OnCustomerMessage
+	notes, err := newNotify(st, ins, conv, a.log, workers)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	periodic := append(conv.PeriodicJobs(), gw.PeriodicJobs()...)
+	periodic = append(periodic, followup.PeriodicScan())
+	jc, err := jobs.NewClient(st, workers, jobs.Config{
+		Timeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter, Poll: cfg.JobPoll, Workers: cfg.Workers,
+		Logger: a.log, Time: riverTime(opts.Clock), Periodic: periodic,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.Jobs = jc
+	ins.Set(jc)
+
+	a.Web = web.New(web.Deps{
+		Store: st, Logger: a.log, Registry: reg, Version: opts.Version,
+		ChannelSaved: checker.Saved, Jobs: ins,
+		APILimit:      ratelimit.New(cfg.APIRateLimit, int(2*cfg.APIRateLimit)+1, opts.Clock),
+		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
+		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
+		Notifications: notes,
+	})
+	gw.Mount(a.Web)
+	mountLeads(a.Web, leadsSvc)
+	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: a.log, Clock: opts.Clock, PublicURL: cfg.PublicURL,
+		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	a.Web.Handle("/", dash)
+	a.srv = &http.Server{
+		Handler:           a.Web.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// Start listens on the configured address and starts the job workers.
+func (a *App) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.ln = ln
+	// Jobs run with their own context: a request's end must not stop them.
+	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		ln.Close()
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server stopped", "err", err)
+		}
+	}()
+	a.log.Info("parley serving", "addr", ln.Addr().String(), "database", a.Store.Engine(), "llm", llmMode(a.cfg))
+	return nil
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (a *App) Addr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// URL is the server's base URL on loopback.
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Close stops taking requests, lets in-flight jobs finish (or releases them
+// for another process when ctx ends first), and closes the database.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.ln != nil {
+		errs = append(errs, a.srv.Shutdown(ctx))
+		a.gateway.Close(ctx) // messages taken in after their webhook
+		if err := a.Jobs.Stop(ctx); err != nil {
+			// Out of patience: cancel what is left; River hands those jobs
+			// back as retryable so another process (or the next start) runs them.
+			a.log.Warn("jobs did not finish in time; cancelling", "err", err)
+			hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			errs = append(errs, a.Jobs.StopAndCancel(hard))
+			cancel()
+		}
+	}
+	errs = append(errs, a.Store.Close())
+	return errors.Join(errs...)
+}
+
+func llmMode(c config.Config) string {
+	if c.LLMConfigured() {
+		return "openai-compatible " + c.LLMModel
+	}
+	return "offline (knowledge-base answers, no LLM)"
+}
+
+// riverTime lets River schedule by the app's clock when it is not the wall clock.
+func riverTime(c clock.Clock) rivertype.TimeGenerator {
+	if _, real := c.(clock.Real); real {
+		return nil
+	}
+	return clockTime{c}
+}
+
+type clockTime struct{ c clock.Clock }
+
+func (t clockTime) NowUTC() time.Time       { return t.c.Now().UTC() }
+func (t clockTime) NowUTCOrNil() *time.Time { now := t.c.Now().UTC(); return &now }

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/conversation"
+	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/knowledge"
+	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/store"
+)
+
+// newConversation builds the conversation flow: the store and router, the
+// AI agent (or the offline mode when no LLM is configured) and tickets.
+func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, log *slog.Logger, clk clock.Clock) (*conversation.Service, error) {
+	s := &conversation.Service{
+		Jobs:      ins,
+		Outbox:    &flow.Outbox{Jobs: ins},
+		Log:       log,
+		Store:     st,
+		Knowledge: knowledge.New(st.Engine()),
+		Tools:     &conversation.Tools{},
+		// Three attempts of one LLM call, each with its timeout, bound an answer.
+		AnswerBudget: 3 * cfg.LLMTimeout,
+	}
+	// The job must end well before River would think its process died.
+	if limit := cfg.JobRescueAfter / 2; s.AnswerBudget > limit {
+		s.AnswerBudget = limit
+	}
+	if cfg.LLMConfigured() {
+		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
+			Timeout: cfg.LLMTimeout, Logger: log, Clock: clk, MaxWait: 10 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("llm: %w", err)
+		}
+		s.LLM = c
+	}
+	return s, nil
+}

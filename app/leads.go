@@ -1,0 +1,44 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/leads"
+	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/web"
+)
+
+// newLeads builds the lead follow-up service. Without an LLM endpoint it
+// runs the offline composer.
+//
+// Its WhatsApp messages leave through an outbox of their own, on the same
+// job client: a lead follow-up is not a conversation's agent message, so
+// the follow-up clock's hook does not run for it.
+func newLeads(cfg config.Config, st *store.Store, ins *jobs.Inserter, clk clock.Clock, hc *http.Client, log *slog.Logger) (*leads.Service, error) {
+	outbox := &flow.Outbox{Jobs: ins}
+	svc := &leads.Service{Store: st, Jobs: ins, Outbox: outbox, Mailer: leads.SMTPMailer{}, Clock: clk,
+		Log: log.With("component", "leads")}
+	if cfg.LLMConfigured() {
+		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,
+			HTTPClient: hc, Logger: log, Clock: clk})
+		if err != nil {
+			return nil, fmt.Errorf("lead follow-up llm: %w", err)
+		}
+		svc.LLM = c
+	}
+	return svc, nil
+}
+
+// mountLeads adds the follow-up call, a plain handler with its own error
+// body, and its OpenAPI description.
+func mountLeads(w *web.Server, svc *leads.Service) {
+	w.Handle("POST "+leads.FollowUpPath, svc.FollowUpHandler(w.Store()))
+	leads.Document(w.API())
+}

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+
+	"github.com/parleyhq/parley/channel/twilio"
+	"github.com/parleyhq/parley/channel/whatsapp"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/conversation"
+	"github.com/parleyhq/parley/delivery"
+	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/store"
+)
+
+// newMessaging builds the message path — the webhooks' gateway, the
+// conversation store it hands messages to, and the sender — and registers
+// their workers. The caller mounts the gateway's webhooks on the server
+// and schedules its periodic jobs.
+func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg prometheus.Registerer, graph *whatsapp.Client,
+	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service) *gateway.Gateway {
+	gw := gateway.New(gateway.Config{
+		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
+		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
+		// Messages go from webhook to reply in one goroutine, the jobs of
+		// each step waiting as backstops (see gateway/inline.go).
+		Inline:          cfg.Workers,
+		ReceivedTimeout: min(convo.AnswerBudget+90*time.Second, cfg.JobRescueAfter*9/10),
+	})
+	river.AddWorker(workers, gw.ReceivedWorker())
+	river.AddWorker(workers, gw.PruneWorker())
+	sender := &delivery.Sender{
+		Store: st, Jobs: ins, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
+	}
+	river.AddWorker(workers, sender)
+	convo.AnswerAfterCommit = true
+	convo.Outbox.Deliver, convo.Outbox.Backstop, convo.Outbox.Now = sender.Deliver, time.Minute, st.Clock().Now
+	return gw
+}

@@ -1,0 +1,103 @@
+// Package channels keeps a tenant's channels honest: when a WhatsApp channel
+// is saved, a durable job asks Meta's Graph API for the number behind its
+// phone_number_id, proving the access token works and recording the display
+// number and verified business name.
+package channels
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/store"
+)
+
+// CheckChannelArgs is the job that checks one channel's credentials.
+type CheckChannelArgs struct {
+	TenantID  string `json:"tenant_id"`
+	ChannelID string `json:"channel_id"`
+}
+
+// Kind is the job's stable name.
+func (CheckChannelArgs) Kind() string { return "check_channel" }
+
+// InsertOpts keeps one pending check per channel: saving a channel twice
+// before the check runs does not ask Meta twice.
+func (CheckChannelArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
+}
+
+// PhoneNumbers looks a business number up at the provider.
+type PhoneNumbers interface {
+	GetPhoneNumber(ctx context.Context, token, phoneNumberID string) (display, verifiedName string, err error)
+}
+
+// Checker enqueues and works channel checks.
+type Checker struct {
+	river.WorkerDefaults[CheckChannelArgs]
+	Store  *store.Store
+	Jobs   *jobs.Inserter
+	Lookup PhoneNumbers
+	// Retryable tells a passing provider failure (retry later) from a
+	// refusal such as a revoked token (record it, do not retry).
+	Retryable func(error) bool
+	Log       *slog.Logger
+}
+
+// Saved is called in the transaction that saved a channel; for WhatsApp
+// channels it enqueues the check in that same transaction.
+func (c *Checker) Saved(ctx context.Context, q *store.Queries, ch parley.Channel) error {
+	if ch.Type != parley.ChannelWhatsApp {
+		return nil
+	}
+	return c.Jobs.InsertTx(ctx, q.Tx(), CheckChannelArgs{TenantID: ch.TenantID, ChannelID: ch.ID}, nil)
+}
+
+// Work asks the provider and records what it says. A channel deleted in the
+// meantime ends the job; a rejected token is recorded, not retried.
+func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) error {
+	log := c.Log.With("tenant_id", job.Args.TenantID, "channel_id", job.Args.ChannelID, "job_id", job.ID)
+	ch, err := c.Store.GetChannel(ctx, job.Args.TenantID, job.Args.ChannelID)
+	if parley.ErrorCode(err) == parley.CodeNotFound {
+		log.InfoContext(ctx, "channel gone before its check ran")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ch.Type != parley.ChannelWhatsApp || ch.PhoneNumberID == "" {
+		return nil
+	}
+	display, name, err := c.Lookup.GetPhoneNumber(ctx, ch.AccessToken, ch.PhoneNumberID)
+	if ch.Settings == nil {
+		ch.Settings = map[string]string{}
+	}
+	switch {
+	case err == nil:
+		ch.DisplayNumber = display
+		ch.Settings["verified_name"] = name
+		ch.Settings["check"] = "ok"
+		delete(ch.Settings, "check_error")
+	case c.Retryable(err):
+		return err // River retries with backoff
+	default:
+		ch.Settings["check"] = "failed"
+		ch.Settings["check_error"] = err.Error()
+	}
+	ch.Settings["checked_at"] = c.Store.Clock().Now().Format(time.RFC3339)
+	if uerr := c.Store.UpdateChannel(ctx, ch); uerr != nil {
+		return uerr
+	}
+	if err != nil {
+		log.WarnContext(ctx, "channel credentials rejected", "err", err)
+		return nil
+	}
+	log.InfoContext(ctx, "channel checked", "display_number", display)
+	return nil
+}

@@ -1,0 +1,57 @@
+package config
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsStartOnSQLite(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DatabaseURL != "parley.db" || c.WhatsAppGraphURL != "https://graph.facebook.com" || c.LLMConfigured() {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestFlagWinsOverEnv(t *testing.T) {
+	c, err := Load([]string{"--addr", "127.0.0.1:9000"}, env(map[string]string{"PARLEY_ADDR": ":7000", "PARLEY_JOB_TIMEOUT": "2s", "PARLEY_JOB_RESCUE_AFTER": "3s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.JobTimeout != 2*time.Second {
+		t.Fatalf("config = %+v", c)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{env: map[string]string{"PARLEY_ADDR": "nonsense"}, want: "PARLEY_ADDR"},
+		{env: map[string]string{"PARLEY_DATABASE_URL": "mysql://x"}, want: "PARLEY_DATABASE_URL"},
+		{env: map[string]string{"PARLEY_LOG_LEVEL": "loud"}, want: "PARLEY_LOG_LEVEL"},
+		{env: map[string]string{"PARLEY_LLM_BASE_URL": "ftp://x"}, want: "PARLEY_LLM_BASE_URL"},
+		{env: map[string]string{"PARLEY_WHATSAPP_GRAPH_URL": "not a url"}, want: "PARLEY_WHATSAPP_GRAPH_URL"},
+		{env: map[string]string{"PARLEY_WHATSAPP_RATE_LIMIT": "0"}, want: "PARLEY_WHATSAPP_RATE_LIMIT"},
+		{env: map[string]string{"PARLEY_JOB_TIMEOUT": "-1s"}, want: "PARLEY_JOB_TIMEOUT"},
+		{env: map[string]string{"PARLEY_JOB_TIMEOUT": "10m"}, want: "PARLEY_JOB_RESCUE_AFTER"},
+		{args: []string{"--addr", "x"}, want: "--addr"},
+		{args: []string{"--nope"}, want: "flags"},
+	}
+	for _, tc := range cases {
+		_, err := Load(tc.args, env(tc.env), io.Discard)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != tc.want || strings.Contains(err.Error(), "\n") {
+			t.Errorf("env %v args %v: err = %v, want a one-line error naming %s", tc.env, tc.args, err, tc.want)
+		}
+	}
+}

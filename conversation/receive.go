@@ -1,0 +1,151 @@
+// Package conversation is the conversation store and its flow: it takes
+// inbound messages into conversations, routes them to the AI agent or to a
+// human through tickets, and sends the answers through the flow's outbox.
+package conversation
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/knowledge"
+	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/store"
+)
+
+// Service is the conversation store and router, the AI agent that answers
+// (agent.go) and the human side's tickets (tickets.go).
+type Service struct {
+	Jobs   *jobs.Inserter
+	Outbox *flow.Outbox
+	Log    *slog.Logger
+
+	// Store runs the transactions of the jobs and of the ticket API.
+	Store *store.Store
+	// LLM answers customers; nil runs the offline mode (see agent.go).
+	LLM *llm.Client
+	// Knowledge retrieves the passages an answer is built from.
+	Knowledge knowledge.Retriever
+	// Tools are the functions offered to the AI agent, per conversation kind.
+	Tools *Tools
+	// AnswerBudget bounds the LLM part of one answer (all its retries), so
+	// a slow model ends in a holding reply rather than a job that times
+	// out and retries until it is discarded. Default 2 minutes; keep it
+	// below the job timeout.
+	AnswerBudget time.Duration
+	// AnswerAfterCommit answers a message right after the transaction that
+	// routed it commits, in the goroutine that committed (the received
+	// job), rather than through the queue: the Generate AI Agent Answer job
+	// is still inserted with the message, as a backstop scheduled after the
+	// answer budget, and deleted in the commit of the answer. One queue
+	// round trip per message instead of three is what lets a small
+	// machine answer hundreds of messages a second.
+	AnswerAfterCommit bool
+	// OnCustomerMessage, when set, runs in the transaction that stores a
+	// contact's message, e.g. to stop pending follow-ups.
+	OnCustomerMessage func(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message) error
+
+	schemaOnce sync.Once
+	schema     *llm.Schema
+	schemaErr  error
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// Receive implements flow.Receiver: it appends the message to the contact's
+// open conversation (opening one if needed), records the active channel and
+// the session, logs the received events, and routes the message onwards. A
+// redelivered message (same provider id) changes nothing.
+func (s *Service) Receive(ctx context.Context, q *store.Queries, in flow.Inbound) (parley.Conversation, error) {
+	conv, msg, dup, err := s.Append(ctx, q, in)
+	if err != nil || dup {
+		return conv, err
+	}
+	return conv, s.route(ctx, q, conv, msg)
+}
+
+// Append is Receive without routing: the conversation store's part.
+func (s *Service) Append(ctx context.Context, q *store.Queries, in flow.Inbound) (conv parley.Conversation, msg parley.Message, dup bool, err error) {
+	if in.Message.ChannelMessageID != "" {
+		if _, err := q.MessageByChannelID(ctx, in.Channel.ID, in.Message.ChannelMessageID); err == nil {
+			return conv, msg, true, nil
+		}
+	}
+	kind := parley.KindCustomer
+	if in.Staff != nil {
+		kind = parley.KindStaff
+	}
+	conv, err = q.OpenConversationByContact(ctx, in.TenantID, kind, in.Phone)
+	if parley.ErrorCode(err) == parley.CodeNotFound {
+		conv, err = s.open(ctx, q, in, kind)
+	}
+	if err != nil {
+		return conv, msg, false, err
+	}
+
+	m := in.Message
+	m.TenantID, m.ConversationID, m.Role, m.ChannelID = in.TenantID, conv.ID, parley.RoleCustomer, in.Channel.ID
+	if m.Status == "" {
+		m.Status = parley.StatusReceived
+	}
+	msg, err = q.InsertMessage(ctx, m)
+	if errors.Is(err, store.ErrDuplicate) {
+		return conv, msg, true, nil
+	}
+	if err != nil {
+		return conv, msg, false, err
+	}
+	if conv, err = q.TouchInbound(ctx, in.TenantID, conv.ID, in.Channel.ID, msg.CreatedAt); err != nil {
+		return conv, msg, false, err
+	}
+
+	received := map[string]any{
+		"message_id": msg.ID, "channel_id": in.Channel.ID, "channel_message_id": msg.ChannelMessageID,
+		"from": in.Phone, "profile_name": in.ContactName, "type": msg.Type, "content": msg.Content,
+	}
+	if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, flow.TextMessageReceived, received); err != nil {
+		return conv, msg, false, err
+	}
+	if in.Customer != nil {
+		received["customer"] = map[string]any{"id": in.Customer.ID, "name": in.Customer.Name, "email": in.Customer.Email, "language": in.Customer.Language, "phone": in.Customer.Phone}
+		if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, flow.TextMessageWithUserInfoReceived, received); err != nil {
+			return conv, msg, false, err
+		}
+	}
+	if s.OnCustomerMessage != nil {
+		if err := s.OnCustomerMessage(ctx, q, conv, msg); err != nil {
+			return conv, msg, false, err
+		}
+	}
+	return conv, msg, false, nil
+}
+
+// open starts a conversation for the contact. The language is the
+// customer's, else the tenant's default.
+func (s *Service) open(ctx context.Context, q *store.Queries, in flow.Inbound, kind parley.ConversationKind) (parley.Conversation, error) {
+	c := parley.Conversation{TenantID: in.TenantID, Kind: kind, ContactPhone: in.Phone, ChannelID: in.Channel.ID}
+	if in.Customer != nil {
+		c.CustomerID, c.Language = in.Customer.ID, in.Customer.Language
+	}
+	if in.Staff != nil {
+		c.StaffMemberID = in.Staff.ID
+	}
+	if c.Language == "" {
+		t, err := q.GetTenant(ctx, in.TenantID)
+		if err != nil {
+			return c, err
+		}
+		c.Language = t.DefaultLanguage
+	}
+	return q.CreateConversation(ctx, c)
+}

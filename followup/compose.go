@@ -1,0 +1,108 @@
+package followup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/llm"
+)
+
+// outgoing is a follow-up ready to queue.
+type outgoing struct {
+	text     string
+	template *parley.Template
+	survey   parley.SurveyType
+	kind     string // text, generated or template
+	reason   string // why it went this way, for the event log
+}
+
+// historySize is how many recent messages the AI reads to write a follow-up.
+const historySize = 30
+
+// fallbackText is sent by a generate rule with no guidance text when no
+// model is configured.
+const fallbackText = "Hi! Just checking in: is there anything else I can help you with?"
+
+// compose builds the rule's message for now, or returns the reason it must
+// be skipped. Only an unavailable model is an error (the job retries).
+func (s *Service) compose(ctx context.Context, sit situation, r parley.FollowUpRule, now time.Time) (outgoing, string, error) {
+	if !parley.WindowOpen(sit.conv.LastCustomerMessageAt, now) {
+		if r.Template == nil {
+			return outgoing{}, ReasonOutsideWindow, nil
+		}
+		return outgoing{template: r.Template, kind: "template", reason: "outside_24h_window_template"}, "", nil
+	}
+	out := outgoing{text: r.Message, survey: r.Survey, kind: "text"}
+	if !r.Generate {
+		return out, "", nil
+	}
+	if s.LLM == nil {
+		if out.text == "" {
+			out.text = fallbackText
+		}
+		out.reason = "no_llm_rule_text"
+		return out, "", nil
+	}
+	text, err := s.generate(ctx, sit.conv, r)
+	switch {
+	case err == nil:
+		out.text, out.kind = text, "generated"
+	case errors.Is(err, llm.ErrPermanent), errors.Is(err, llm.ErrInvalidOutput):
+		// Retrying cannot help; the rule's own words still re-engage.
+		s.log().WarnContext(ctx, "follow-up generation failed; sending the rule's text", "tenant_id", sit.conv.TenantID,
+			"conversation_id", sit.conv.ID, "rule_id", r.ID, "err", err)
+		if out.text == "" {
+			out.text = fallbackText
+		}
+		out.reason = ReasonGenerationFailed
+	default:
+		return out, "", fmt.Errorf("generate follow-up: %w", err)
+	}
+	return out, "", nil
+}
+
+// generate asks the model for a follow-up from the conversation's history,
+// with the rule's text as guidance.
+func (s *Service) generate(ctx context.Context, conv parley.Conversation, r parley.FollowUpRule) (string, error) {
+	history, err := s.Store.RecentMessages(ctx, conv.TenantID, conv.ID, historySize)
+	if err != nil {
+		return "", err
+	}
+	var msgs []llm.Message
+	for _, m := range history {
+		text := m.Content
+		if text == "" && m.Template != nil {
+			text = "[template " + m.Template.Name + "]"
+		}
+		switch m.Role {
+		case parley.RoleCustomer:
+			msgs = append(msgs, llm.Message{Role: llm.RoleUser, Content: text})
+		case parley.RoleAI, parley.RoleAgent:
+			msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: text})
+		}
+	}
+	lang := conv.Language
+	if lang == "" {
+		lang = "the customer's language"
+	}
+	system := "You are the business's assistant on WhatsApp. The customer has not answered the last message for a while. " +
+		"Write ONE short, friendly follow-up message that picks up where the conversation left off, in " + lang + ". " +
+		"Plain text, no placeholders, no greeting formulas longer than a few words."
+	if r.Message != "" {
+		system += "\nGuidance from the business for this follow-up: " + r.Message
+	}
+	msgs = append(msgs, llm.Message{Role: llm.RoleUser, Content: "(No reply from the customer yet. Write the follow-up message now.)"})
+	resp, err := s.LLM.Complete(ctx, llm.Request{System: system, Messages: msgs})
+	if err != nil {
+		return "", err
+	}
+	text := strings.TrimSpace(resp.Content)
+	if text == "" {
+		return "", &llm.Error{Kind: llm.ErrInvalidOutput, Err: errors.New("empty follow-up")}
+	}
+	return text, nil
+}

@@ -1,0 +1,70 @@
+// Package followup keeps silent conversations from going cold: per-tenant
+// rules send a message a delay after the last agent message, at most once
+// per conversation session, after checking the business rules, the
+// tenant's availability hours and WhatsApp's 24-hour window. Every decision
+// lands in the conversation's event log with its reason.
+//
+// The work is the Follow-Up Request job ({"id": conversation id}). It is
+// scheduled in the transaction that queues an agent message (OnAgentMessage,
+// the flow.Outbox hook), swept up by a periodic scan over the due-time index
+// as a safety net, and can be requested through the API. A customer message
+// stops every pending follow-up (OnCustomerMessage, the conversation store's
+// hook): the job, when it runs, finds the customer wrote last and ends.
+package followup
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/store"
+)
+
+// Names of the follow-up entries in a conversation's event log.
+const (
+	EventRequest        = "Follow-Up Request"
+	EventSent           = "Follow-Up Sent"
+	EventSkipped        = "Follow-Up Skipped"
+	EventDelayed        = "Follow-Up Delayed"
+	EventSurveyAnswered = "Follow-Up Survey Answered"
+)
+
+// Reasons a follow-up is skipped or delayed, as logged and counted.
+const (
+	ReasonNotOpen          = "conversation_not_open"
+	ReasonFeatureOff       = "followups_feature_off"
+	ReasonAppointment      = "upcoming_appointment"
+	ReasonChannelInactive  = "channel_inactive"
+	ReasonOutsideWindow    = "outside_24h_window_without_template"
+	ReasonOutsideHours     = "outside_availability_hours"
+	ReasonNoChannel        = "no_channel"
+	ReasonGenerationFailed = "generation_failed_used_rule_text"
+)
+
+// Writer is the language model a generated follow-up is written by.
+// *llm.Client is one.
+type Writer interface {
+	Complete(ctx context.Context, req llm.Request) (*llm.Response, error)
+}
+
+// Service decides and sends follow-ups.
+type Service struct {
+	Store  *store.Store
+	Jobs   *jobs.Inserter
+	Outbox *flow.Outbox // follow-ups leave through it, role ai
+	LLM    Writer       // nil: the rule's own text is sent (no-LLM mode)
+	Clock  clock.Clock
+	Log    *slog.Logger
+	// Metrics may be nil.
+	Metrics *Metrics
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}

@@ -1,0 +1,255 @@
+package followup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/store"
+)
+
+// errChanged stops a decision whose conversation moved on meanwhile (the
+// customer wrote, or another agent message restarted the clock).
+var errChanged = errors.New("conversation changed since the follow-up was planned")
+
+// situation is what a decision reads, loaded once per run.
+type situation struct {
+	conv     parley.Conversation
+	tenant   parley.Tenant
+	channel  *parley.Channel
+	due      []parley.FollowUpRule // shortest delay first
+	lastSeen time.Time             // last_agent_message_at the plan is based on
+}
+
+// Process decides the conversation's due follow-ups at the clock's now.
+// Rules that are not due yet, or a customer who wrote last, end it cleanly.
+func (s *Service) Process(ctx context.Context, conv parley.Conversation) error {
+	log := s.log().With("tenant_id", conv.TenantID, "conversation_id", conv.ID)
+	now := s.Clock.Now()
+	if conv.LastAgentMessageAt == nil || customerWroteLast(conv) {
+		log.DebugContext(ctx, "no follow-up: the customer wrote last or no agent has written")
+		return nil
+	}
+	sit, err := s.load(ctx, conv, now)
+	if err != nil {
+		return err
+	}
+	if len(sit.due) == 0 {
+		// Nothing due (an earlier agent message's request, or a rule that
+		// changed): bring the due index up to date so the scan leaves it be.
+		return s.Store.InTx(ctx, func(q *store.Queries) error {
+			_, err := s.reschedule(ctx, q, conv, false)
+			return err
+		})
+	}
+
+	if reason, err := s.businessRule(ctx, sit, now); err != nil {
+		return err
+	} else if reason != "" {
+		return s.skip(ctx, log, sit, sit.due, reason)
+	}
+	if opening, err := NextOpening(sit.tenant, now); err != nil {
+		return err
+	} else if opening.After(now) {
+		return s.delay(ctx, log, sit, opening)
+	}
+	for i, r := range sit.due {
+		out, reason, err := s.compose(ctx, sit, r, now)
+		if err != nil {
+			return err // transient (LLM unavailable): retry
+		}
+		if reason != "" {
+			if err := s.skip(ctx, log, sit, sit.due[i:i+1], reason); err != nil {
+				return err
+			}
+			continue
+		}
+		// One follow-up per run: it is an agent message, so it restarts the
+		// clock of every other rule.
+		return s.send(ctx, log, sit, r, out)
+	}
+	return nil
+}
+
+// load reads the conversation's tenant, channel and due rules.
+func (s *Service) load(ctx context.Context, conv parley.Conversation, now time.Time) (situation, error) {
+	sit := situation{conv: conv, lastSeen: *conv.LastAgentMessageAt}
+	r := s.Store.Read() // the decision's transaction checks again that nothing moved
+	rules, err := r.ActiveFollowUpRules(ctx, conv.TenantID)
+	if err != nil || len(rules) == 0 {
+		return sit, err
+	}
+	decided, err := r.DecidedRuleIDs(ctx, conv.ID, conv.SessionStartedAt)
+	if err != nil {
+		return sit, err
+	}
+	for _, r := range pending(rules, decided, conv.ChannelID) {
+		if !conv.LastAgentMessageAt.Add(r.Delay).After(now) {
+			sit.due = append(sit.due, r)
+		}
+	}
+	if len(sit.due) == 0 {
+		return sit, nil
+	}
+	if sit.tenant, err = r.GetTenant(ctx, conv.TenantID); err != nil {
+		return sit, err
+	}
+	ch, err := r.GetChannel(ctx, conv.TenantID, conv.ChannelID)
+	switch {
+	case err == nil:
+		sit.channel = &ch
+	case parley.ErrorCode(err) != parley.CodeNotFound:
+		return sit, err
+	}
+	return sit, nil
+}
+
+// businessRule checks the rules every follow-up must pass, in order, and
+// returns the reason of the first that fails ("" when all pass).
+func (s *Service) businessRule(ctx context.Context, sit situation, now time.Time) (string, error) {
+	if sit.conv.Status != parley.ConversationOpen {
+		return ReasonNotOpen, nil
+	}
+	if !sit.tenant.Features[parley.FeatureFollowUps] {
+		return ReasonFeatureOff, nil
+	}
+	if sit.tenant.HasModule(parley.ModuleAppointments) {
+		customerID := sit.conv.CustomerID
+		if customerID == "" {
+			// The contact may have become a customer after the conversation began.
+			c, err := s.Store.CustomerByPhone(ctx, sit.conv.TenantID, sit.conv.ContactPhone)
+			if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
+				return "", err
+			}
+			customerID = c.ID
+		}
+		_, err := s.Store.UpcomingAppointment(ctx, sit.conv.TenantID, customerID, now)
+		if err == nil {
+			return ReasonAppointment, nil
+		}
+		if parley.ErrorCode(err) != parley.CodeNotFound {
+			return "", err
+		}
+	}
+	if sit.channel == nil {
+		return ReasonNoChannel, nil
+	}
+	if !sit.channel.Active && !sit.channel.IsTestSender(sit.conv.ContactPhone) {
+		return ReasonChannelInactive, nil
+	}
+	return "", nil
+}
+
+// decide runs fn in a transaction that first makes sure the conversation is
+// still silent as planned. A rule decided meanwhile by another process, or
+// a conversation that changed, ends quietly: false, nil.
+func (s *Service) decide(ctx context.Context, log *slog.Logger, sit situation, fn func(q *store.Queries) error) (bool, error) {
+	err := s.Store.InTx(ctx, func(q *store.Queries) error {
+		ok, err := q.HoldSilentConversation(ctx, sit.conv.TenantID, sit.conv.ID, sit.lastSeen)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errChanged
+		}
+		return fn(q)
+	})
+	switch {
+	case errors.Is(err, errChanged), errors.Is(err, store.ErrDecided):
+		log.InfoContext(ctx, "follow-up already handled", "why", err.Error())
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// skip records each rule as skipped for reason and schedules what is left.
+func (s *Service) skip(ctx context.Context, log *slog.Logger, sit situation, rules []parley.FollowUpRule, reason string) error {
+	done, err := s.decide(ctx, log, sit, func(q *store.Queries) error {
+		for _, r := range rules {
+			if _, err := q.ClaimFollowUp(ctx, parley.FollowUp{TenantID: sit.conv.TenantID, RuleID: r.ID, ConversationID: sit.conv.ID,
+				SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSkipped, Reason: reason, Survey: r.Survey, ReplyWindow: r.ReplyWindow}); err != nil {
+				return err
+			}
+			if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, map[string]any{
+				"rule_id": r.ID, "title": r.Title, "decision": "skipped", "reason": reason,
+			}); err != nil {
+				return err
+			}
+		}
+		_, err := s.reschedule(ctx, q, sit.conv, true)
+		return err
+	})
+	if done {
+		for _, r := range rules {
+			s.Metrics.countSkipped(reason)
+			log.InfoContext(ctx, "follow-up skipped", "rule_id", r.ID, "reason", reason)
+		}
+	}
+	return err
+}
+
+// delay moves the conversation's follow-ups to the next opening of the
+// tenant's availability hours.
+func (s *Service) delay(ctx context.Context, log *slog.Logger, sit situation, opening time.Time) error {
+	ids := make([]string, len(sit.due))
+	for i, r := range sit.due {
+		ids[i] = r.ID
+	}
+	done, err := s.decide(ctx, log, sit, func(q *store.Queries) error {
+		if err := q.SetFollowUpDue(ctx, sit.conv.TenantID, sit.conv.ID, opening); err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, q, sit.conv.ID, opening); err != nil {
+			return err
+		}
+		_, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, map[string]any{
+			"rule_ids": ids, "decision": "delayed", "reason": ReasonOutsideHours, "until": opening, "time_zone": sit.tenant.TimeZone,
+		})
+		return err
+	})
+	if done {
+		s.Metrics.countDelayed()
+		log.InfoContext(ctx, "follow-up delayed to the next opening", "until", opening)
+	}
+	return err
+}
+
+// send queues the follow-up through the outbox (whose agent-message hook
+// schedules the next rule) and records it.
+func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r parley.FollowUpRule, out outgoing) error {
+	_, err := s.decide(ctx, log, sit, func(q *store.Queries) error {
+		f, err := q.ClaimFollowUp(ctx, parley.FollowUp{TenantID: sit.conv.TenantID, RuleID: r.ID, ConversationID: sit.conv.ID,
+			SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSent, Survey: out.survey, ReplyWindow: r.ReplyWindow})
+		if err != nil {
+			return err
+		}
+		// Counted at the commit, before the outbox's sender (which runs
+		// right after it) takes its time.
+		q.AfterCommit(ctx, func(ctx context.Context) {
+			s.Metrics.countSent(out.kind, string(out.survey))
+			log.InfoContext(ctx, "follow-up sent", "rule_id", r.ID, "kind", out.kind)
+		})
+		msg := parley.Message{Role: parley.RoleAI, Content: out.text, Template: out.template,
+			Extra: map[string]any{"followup_id": f.ID, "followup_rule_id": r.ID}}
+		if out.survey != parley.SurveyNone {
+			msg.Extra["survey"] = out.survey
+			surveyMessage(&msg, out.survey, f.ID)
+		}
+		if msg, err = s.Outbox.Queue(ctx, q, sit.conv, msg); err != nil {
+			return fmt.Errorf("queue follow-up: %w", err)
+		}
+		if err := q.SetFollowUpMessage(ctx, sit.conv.TenantID, f.ID, msg.ID); err != nil {
+			return err
+		}
+		payload := map[string]any{"rule_id": r.ID, "title": r.Title, "decision": "sent", "reason": out.reason, "followup_id": f.ID,
+			"message_id": msg.ID, "kind": out.kind, "survey": out.survey}
+		_, err = q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSent, payload)
+		return err
+	})
+	return err
+}

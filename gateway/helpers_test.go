@@ -1,0 +1,266 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
+)
+
+const (
+	appSecret   = "app_secret_example"
+	verifyToken = "verify-me"
+	pnID        = "106000000000002" // the business number of the fixtures
+	ana         = "5511999990000"   // a customer, as WhatsApp writes her number
+	anaE164     = "+5511999990000"
+)
+
+// now is where each test's fake clock starts: the wall clock's second.
+// River's job rescuer reads the wall clock, so a fake clock far in the past
+// would make every running job look stuck to it.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+var receivedKind = gateway.ReceivedArgs{}.Kind()
+
+// env is a whole Parley with one tenant and one WhatsApp channel.
+type env struct {
+	*apptest.Parley
+	t      *testing.T
+	clk    *clock.Fake
+	tenant parley.Tenant
+	key    string
+	ch     parley.Channel
+}
+
+// eachEngine runs fn on a fresh Parley on SQLite and on PostgreSQL.
+func eachEngine(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) { fn(t, start(t, engine, nil)) })
+	}
+}
+
+func start(t *testing.T, engine store.Engine, tune func(*config.Config)) *env {
+	t.Helper()
+	clk := clock.NewFake(now())
+	p := apptest.Start(t, engine, clk, func(c *config.Config) {
+		c.WhatsAppAppSecret, c.WhatsAppVerifyToken = appSecret, verifyToken
+		if tune != nil {
+			tune(c)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() { // show what the app said about it
+			for _, line := range strings.Split(p.Logs.String(), "\n") {
+				if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+					t.Log(line)
+				}
+			}
+		}
+	})
+	tn, key := p.Tenant("Acme")
+	ch, err := p.Store.CreateChannel(context.Background(), parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
+		PhoneNumberID: pnID, AccessToken: "token-main", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{Parley: p, t: t, clk: clk, tenant: tn, key: key, ch: ch}
+}
+
+// post sends a webhook body with the given X-Hub-Signature-256 ("" for none).
+func (e *env) post(path string, body []byte, signature string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.URL()+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if signature != "" {
+		req.Header.Set("X-Hub-Signature-256", signature)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// deliver posts body as Meta would, signed, and expects 200.
+func (e *env) deliver(body []byte) {
+	e.t.Helper()
+	if status, answer := e.post("/webhooks/whatsapp", body, whatsapptest.Sign(appSecret, body)); status != http.StatusOK {
+		e.t.Fatalf("webhook answered %d %s, want 200", status, answer)
+	}
+}
+
+func (e *env) text(id, from, name, body string) []byte {
+	return whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: from, Name: name, ID: id, Time: e.clk.Now()}, body)
+}
+
+// message waits until the channel has the provider message and returns it.
+func (e *env) message(wamid string) parley.Message {
+	e.t.Helper()
+	var m parley.Message
+	apptest.Eventually(e.t, "message "+wamid+" in a conversation", func() bool {
+		var err error
+		m, err = e.Store.MessageByChannelID(context.Background(), e.ch.ID, wamid)
+		return err == nil
+	})
+	return m
+}
+
+// settled waits until no received job is left to run.
+func (e *env) settled() {
+	e.t.Helper()
+	apptest.Eventually(e.t, "received jobs to finish", func() bool {
+		res, err := e.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(receivedKind).
+			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending))
+		return err == nil && len(res.Jobs) == 0
+	})
+}
+
+// receivedJobs lists every received job, in any state.
+func (e *env) receivedJobs() []*rivertype.JobRow {
+	e.t.Helper()
+	res, err := e.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(receivedKind))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.Jobs
+}
+
+func (e *env) conversation(id string) parley.Conversation {
+	e.t.Helper()
+	c, err := e.Store.GetConversation(context.Background(), e.tenant.ID, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) conversations() []parley.Conversation {
+	e.t.Helper()
+	cs, _, err := e.Store.ListConversations(context.Background(), e.tenant.ID, store.ConversationFilter{}, store.Page{Limit: 200})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cs
+}
+
+// messages are the contact's messages in a conversation: what the gateway
+// stored. The answers the flow adds after routing are not the gateway's.
+func (e *env) messages(convID string) []parley.Message {
+	e.t.Helper()
+	ms, _, err := e.Store.ListMessages(context.Background(), e.tenant.ID, convID, store.Page{Limit: 200})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var in []parley.Message
+	for _, m := range ms {
+		if m.Role == parley.RoleCustomer {
+			in = append(in, m)
+		}
+	}
+	return in
+}
+
+func (e *env) events(convID string) []parley.Event {
+	e.t.Helper()
+	evs, _, err := e.Store.ListEvents(context.Background(), e.tenant.ID, convID, store.Page{Limit: 200})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
+}
+
+// channelEvents are the events the channel side logs; the ones that follow
+// routing (the AI agent, tickets) are the conversation package's to test.
+var channelEvents = map[string]bool{
+	flow.TextMessageReceived: true, flow.TextMessageWithUserInfoReceived: true,
+	flow.MessageStatusChanged: true, flow.MessageSendFailed: true,
+}
+
+func eventNames(evs []parley.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		if channelEvents[ev.Name] {
+			out = append(out, ev.Name)
+		}
+	}
+	return out
+}
+
+func (e *env) inbox() []store.InboxMessage {
+	e.t.Helper()
+	items, err := e.Store.InboxByChannel(context.Background(), e.tenant.ID, e.ch.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return items
+}
+
+// metric reads a parley_webhook_events_total sample from /metrics, as
+// Prometheus would scrape it.
+func (e *env) metric(provider, outcome string) float64 {
+	e.t.Helper()
+	res, err := http.Get(e.URL() + "/metrics")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	want := `parley_webhook_events_total{outcome="` + outcome + `",provider="` + provider + `"} `
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), want); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "channel", "whatsapp", "testdata", "webhook", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// outbound stores a message Parley sent earlier, with its wamid.
+func (e *env) outbound(convID, wamid string, status parley.DeliveryStatus) parley.Message {
+	e.t.Helper()
+	m, err := e.Store.InsertMessage(context.Background(), parley.Message{TenantID: e.tenant.ID, ConversationID: convID, Role: parley.RoleAI,
+		Content: "Your order is ready.", ChannelID: e.ch.ID, ChannelMessageID: wamid, Status: status})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	apptest.Eventually(t, "the webhook's message", cond)
+}

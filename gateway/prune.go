@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+// InboxRetention is how long processed inbox messages are kept: longer
+// than Meta's redelivery window (7 days, spec §2.3), so a late redelivery
+// is still caught by the inbox's key. After that the messages table's own
+// unique key catches it.
+const InboxRetention = 8 * 24 * time.Hour
+
+// PruneInboxArgs is the periodic job that deletes old processed inbox
+// messages.
+type PruneInboxArgs struct{}
+
+// Kind is the job's stable name.
+func (PruneInboxArgs) Kind() string { return "prune_channel_inbox" }
+
+type pruneWorker struct {
+	river.WorkerDefaults[PruneInboxArgs]
+	g *Gateway
+}
+
+// PruneWorker works the prune job; register it with river.AddWorker.
+func (g *Gateway) PruneWorker() river.Worker[PruneInboxArgs] { return &pruneWorker{g: g} }
+
+// PeriodicJobs are the gateway's periodic jobs, for the job client's config.
+func (g *Gateway) PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return PruneInboxArgs{}, nil }, nil)}
+}
+
+func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneInboxArgs]) error {
+	n, err := w.g.store.PruneInbox(ctx, w.g.store.Clock().Now().Add(-InboxRetention))
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.g.log.InfoContext(ctx, "pruned the channel inbox", "deleted", n, "job_id", job.ID)
+	}
+	return nil
+}

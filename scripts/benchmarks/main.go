@@ -1,0 +1,225 @@
+// Command benchmarks regenerates BENCHMARKS.md: it runs every benchmark of
+// the performance targets a few times on SQLite and on PostgreSQL, each
+// run with the floor measured beside it, and writes the medians, the
+// floors, the ratios and the command behind every figure.
+//
+//	go run ./scripts/benchmarks --out BENCHMARKS.md
+//
+// It takes 30 to 60 minutes on a two-core machine (the follow-up
+// scheduler's million conversations are most of it). PostgreSQL is the
+// server of PARLEY_TEST_DATABASE_URL (default: the tests' local one); each
+// run gets a database of its own, dropped afterwards.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/parleyhq/parley/simulate"
+	"github.com/parleyhq/parley/store/storetest"
+)
+
+func main() {
+	out := flag.String("out", "BENCHMARKS.md", "file to write")
+	runs := flag.Int("runs", 3, "runs of each benchmark; the report shows medians")
+	conversations := flag.Int("conversations", 1_000_000, "stored conversations in the follow-up scheduler benchmark")
+	due := flag.Int("due", 100_000, "follow-ups due in the same minute among them")
+	engines := flag.String("engines", "sqlite,postgres", "engines to measure")
+	flag.Parse()
+	if err := run(*out, *runs, *conversations, *due, strings.Split(*engines, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmarks:", err)
+		os.Exit(1)
+	}
+}
+
+// scenario is one `parley simulate` set-up.
+type scenario struct {
+	name string
+	args []string
+}
+
+var (
+	inbound = scenario{"inbound", []string{"--customers", "500", "--duration", "20s"}}
+	steady  = scenario{"80 msg/s", []string{"--customers", "500", "--rate", "80", "--duration", "20s"}}
+)
+
+// results holds every run's figures by engine.
+type results struct {
+	sim      map[string]map[string][]*simulate.Report // engine → scenario → runs
+	followup map[string]map[string][]float64          // engine → metric → runs
+	started  time.Time
+}
+
+func run(out string, runs, conversations, due int, engines []string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "parley-benchmarks")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "parley")
+	say("building parley")
+	if err := command(ctx, os.Stderr, "go", "build", "-o", bin, "./cmd/parley"); err != nil {
+		return err
+	}
+	r := &results{sim: map[string]map[string][]*simulate.Report{}, followup: map[string]map[string][]float64{}, started: time.Now()}
+	for _, engine := range engines {
+		r.sim[engine] = map[string][]*simulate.Report{}
+		for _, sc := range []scenario{inbound, steady} {
+			for i := range runs {
+				say("%s: simulate %s, run %d of %d", engine, sc.name, i+1, runs)
+				rep, err := simulateOnce(ctx, bin, dir, engine, sc)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", engine, sc.name, err)
+				}
+				r.sim[engine][sc.name] = append(r.sim[engine][sc.name], rep)
+			}
+		}
+	}
+	say("follow-up scheduler: %d conversations, %d due, %d runs per engine", conversations, due, runs)
+	if err := followUps(ctx, r, runs, conversations, due, engines); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	write(&b, r, runs, conversations, due, engines)
+	return os.WriteFile(out, b.Bytes(), 0o644)
+}
+
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "== "+format+"\n", args...)
+}
+
+func command(ctx context.Context, stdout io.Writer, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	return cmd.Run()
+}
+
+// simulateOnce runs `parley simulate` against a fresh database.
+func simulateOnce(ctx context.Context, bin, dir, engine string, sc scenario) (*simulate.Report, error) {
+	args := append([]string{"simulate", "--json", filepath.Join(dir, "report.json")}, sc.args...)
+	if engine == "postgres" {
+		dsn, drop, err := freshPostgres(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		args = append(args, "--database-url", dsn)
+	}
+	if err := command(ctx, io.Discard, bin, args...); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return nil, err
+	}
+	var rep simulate.Report
+	return &rep, json.Unmarshal(b, &rep)
+}
+
+// freshPostgres creates an empty database on the tests' server.
+func freshPostgres(ctx context.Context) (string, func(), error) {
+	admin, err := sql.Open("pgx", storetest.PostgresURL())
+	if err != nil {
+		return "", nil, err
+	}
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	name := "parley_bench_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(storetest.PostgresURL())
+	if err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
+
+// metricRE reads `go test -bench` result lines: value and unit pairs.
+var (
+	benchLine = regexp.MustCompile(`^Benchmark(\w+)/(\w+)-\d+\s+\d+\s+(.*)$`)
+	pairRE    = regexp.MustCompile(`([0-9.e+-]+) (\S+)`)
+)
+
+// followUps runs the scheduler benchmarks and collects their metrics.
+func followUps(ctx context.Context, r *results, runs, conversations, due int, engines []string) error {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "test", "./followup/", "-run", "^$", "-bench", "DueFollowUps|FollowUpLateness",
+		"-benchtime", "1x", "-count", strconv.Itoa(runs), "-timeout", "180m")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PARLEY_BENCH_CONVERSATIONS=%d", conversations), fmt.Sprintf("PARLEY_BENCH_DUE=%d", due))
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, os.Stderr), os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("follow-up benchmarks: %w", err)
+	}
+	want := map[string]bool{}
+	for _, e := range engines {
+		want[e] = true
+	}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil || !want[m[2]] {
+			continue
+		}
+		if r.followup[m[2]] == nil {
+			r.followup[m[2]] = map[string][]float64{}
+		}
+		for _, p := range pairRE.FindAllStringSubmatch(m[3], -1) {
+			v, err := strconv.ParseFloat(p[1], 64)
+			if err == nil && p[2] != "ns/op" {
+				key := m[1] + " " + p[2]
+				r.followup[m[2]][key] = append(r.followup[m[2]][key], v)
+			}
+		}
+	}
+	return sc.Err()
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// med is the median of one figure over a scenario's runs.
+func (r *results) med(engine, sc string, f func(*simulate.Report) float64) float64 {
+	var v []float64
+	for _, rep := range r.sim[engine][sc] {
+		v = append(v, f(rep))
+	}
+	return median(v)
+}
+
+func (r *results) fu(engine, key string) float64 { return median(r.followup[engine][key]) }

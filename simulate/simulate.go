@@ -1,0 +1,355 @@
+// Package simulate drives a Parley the way the outside world does: signed
+// WhatsApp webhooks from simulated customers at a chosen rate, a fake Graph
+// API that receives the replies and a fake OpenAI-compatible LLM. It
+// measures webhook acknowledgement and reply latency, throughput and the
+// server's peak memory. `parley simulate` runs it; it is also the quickest
+// way to watch Parley work end to end without a WhatsApp account.
+package simulate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/bench"
+	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/llm/llmtest"
+)
+
+// Config says what load to offer and to what.
+type Config struct {
+	Binary      string        // the parley executable to run; default this program
+	DatabaseURL string        // the spawned Parley's database; default a fresh SQLite file
+	Customers   int           // simulated customers, each waiting for its reply before writing again
+	Rate        float64       // messages per second offered; 0 offers as fast as customers are free
+	Duration    time.Duration // how long to offer load (when Messages is 0)
+	Messages    int           // stop after offering this many messages
+	LLMLatency  time.Duration // how long the fake LLM takes per answer
+	Senders     int           // concurrent webhook connections
+	Drain       time.Duration // how long to wait for outstanding replies at the end
+	Env         []string      // extra environment for the spawned Parley (e.g. PARLEY_JOB_POLL=20ms)
+	Floor       time.Duration // time per floor measurement run before the load; 0 skips them
+	Log         io.Writer     // progress lines; nil for none
+
+	// LLMFaultRate and GraphFaultRate make that share of the fake LLM's
+	// calls and of the fake Graph API's sends misbehave (llmtest and
+	// whatsapptest's default mixes of faults); 0 for none.
+	LLMFaultRate, GraphFaultRate float64
+}
+
+const (
+	appSecret     = "simulate-app-secret"
+	phoneNumberID = "100000000000001"
+	channelToken  = "simulate-channel-token"
+	llmKey        = "simulate-llm-key"
+)
+
+func (c *Config) defaults() error {
+	if c.Customers <= 0 {
+		c.Customers = 100
+	}
+	if c.Duration <= 0 && c.Messages <= 0 {
+		c.Duration = 20 * time.Second
+	}
+	if c.Senders <= 0 {
+		c.Senders = 64
+	}
+	if c.Drain <= 0 {
+		c.Drain = 10 * time.Second
+	}
+	if c.Rate < 0 {
+		return errors.New("rate must be 0 (as fast as possible) or more")
+	}
+	if c.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		c.Binary = exe
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return nil
+}
+
+// Run starts the fakes and a Parley process, offers the load, and reports.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	graph := whatsapptest.NewFakeGraph()
+	defer graph.Close()
+	graph.AddNumber(whatsapptest.Number{ID: phoneNumberID, Token: channelToken, Display: "+1 555-000-0001", VerifiedName: "Simulated Shop"})
+	graph.SetFaultRate(cfg.GraphFaultRate)
+	model := llmtest.Start(llmtest.Options{APIKey: llmKey, Latency: cfg.LLMLatency, Responder: answerer, FaultRate: cfg.LLMFaultRate})
+	defer model.Close()
+
+	dir, err := os.MkdirTemp("", "parley-simulate")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		dbURL = filepath.Join(dir, "parley.db")
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(),
+		"PARLEY_ADDR="+addr, "PARLEY_DATABASE_URL="+dbURL, "PARLEY_LOG_LEVEL=warn",
+		"PARLEY_WHATSAPP_GRAPH_URL="+graph.URL, "PARLEY_WHATSAPP_APP_SECRET="+appSecret, "PARLEY_WHATSAPP_RATE_LIMIT=1000",
+		"PARLEY_LLM_BASE_URL="+model.URL, "PARLEY_LLM_API_KEY="+llmKey, "PARLEY_LLM_MODEL=simulated",
+		"PARLEY_API_RATE_LIMIT=0", "PARLEY_WEBHOOK_RATE_LIMIT=0")
+	env = append(env, cfg.Env...)
+
+	srv := exec.CommandContext(ctx, cfg.Binary, "serve")
+	srv.Env, srv.Dir = env, dir
+	var srvLog bytes.Buffer
+	srv.Stderr = &lockedWriter{w: &srvLog}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start parley: %w", err)
+	}
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { srv.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			srv.Process.Kill()
+		}
+	}()
+	base := "http://" + addr
+	if err := waitHealthy(ctx, base, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("%w; parley said:\n%s", err, srvLog.String())
+	}
+	fmt.Fprintf(cfg.Log, "parley %s up on %s (database %s)\n", cfg.Binary, base, redact(dbURL))
+	graph.SendStatuses(base+"/webhooks/whatsapp", appSecret) // as Meta does for every accepted send
+
+	key, err := createTenant(ctx, cfg.Binary, dir, env)
+	if err != nil {
+		return nil, err
+	}
+	phones, err := setUp(ctx, base, key, cfg.Customers)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cfg.Log, "tenant, channel and %d customers ready; offering load\n", len(phones))
+
+	var floor *bench.Floor
+	if cfg.Floor > 0 {
+		fmt.Fprintf(cfg.Log, "measuring the floor (database commits, no-op jobs, loopback HTTP)\n")
+		f, err := bench.MeasureFloor(ctx, floorDSN(cfg.DatabaseURL), cfg.Floor)
+		if err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		floor = &f
+	}
+
+	l := newLoad(cfg, base, phones)
+	graph.Observe(l.replied)
+	cpu0 := cpuSeconds(srv.Process.Pid)
+	rep := l.run(ctx)
+	rep.PeakRSSMB = peakRSS(srv.Process.Pid)
+	if cpu := cpuSeconds(srv.Process.Pid) - cpu0; cpu > 0 && rep.Answered > 0 {
+		rep.CPUms = cpu * 1000 / float64(rep.Answered)
+	}
+	rep.Database = engineOf(dbURL)
+	rep.LLMLatencyMS = float64(cfg.LLMLatency) / float64(time.Millisecond)
+	if floor != nil {
+		rep.Floor = floor
+		rep.Ratios = &Ratios{
+			AnsweredPerNoopJob:  rep.AnsweredPerSecond / floor.NoopJobsPerSecond,
+			AnsweredPerCommit:   rep.AnsweredPerSecond / floor.CommitsPerSecond,
+			AcknowledgedPerHTTP: rep.AckedPerSecond / floor.HTTPPerSecond,
+		}
+	}
+	return rep, nil
+}
+
+// answerer is the fake model's part: it answers the customer's question
+// from the knowledge the set-up stored and keeps the conversation with the
+// AI agent. The fake's default instance of the schema says open_ticket:
+// true, which hands every conversation to humans after its first message and
+// measures nothing after that.
+func answerer(req llmtest.Request) llmtest.Reply {
+	if rf := req.ResponseFormat; rf != nil && rf.JSONSchema != nil && rf.JSONSchema.Name == "customer_answer" {
+		return llmtest.JSON(map[string]any{
+			"reason":      "the knowledge base answers both questions",
+			"answer":      "We are open Monday to Saturday from 9:00 to 18:00; delivery takes three to five days.",
+			"open_ticket": false,
+		})
+	}
+	return llmtest.DefaultResponder(req)
+}
+
+// floorDSN is where the floor is measured: beside the database under test.
+func floorDSN(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres") {
+		return dsn
+	}
+	return "parley.db" // a scratch SQLite file in a temp dir
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitHealthy(ctx context.Context, base string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return errors.New("parley did not become healthy")
+}
+
+func createTenant(ctx context.Context, binary, dir string, env []string) (string, error) {
+	cmd := exec.CommandContext(ctx, binary, "tenant", "create", "--name", "Simulated Shop")
+	cmd.Env, cmd.Dir = env, dir
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("tenant create: %w", err)
+	}
+	var t struct {
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal(out, &t); err != nil {
+		return "", fmt.Errorf("tenant create printed %q", out)
+	}
+	return t.APIKey, nil
+}
+
+// setUp creates the WhatsApp channel, the customers and a few knowledge
+// documents through the API, as an operator would.
+func setUp(ctx context.Context, base, key string, customers int) ([]string, error) {
+	call := func(path string, body any) error {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			msg, _ := io.ReadAll(res.Body)
+			return fmt.Errorf("POST %s: %d %s", path, res.StatusCode, msg)
+		}
+		return nil
+	}
+	if err := call("/api/channels", map[string]any{"type": "whatsapp", "name": "Simulated number", "phone_number_id": phoneNumberID, "access_token": channelToken}); err != nil {
+		return nil, err
+	}
+	for _, d := range [][2]string{
+		{"Opening hours", "We are open Monday to Saturday from 9:00 to 18:00."},
+		{"Delivery", "Orders ship within two working days; delivery takes three to five days."},
+		{"Returns", "You can return any item within 30 days for a full refund."},
+	} {
+		if err := call("/api/documents", map[string]any{"title": d[0], "body": d[1], "category": "FAQ"}); err != nil {
+			return nil, err
+		}
+	}
+	phones := make([]string, customers)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("1555%07d", i+1)
+		if err := call("/api/customers", map[string]any{"phone": "+" + phones[i], "name": fmt.Sprintf("Customer %d", i+1)}); err != nil {
+			return nil, err
+		}
+	}
+	return phones, nil
+}
+
+func engineOf(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres") {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 && strings.Contains(dsn, "://") {
+		return dsn[:strings.Index(dsn, "://")+3] + "…" + dsn[i:]
+	}
+	return dsn
+}
+
+// cpuSeconds reads the CPU time (user and system) the process has used
+// (Linux). Per message, it is a figure that other load on the machine
+// hardly moves.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it are plain.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	var utime, stime float64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return (utime + stime) / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux Go supports.
+const clockTicks = 100
+
+// peakRSS reads the process's high-water resident set (Linux), in MB.
+func peakRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

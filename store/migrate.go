@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// Migrations are numbered files in migrations/. NNNN_name.sql serves both
+// engines; NNNN_name.sqlite.sql and NNNN_name.postgres.sql are the two halves
+// of one version where the engines need different text (full-text search).
+//
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrationsFor lists the engine's migrations in version order.
+func migrationsFor(engine Engine) ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	byVersion := map[int]migration{}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".sql")
+		if base, eng, ok := strings.Cut(name, "."); ok {
+			if Engine(eng) != engine {
+				continue
+			}
+			name = base
+		}
+		num, _, _ := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: bad version", e.Name())
+		}
+		body, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := byVersion[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", prev.name, name, v)
+		}
+		byVersion[v] = migration{version: v, name: name, sql: string(body)}
+	}
+	out := make([]migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// Migrate brings the schema (Parley's and River's) up to date. It is safe to
+// run from several processes at once: on PostgreSQL an advisory lock
+// serializes them.
+func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if s.engine == Postgres {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7320001)`); err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7320001)`)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS parley_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("create migrations table: %w", err)
+	}
+	done := map[int]bool{}
+	rows, err := conn.QueryContext(ctx, `SELECT version FROM parley_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		done[v] = true
+	}
+	rows.Close()
+	ms, err := migrationsFor(s.engine)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if done[m.version] {
+			continue
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return applied, err
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO parley_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, micros(s.clock.Now())); err != nil {
+			tx.Rollback()
+			return applied, err
+		}
+		if err := tx.Commit(); err != nil {
+			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		applied = append(applied, m.name)
+	}
+	if s.engine == SQLite {
+		// The only connection must be free for River's migrator; PostgreSQL
+		// keeps this one, and its lock, until River's tables are done too.
+		conn.Close()
+	}
+
+	migrator, err := rivermigrate.New(s.RiverDriver(), nil)
+	if err != nil {
+		return applied, fmt.Errorf("river migrator: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return applied, fmt.Errorf("river migrations: %w", err)
+	}
+	for _, v := range res.Versions {
+		applied = append(applied, fmt.Sprintf("river_%03d", v.Version))
+	}
+	return applied, nil
+}

@@ -1,0 +1,123 @@
+// Package storetest opens fresh, migrated databases for tests: a SQLite file
+// in the test's temp dir, and a PostgreSQL schema of its own on the server
+// named by PARLEY_TEST_DATABASE_URL. Every test gets a database no other test
+// touches, so tests run in parallel.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/store"
+)
+
+// DefaultPostgresURL is used when PARLEY_TEST_DATABASE_URL is unset.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// PostgresURL is the server tests create their schemas on.
+func PostgresURL() string {
+	if u := os.Getenv("PARLEY_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultPostgresURL
+}
+
+var (
+	pgOnce sync.Once
+	pgErr  error
+)
+
+// RequirePostgres skips the test when PostgreSQL is unreachable, unless CI
+// is set, where a missing database is a failure.
+func RequirePostgres(t testing.TB) {
+	t.Helper()
+	pgOnce.Do(func() {
+		db, err := sql.Open("pgx", PostgresURL())
+		if err != nil {
+			pgErr = err
+			return
+		}
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		pgErr = db.PingContext(ctx)
+	})
+	if pgErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL at %s is unreachable and CI is set: %v", PostgresURL(), pgErr)
+		}
+		t.Skipf("PostgreSQL unreachable (%v): set PARLEY_TEST_DATABASE_URL or start it; skipping", pgErr)
+	}
+}
+
+// Engines lists the engines every store test runs on.
+func Engines() []store.Engine { return []store.Engine{store.SQLite, store.Postgres} }
+
+// Run runs fn as a subtest on each engine with a fresh store.
+func Run(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	for _, e := range Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			fn(t, Open(t, e, nil))
+		})
+	}
+}
+
+// Open returns a fresh, migrated store on the engine, closed (and on
+// PostgreSQL dropped) when the test ends. clk may be nil for the real clock.
+func Open(t testing.TB, engine store.Engine, clk clock.Clock) *store.Store {
+	t.Helper()
+	dsn := DSN(t, engine)
+	ctx := context.Background()
+	s, err := store.Open(ctx, dsn, store.Options{Clock: clk})
+	if err != nil {
+		t.Fatalf("open %s store: %v", engine, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s store: %v", engine, err)
+	}
+	return s
+}
+
+// DSN returns a database URL for a new, empty database on the engine, for
+// tests that start Parley as a process. It is removed when the test ends.
+func DSN(t testing.TB, engine store.Engine) string {
+	t.Helper()
+	if engine == store.SQLite {
+		return filepath.Join(t.TempDir(), "parley.db")
+	}
+	RequirePostgres(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	admin, err := sql.Open("pgx", PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		admin.Close()
+		t.Fatalf("create test schema: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	u, err := url.Parse(PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
