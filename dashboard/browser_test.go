@@ -102,16 +102,24 @@ type tab struct {
 	shot string
 }
 
+// stepTimeout bounds one browser step, so a step that hangs fails on its
+// own name instead of using up the whole test's time.
+const stepTimeout = 30 * time.Second
+
 func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}
 }
 
 func run[T any](b *tab, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, a)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
 	if err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}

@@ -231,7 +231,15 @@ func (b *tab) answerNotification(p *apptest.Parley, graph *whatsapptest.FakeGrap
 		chromedp.WaitVisible(chromedp.ID("answer-form")),
 		chromedp.SendKeys(chromedp.ID("f-answer"), answer),
 		chromedp.Click(chromedp.CSS(`#answer-form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("status")))
+		// #answer is only on the page the form's POST leads to; waiting for
+		// something the question page already has would race the navigation.
+		chromedp.WaitVisible(chromedp.ID("answer")))
+	if s := b.text("#answer"); !strings.Contains(s, answer) {
+		t.Fatalf("the answered notification shows %q", s)
+	}
+	if s := b.text("#status"); s != "answered" {
+		t.Fatalf("the notification's status shows %q, want answered", s)
+	}
 	b.screenshot("notification-answered")
 	ctxWait, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
