@@ -4,6 +4,7 @@ package reliability
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -27,6 +28,9 @@ type counts struct {
 	followUpsStored, followUpsStoredConvs int
 	followUpsSent, followUpsDoubled       int
 	followUpsMissing                      int
+	// followUpsExplained shows the conversations with more than one
+	// follow-up stored: their decisions and timelines.
+	followUpsExplained string
 }
 
 func (c counts) String() string {
@@ -91,6 +95,10 @@ func count(t *testing.T, w *world, dsn string, phones []string, messages int, fo
 	scan(`SELECT count(*), count(DISTINCT conversation_id) FROM messages WHERE role = 'ai' AND content = $1`, []any{followUpText},
 		&c.followUpsStored, &c.followUpsStoredConvs)
 
+	if c.followUpsStored > c.followUpsStoredConvs {
+		c.followUpsExplained = explainFollowUps(t, db)
+	}
+
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, p := range phones {
@@ -154,6 +162,9 @@ func checkFollowUps(t *testing.T, c counts, customers int) {
 	if c.followUpsStored != customers || c.followUpsStoredConvs != customers {
 		t.Errorf("%d follow-ups stored in %d conversations, want exactly one in each of %d", c.followUpsStored, c.followUpsStoredConvs, customers)
 	}
+	if c.followUpsExplained != "" {
+		t.Errorf("conversations with more than one follow-up:\n%s", c.followUpsExplained)
+	}
 	if c.followUpsMissing > 0 {
 		t.Errorf("%d customers never got their follow-up", c.followUpsMissing)
 	}
@@ -165,4 +176,68 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// explainFollowUps describes up to three conversations holding more than
+// one follow-up message: each follow-up decision (rule, session, outcome)
+// and the conversation's messages and session times, in order.
+func explainFollowUps(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	rows, err := db.Query(`SELECT conversation_id FROM messages WHERE role = 'ai' AND content = $1
+		GROUP BY conversation_id HAVING count(*) > 1 LIMIT 3`, followUpText)
+	if err != nil {
+		return err.Error()
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	var b strings.Builder
+	at := func(us sql.NullInt64) string {
+		if !us.Valid {
+			return "-"
+		}
+		return time.UnixMicro(us.Int64).UTC().Format("15:04:05.000000")
+	}
+	for _, id := range ids {
+		var session, lastAgent, lastCustomer sql.NullInt64
+		_ = db.QueryRow(`SELECT session_started_at, last_agent_message_at, last_customer_message_at FROM conversations WHERE id = $1`, id).
+			Scan(&session, &lastAgent, &lastCustomer)
+		fmt.Fprintf(&b, "conversation %s: session %s, last agent %s, last customer %s\n", id, at(session), at(lastAgent), at(lastCustomer))
+		if fr, err := db.Query(`SELECT rule_id, session_started_at, outcome, reason, created_at FROM followups WHERE conversation_id = $1 ORDER BY created_at`, id); err == nil {
+			for fr.Next() {
+				var rule, outcome, reason string
+				var sess, created sql.NullInt64
+				if fr.Scan(&rule, &sess, &outcome, &reason, &created) == nil {
+					fmt.Fprintf(&b, "  follow-up %s rule %s session %s %s %s\n", at(created), rule, at(sess), outcome, reason)
+				}
+			}
+			fr.Close()
+		}
+		if mr, err := db.Query(`SELECT role, content, created_at FROM messages WHERE conversation_id = $1 ORDER BY created_at, id`, id); err == nil {
+			for mr.Next() {
+				var role, content string
+				var created sql.NullInt64
+				if mr.Scan(&role, &content, &created) == nil {
+					fmt.Fprintf(&b, "  %s %-8s %.50q\n", at(created), role, content)
+				}
+			}
+			mr.Close()
+		}
+		if er, err := db.Query(`SELECT name, created_at FROM conversation_events WHERE conversation_id = $1 ORDER BY created_at, id`, id); err == nil {
+			for er.Next() {
+				var name string
+				var created sql.NullInt64
+				if er.Scan(&name, &created) == nil {
+					fmt.Fprintf(&b, "  %s event %s\n", at(created), name)
+				}
+			}
+			er.Close()
+		}
+	}
+	return b.String()
 }
