@@ -129,16 +129,34 @@ func (e *env) inbound(phone string, m parley.Message) parley.Conversation {
 func (e *env) agentWrites(conv parley.Conversation, text string) {
 	e.t.Helper()
 	ctx := context.Background()
+	var msg parley.Message
 	err := e.p.Store.InTx(ctx, func(q *store.Queries) error {
 		c, err := q.GetConversation(ctx, conv.TenantID, conv.ID)
 		if err != nil {
 			return err
 		}
-		_, err = e.p.Outbox.Queue(ctx, q, c, parley.Message{Role: parley.RoleAI, Content: text})
+		msg, err = e.p.Outbox.Queue(ctx, q, c, parley.Message{Role: parley.RoleAI, Content: text})
 		return err
 	})
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	// Its send job settles it (these channels' numbers are refused) before
+	// the test moves the clock, as a live provider would within moments: a
+	// message still queued much later holds its follow-ups back.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m, err := e.p.Store.GetMessage(ctx, conv.TenantID, msg.ID)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if m.Status != parley.StatusQueued {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the agent's message %s is still queued", msg.ID)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a background job, not making time pass
 	}
 }
 

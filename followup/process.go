@@ -22,6 +22,8 @@ type situation struct {
 	channel  *parley.Channel
 	due      []parley.FollowUpRule // shortest delay first
 	lastSeen time.Time             // last_agent_message_at the plan is based on
+	from     time.Time             // when the follow-up clocks started (clockStart)
+	waiting  bool                  // the latest agent message is still waiting to go out
 }
 
 // Process decides the conversation's due follow-ups at the clock's now.
@@ -37,11 +39,22 @@ func (s *Service) Process(ctx context.Context, conv parley.Conversation) error {
 	if err != nil {
 		return err
 	}
-	if len(sit.due) == 0 {
-		// Nothing due (an earlier agent message's request, or a rule that
-		// changed): bring the due index up to date so the scan leaves it be.
+	if sit.waiting {
+		// The customer has not been sent the agent's last message yet (its
+		// send is being retried, or waits out a crash): no follow-up before
+		// it goes out. Look again one delay later.
+		log.InfoContext(ctx, "follow-up waits: the agent's last message has not gone out yet")
 		return s.Store.InTx(ctx, func(q *store.Queries) error {
-			_, err := s.reschedule(ctx, q, conv, false)
+			return s.enqueue(ctx, q, conv.ID, now.Add(sit.due[0].Delay))
+		})
+	}
+	if len(sit.due) == 0 {
+		// Nothing due (an earlier agent message's request, a rule that
+		// changed, or a late send that restarted the clocks): bring the due
+		// index up to date so the scan leaves it be, and when the clocks
+		// were restarted, ask again when the next rule falls due.
+		return s.Store.InTx(ctx, func(q *store.Queries) error {
+			_, err := s.reschedule(ctx, q, conv, sit.from, !sit.from.Equal(sit.lastSeen))
 			return err
 		})
 	}
@@ -76,7 +89,7 @@ func (s *Service) Process(ctx context.Context, conv parley.Conversation) error {
 
 // load reads the conversation's tenant, channel and due rules.
 func (s *Service) load(ctx context.Context, conv parley.Conversation, now time.Time) (situation, error) {
-	sit := situation{conv: conv, lastSeen: *conv.LastAgentMessageAt}
+	sit := situation{conv: conv, lastSeen: *conv.LastAgentMessageAt, from: *conv.LastAgentMessageAt}
 	r := s.Store.Read() // the decision's transaction checks again that nothing moved
 	rules, err := r.ActiveFollowUpRules(ctx, conv.TenantID)
 	if err != nil || len(rules) == 0 {
@@ -86,10 +99,21 @@ func (s *Service) load(ctx context.Context, conv parley.Conversation, now time.T
 	if err != nil {
 		return sit, err
 	}
-	for _, r := range pending(rules, decided, conv.ChannelID) {
-		if !conv.LastAgentMessageAt.Add(r.Delay).After(now) {
+	rules = pending(rules, decided, conv.ChannelID)
+	if len(rules) == 0 || conv.LastAgentMessageAt.Add(rules[0].Delay).After(now) {
+		return sit, nil // the common early look: nothing due even from the queueing
+	}
+	if sit.from, sit.waiting, err = clockStart(ctx, r, conv, now); err != nil {
+		return sit, err
+	}
+	for _, r := range rules {
+		if !sit.from.Add(r.Delay).After(now) {
 			sit.due = append(sit.due, r)
 		}
+	}
+	if sit.waiting {
+		sit.due = rules[:1]
+		return sit, nil
 	}
 	if len(sit.due) == 0 {
 		return sit, nil
@@ -105,6 +129,36 @@ func (s *Service) load(ctx context.Context, conv parley.Conversation, now time.T
 		return sit, err
 	}
 	return sit, nil
+}
+
+// lateSend is how much later than its queueing an agent message must have
+// reached the provider for its follow-up clocks to start from the send
+// instead: a crash or a provider outage held it back, and the customer
+// could not answer what they had not received.
+const lateSend = 5 * time.Second
+
+// clockStart returns when the conversation's follow-up clocks started: the
+// latest agent message's queueing, or its send when that came lateSend or
+// more later. waiting reports a message queued longer than lateSend ago
+// and not sent yet.
+func clockStart(ctx context.Context, r *store.Queries, conv parley.Conversation, now time.Time) (from time.Time, waiting bool, err error) {
+	from = *conv.LastAgentMessageAt
+	a, err := r.LastAgentSend(ctx, conv.TenantID, conv.ID)
+	if parley.ErrorCode(err) == parley.CodeNotFound {
+		return from, false, nil
+	}
+	if err != nil {
+		return from, false, err
+	}
+	switch {
+	case a.Status == parley.StatusQueued && a.SentAt == nil:
+		return from, now.Sub(a.QueuedAt) >= lateSend, nil
+	case a.Status == parley.StatusFailed || a.SentAt == nil:
+		return from, false, nil
+	case a.SentAt.Sub(a.QueuedAt) >= lateSend && a.SentAt.After(from):
+		return *a.SentAt, false, nil
+	}
+	return from, false, nil
 }
 
 // businessRule checks the rules every follow-up must pass, in order, and
@@ -181,7 +235,7 @@ func (s *Service) skip(ctx context.Context, log *slog.Logger, sit situation, rul
 				return err
 			}
 		}
-		_, err := s.reschedule(ctx, q, sit.conv, true)
+		_, err := s.reschedule(ctx, q, sit.conv, sit.from, true)
 		return err
 	})
 	if done {

@@ -15,17 +15,18 @@ import (
 // AI or human agent message, it moves the conversation's due time to when
 // its next rule falls due and schedules the Follow-Up Request for then.
 func (s *Service) OnAgentMessage(ctx context.Context, q *store.Queries, conv parley.Conversation, _ parley.Message) error {
-	if conv.Kind == parley.KindStaff {
+	if conv.Kind == parley.KindStaff || conv.LastAgentMessageAt == nil {
 		return nil // staff are asked questions, never followed up
 	}
-	_, err := s.reschedule(ctx, q, conv, true)
+	_, err := s.reschedule(ctx, q, conv, *conv.LastAgentMessageAt, true)
 	return err
 }
 
 // reschedule recomputes when the conversation's next undecided rule falls
-// due, records it in the due-time index (or clears it) and, with schedule,
-// inserts the Follow-Up Request for that moment.
-func (s *Service) reschedule(ctx context.Context, q *store.Queries, conv parley.Conversation, schedule bool) (*time.Time, error) {
+// due, counting from from (clockStart), records it in the due-time index
+// (or clears it) and, with schedule, inserts the Follow-Up Request for
+// that moment.
+func (s *Service) reschedule(ctx context.Context, q *store.Queries, conv parley.Conversation, from time.Time, schedule bool) (*time.Time, error) {
 	if conv.LastAgentMessageAt == nil || customerWroteLast(conv) {
 		return nil, q.ClearFollowUpDue(ctx, conv.ID)
 	}
@@ -41,7 +42,7 @@ func (s *Service) reschedule(ctx context.Context, q *store.Queries, conv parley.
 	}
 	var due *time.Time
 	for _, r := range pending(rules, decided, conv.ChannelID) {
-		at := conv.LastAgentMessageAt.Add(r.Delay)
+		at := from.Add(r.Delay)
 		due = &at
 		break // rules come shortest delay first
 	}

@@ -120,6 +120,32 @@ func (q *Queries) ConversationByID(ctx context.Context, id string) (parley.Conve
 	return c, rowErr(err, "conversation")
 }
 
+// AgentSend is how the conversation's latest agent (AI or human) message
+// went out: what a follow-up clock starts from.
+type AgentSend struct {
+	Status   parley.DeliveryStatus
+	QueuedAt time.Time
+	// SentAt is when the attempt that reached the provider began (its
+	// send mark); nil when no attempt has called the provider.
+	SentAt *time.Time
+}
+
+// LastAgentSend returns the delivery of the conversation's latest agent
+// message; CodeNotFound when no agent has written.
+func (q *Queries) LastAgentSend(ctx context.Context, tenantID, conversationID string) (AgentSend, error) {
+	var a AgentSend
+	var queued int64
+	var sent sql.NullInt64
+	err := q.q.QueryRowContext(ctx, `SELECT status, created_at, send_started_at FROM messages
+		WHERE tenant_id = $1 AND conversation_id = $2 AND role IN ($3, $4) ORDER BY created_at DESC, id DESC LIMIT 1`,
+		tenantID, conversationID, parley.RoleAI, parley.RoleAgent).Scan(&a.Status, &queued, &sent)
+	if err != nil {
+		return a, rowErr(err, "agent message")
+	}
+	a.QueuedAt, a.SentAt = fromMicros(queued), fromNullMicros(sent)
+	return a, nil
+}
+
 // HoldSilentConversation locks the conversation's row for the rest of the
 // transaction if it is still as the caller saw it: the last message is the
 // agent's, sent at lastAgent. It reports false when the customer has written
