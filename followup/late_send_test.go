@@ -38,14 +38,21 @@ func (e *env) heldBack(conv parley.Conversation, text string) parley.Message {
 	return msg
 }
 
+// attempt marks msg as being sent by attempt at the clock's now, as the
+// sender does before it calls the provider.
+func (e *env) attempt(msg parley.Message, attempt string) {
+	e.t.Helper()
+	if ok, err := e.p.Store.MarkSending(context.Background(), msg.TenantID, msg.ID, attempt); err != nil || !ok {
+		e.t.Fatalf("mark sending: %v, %v", ok, err)
+	}
+}
+
 // goesOut records msg as taken by the provider at the clock's now, as the
 // sender does: its attempt's mark, then the provider id.
 func (e *env) goesOut(msg parley.Message) {
 	e.t.Helper()
 	ctx := context.Background()
-	if ok, err := e.p.Store.MarkSending(ctx, msg.TenantID, msg.ID, "late.1"); err != nil || !ok {
-		e.t.Fatalf("mark sending: %v, %v", ok, err)
-	}
+	e.attempt(msg, "late.2")
 	err := e.p.Store.InTx(ctx, func(q *store.Queries) error {
 		_, err := q.AdvanceMessageDelivery(ctx, msg.TenantID, msg.ID, store.MessageUpdate{ChannelMessageID: "wamid.late." + msg.ID, Status: parley.StatusSent})
 		return err
@@ -72,8 +79,17 @@ func TestFollowUpClockStartsWhenALateAnswerGoesOut(t *testing.T) {
 			t.Fatalf("follow-up sent while the answer was still queued: %+v", got)
 		}
 
-		// It goes out 40 minutes late: the 30 minutes count from then.
-		e.clk.Advance(9 * time.Minute)
+		// An attempt calls the provider and dies with its process: the
+		// message is still not known to be out.
+		e.clk.Advance(4 * time.Minute)
+		e.attempt(msg, "late.1")
+		e.request(conv)
+		if got := e.followUps(conv); len(got) != 0 {
+			t.Fatalf("follow-up sent while an attempt at the answer was under way: %+v", got)
+		}
+
+		// The retry takes it out 40 minutes late: the 30 minutes count from then.
+		e.clk.Advance(5 * time.Minute)
 		sentAt := e.clk.Now()
 		e.goesOut(msg)
 		e.clk.Advance(29 * time.Minute)

@@ -140,7 +140,7 @@ const lateSend = 5 * time.Second
 // clockStart returns when the conversation's follow-up clocks started: the
 // latest agent message's queueing, or its send when that came lateSend or
 // more later. waiting reports a message queued longer than lateSend ago
-// and not sent yet.
+// and not yet known to be sent.
 func clockStart(ctx context.Context, r *store.Queries, conv parley.Conversation, now time.Time) (from time.Time, waiting bool, err error) {
 	from = *conv.LastAgentMessageAt
 	a, err := r.LastAgentSend(ctx, conv.TenantID, conv.ID)
@@ -151,7 +151,9 @@ func clockStart(ctx context.Context, r *store.Queries, conv parley.Conversation,
 		return from, false, err
 	}
 	switch {
-	case a.Status == parley.StatusQueued && a.SentAt == nil:
+	case a.Status == parley.StatusQueued:
+		// Not known to have gone out, even when an attempt is calling the
+		// provider (its mark may be a dead attempt's, about to be retried).
 		return from, now.Sub(a.QueuedAt) >= lateSend, nil
 	case a.Status == parley.StatusFailed || a.SentAt == nil:
 		return from, false, nil
