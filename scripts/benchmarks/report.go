@@ -85,7 +85,7 @@ func write(w io.Writer, r *results, runs, conversations, due int, engines []stri
 	fmt.Fprintf(w, "Regenerate with `go run ./scripts/benchmarks --out BENCHMARKS.md` (about %s here; see README, Performance).\n", time.Since(r.started).Round(time.Minute))
 	fmt.Fprintf(w, "Generated %s on %s: %d CPUs (%s), %s, %s. Every figure is the median of %d runs; every run measured its floor beside it.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), cpuModel(), runtime.Version(), load(), runs)
-	fmt.Fprintf(w, "Other work shared the machine during the runs; the floors measured in the same runs, and the ratios to them, say how much it had to itself.\n\n")
+	fmt.Fprintf(w, "The floors measured in the same runs, and the ratios to them, say how much of the machine the runs had: compare ratios, not raw figures, across machines.\n\n")
 
 	fmt.Fprintf(w, "## The targets\n\n| figure | %s | command |\n|---|%s---|\n", headers(engines), strings.Repeat("---|", 2*len(engines)))
 	var misses []string
