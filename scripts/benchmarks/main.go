@@ -44,8 +44,9 @@ func main() {
 	conversations := flag.Int("conversations", 1_000_000, "stored conversations in the follow-up scheduler benchmark")
 	due := flag.Int("due", 100_000, "follow-ups due in the same minute among them")
 	engines := flag.String("engines", "sqlite,postgres", "engines to measure")
+	saved := flag.String("followup-output", "", "read the follow-up benchmarks' `go test -bench` output from this file instead of running them")
 	flag.Parse()
-	if err := run(*out, *runs, *conversations, *due, strings.Split(*engines, ",")); err != nil {
+	if err := run(*out, *runs, *conversations, *due, strings.Split(*engines, ","), *saved); err != nil {
 		fmt.Fprintln(os.Stderr, "benchmarks:", err)
 		os.Exit(1)
 	}
@@ -67,9 +68,12 @@ type results struct {
 	sim      map[string]map[string][]*simulate.Report // engine → scenario → runs
 	followup map[string]map[string][]float64          // engine → metric → runs
 	started  time.Time
+	// followupSource names the saved output the follow-up figures were
+	// read from ("" when this run measured them).
+	followupSource string
 }
 
-func run(out string, runs, conversations, due int, engines []string) error {
+func run(out string, runs, conversations, due int, engines []string, saved string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "parley-benchmarks")
 	if err != nil {
@@ -96,7 +100,7 @@ func run(out string, runs, conversations, due int, engines []string) error {
 		}
 	}
 	say("follow-up scheduler: %d conversations, %d due, %d runs per engine", conversations, due, runs)
-	if err := followUps(ctx, r, runs, conversations, due, engines); err != nil {
+	if err := followUps(ctx, r, runs, conversations, due, engines, saved); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -161,44 +165,80 @@ func freshPostgres(ctx context.Context) (string, func(), error) {
 	}, nil
 }
 
-// metricRE reads `go test -bench` result lines: value and unit pairs.
+// `go test -bench` result lines: the name, then the iterations and value
+// and unit pairs. The benchmark's own progress line (on stderr, which go
+// test merges) may land between the name and the figures, which then
+// start a line of their own.
 var (
-	benchLine = regexp.MustCompile(`^Benchmark(\w+)/(\w+)-\d+\s+\d+\s+(.*)$`)
-	pairRE    = regexp.MustCompile(`([0-9.e+-]+) (\S+)`)
+	benchName   = regexp.MustCompile(`^Benchmark(\w+)/(\w+)-\d+\s+(.*)$`)
+	benchValues = regexp.MustCompile(`^\s*\d+\s+[0-9.e+-]+ ns/op\s*(.*)$`)
+	pairRE      = regexp.MustCompile(`([0-9.e+-]+) (\S+)`)
 )
 
-// followUps runs the scheduler benchmarks and collects their metrics.
-func followUps(ctx context.Context, r *results, runs, conversations, due int, engines []string) error {
+// followUps runs the scheduler benchmarks, or reads their saved output
+// from saved, and collects their metrics.
+func followUps(ctx context.Context, r *results, runs, conversations, due int, engines []string, saved string) error {
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "test", "./followup/", "-run", "^$", "-bench", "DueFollowUps|FollowUpLateness",
-		"-benchtime", "1x", "-count", strconv.Itoa(runs), "-timeout", "180m")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PARLEY_BENCH_CONVERSATIONS=%d", conversations), fmt.Sprintf("PARLEY_BENCH_DUE=%d", due))
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, os.Stderr), os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("follow-up benchmarks: %w", err)
+	if saved != "" {
+		b, err := os.ReadFile(saved)
+		if err != nil {
+			return err
+		}
+		out.Write(b)
+		r.followupSource = saved
+	} else {
+		cmd := exec.CommandContext(ctx, "go", "test", "./followup/", "-run", "^$", "-bench", "DueFollowUps|FollowUpLateness",
+			"-benchtime", "1x", "-count", strconv.Itoa(runs), "-timeout", "180m")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("PARLEY_BENCH_CONVERSATIONS=%d", conversations), fmt.Sprintf("PARLEY_BENCH_DUE=%d", due))
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, os.Stderr), os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("follow-up benchmarks: %w", err)
+		}
 	}
+	parseBench(&out, r, engines)
+	return nil
+}
+
+// parseBench adds the figures of `go test -bench` output to r.followup.
+func parseBench(out io.Reader, r *results, engines []string) {
 	want := map[string]bool{}
 	for _, e := range engines {
 		want[e] = true
 	}
-	sc := bufio.NewScanner(&out)
+	var name, engine string // a result line whose figures have not come yet
+	add := func(values string) {
+		if r.followup[engine] == nil {
+			r.followup[engine] = map[string][]float64{}
+		}
+		for _, p := range pairRE.FindAllStringSubmatch(values, -1) {
+			if v, err := strconv.ParseFloat(p[1], 64); err == nil {
+				key := name + " " + p[2]
+				r.followup[engine][key] = append(r.followup[engine][key], v)
+			}
+		}
+		name, engine = "", ""
+	}
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		m := benchLine.FindStringSubmatch(sc.Text())
-		if m == nil || !want[m[2]] {
+		line := sc.Text()
+		if m := benchName.FindStringSubmatch(line); m != nil {
+			name, engine = "", ""
+			if !want[m[2]] {
+				continue
+			}
+			name, engine = m[1], m[2]
+			if v := benchValues.FindStringSubmatch(m[3]); v != nil {
+				add(v[1])
+			}
 			continue
 		}
-		if r.followup[m[2]] == nil {
-			r.followup[m[2]] = map[string][]float64{}
-		}
-		for _, p := range pairRE.FindAllStringSubmatch(m[3], -1) {
-			v, err := strconv.ParseFloat(p[1], 64)
-			if err == nil && p[2] != "ns/op" {
-				key := m[1] + " " + p[2]
-				r.followup[m[2]][key] = append(r.followup[m[2]][key], v)
+		if name != "" {
+			if v := benchValues.FindStringSubmatch(line); v != nil {
+				add(v[1])
 			}
 		}
 	}
-	return sc.Err()
 }
 
 func median(v []float64) float64 {

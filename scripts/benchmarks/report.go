@@ -111,6 +111,9 @@ func write(w io.Writer, r *results, runs, conversations, due int, engines []stri
 	}
 	fmt.Fprintf(w, "\nThe follow-up scheduler ran with %d conversations, %d due; the last follow-up's lateness (time sent minus time due): %s.\n",
 		conversations, due, perEngine(engines, func(e string) string { return num(r.fu(e, "DueFollowUps last_late_s")) + " s" }))
+	if r.followupSource != "" {
+		fmt.Fprintf(w, "\nThe follow-up scheduler's figures were read from the saved output of an earlier run of the same benchmarks on this machine (`--followup-output`); the simulations were measured by this run.\n")
+	}
 	if len(misses) > 0 {
 		fmt.Fprintf(w, "\n### Not met\n\n%s\n", strings.Join(misses, "\n"))
 	}

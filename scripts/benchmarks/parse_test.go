@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// The follow-up benchmarks' output as go test printed it, where the
+// benchmark's progress line split the second and third results' names from
+// their figures: every run's figures are read all the same.
+func TestParseBenchReadsSplitResultLines(t *testing.T) {
+	f, err := os.Open("testdata/followup-bench.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &results{followup: map[string]map[string][]float64{}}
+	parseBench(f, r, []string{"sqlite", "postgres"})
+	got := r.followup["sqlite"]["DueFollowUps send_all_s"]
+	want := []float64{183.4, 188.5, 186.1}
+	if len(got) != len(want) {
+		t.Fatalf("send_all_s runs = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("send_all_s runs = %v, want %v", got, want)
+		}
+	}
+	if n := len(r.followup["sqlite"]["DueFollowUps floor_commits/s"]); n != 3 {
+		t.Fatalf("%d floor figures, want 3", n)
+	}
+	if _, ok := r.followup["sqlite"]["DueFollowUps ns/op"]; ok {
+		t.Fatal("ns/op was read as a figure")
+	}
+	if len(r.followup["postgres"]) != 0 {
+		t.Fatalf("postgres figures from sqlite lines: %v", r.followup["postgres"])
+	}
+}
