@@ -5,7 +5,7 @@
 //
 //	go run ./scripts/benchmarks --out BENCHMARKS.md
 //
-// It takes 30 to 60 minutes on a two-core machine (the follow-up
+// It takes about 45 minutes on a two-core machine (the follow-up
 // scheduler's million conversations are most of it). PostgreSQL is the
 // server of PARLEY_TEST_DATABASE_URL (default: the tests' local one); each
 // run gets a database of its own, dropped afterwards.
