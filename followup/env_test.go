@@ -125,8 +125,9 @@ func (e *env) inbound(phone string, m parley.Message) parley.Conversation {
 	return conv
 }
 
-// agentWrites queues an AI answer through the outbox.
-func (e *env) agentWrites(conv parley.Conversation, text string) {
+// writeAsAgent runs write in a transaction with the conversation as it is
+// now, and returns the message it stored.
+func (e *env) writeAsAgent(conv parley.Conversation, write func(ctx context.Context, q *store.Queries, c parley.Conversation) (parley.Message, error)) parley.Message {
 	e.t.Helper()
 	ctx := context.Background()
 	var msg parley.Message
@@ -135,12 +136,22 @@ func (e *env) agentWrites(conv parley.Conversation, text string) {
 		if err != nil {
 			return err
 		}
-		msg, err = e.p.Outbox.Queue(ctx, q, c, parley.Message{Role: parley.RoleAI, Content: text})
+		msg, err = write(ctx, q, c)
 		return err
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return msg
+}
+
+// agentWrites queues an AI answer through the outbox.
+func (e *env) agentWrites(conv parley.Conversation, text string) {
+	e.t.Helper()
+	ctx := context.Background()
+	msg := e.writeAsAgent(conv, func(ctx context.Context, q *store.Queries, c parley.Conversation) (parley.Message, error) {
+		return e.p.Outbox.Queue(ctx, q, c, parley.Message{Role: parley.RoleAI, Content: text})
+	})
 	// Its send job settles it (these channels' numbers are refused) before
 	// the test moves the clock, as a live provider would within moments: a
 	// message still queued much later holds its follow-ups back.

@@ -14,28 +14,19 @@ import (
 // for its backstop. It returns the message.
 func (e *env) heldBack(conv parley.Conversation, text string) parley.Message {
 	e.t.Helper()
-	ctx := context.Background()
-	var msg parley.Message
-	err := e.p.Store.InTx(ctx, func(q *store.Queries) error {
-		c, err := q.GetConversation(ctx, conv.TenantID, conv.ID)
+	return e.writeAsAgent(conv, func(ctx context.Context, q *store.Queries, c parley.Conversation) (parley.Message, error) {
+		msg, err := q.InsertMessage(ctx, parley.Message{TenantID: c.TenantID, ConversationID: c.ID, Role: parley.RoleAI, Content: text,
+			ChannelID: c.ChannelID, Status: parley.StatusQueued})
 		if err != nil {
-			return err
-		}
-		if msg, err = q.InsertMessage(ctx, parley.Message{TenantID: c.TenantID, ConversationID: c.ID, Role: parley.RoleAI, Content: text,
-			ChannelID: c.ChannelID, Status: parley.StatusQueued}); err != nil {
-			return err
+			return msg, err
 		}
 		if err := q.TouchOutbound(ctx, c.TenantID, c.ID, msg.CreatedAt); err != nil {
-			return err
+			return msg, err
 		}
 		at := msg.CreatedAt
 		c.LastAgentMessageAt = &at
-		return e.p.FollowUps.OnAgentMessage(ctx, q, c, msg)
+		return msg, e.p.FollowUps.OnAgentMessage(ctx, q, c, msg)
 	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return msg
 }
 
 // attempt marks msg as being sent by attempt at the clock's now, as the
