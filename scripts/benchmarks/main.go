@@ -46,10 +46,37 @@ func main() {
 	engines := flag.String("engines", "sqlite,postgres", "engines to measure")
 	saved := flag.String("followup-output", "", "read the follow-up benchmarks' `go test -bench` output from this file instead of running them")
 	flag.Parse()
-	if err := run(*out, *runs, *conversations, *due, strings.Split(*engines, ","), *saved); err != nil {
+	r := &results{sim: map[string]map[string][]*simulate.Report{}, followup: map[string]map[string][]float64{}, started: time.Now()}
+	// Saved output is checked before the simulations, not half an hour
+	// into the run.
+	if *saved != "" {
+		if err := readSaved(r, *saved, strings.Split(*engines, ",")); err != nil {
+			fmt.Fprintln(os.Stderr, "benchmarks: --followup-output:", err)
+			os.Exit(2)
+		}
+	}
+	if err := run(r, *out, *runs, *conversations, *due, strings.Split(*engines, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "benchmarks:", err)
 		os.Exit(1)
 	}
+}
+
+// readSaved takes the follow-up figures from saved `go test -bench`
+// output. It fails when the file holds none for one of the engines.
+func readSaved(r *results, path string, engines []string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	parseBench(f, r, engines)
+	for _, e := range engines {
+		if len(r.followup[e]) == 0 {
+			return fmt.Errorf("%s holds no follow-up benchmark results for %s", path, e)
+		}
+	}
+	r.followupSource = path
+	return nil
 }
 
 // scenario is one `parley simulate` set-up.
@@ -73,7 +100,7 @@ type results struct {
 	followupSource string
 }
 
-func run(out string, runs, conversations, due int, engines []string, saved string) error {
+func run(r *results, out string, runs, conversations, due int, engines []string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "parley-benchmarks")
 	if err != nil {
@@ -85,7 +112,6 @@ func run(out string, runs, conversations, due int, engines []string, saved strin
 	if err := command(ctx, os.Stderr, "go", "build", "-o", bin, "./cmd/parley"); err != nil {
 		return err
 	}
-	r := &results{sim: map[string]map[string][]*simulate.Report{}, followup: map[string]map[string][]float64{}, started: time.Now()}
 	for _, engine := range engines {
 		r.sim[engine] = map[string][]*simulate.Report{}
 		for _, sc := range []scenario{inbound, steady} {
@@ -99,9 +125,11 @@ func run(out string, runs, conversations, due int, engines []string, saved strin
 			}
 		}
 	}
-	say("follow-up scheduler: %d conversations, %d due, %d runs per engine", conversations, due, runs)
-	if err := followUps(ctx, r, runs, conversations, due, engines, saved); err != nil {
-		return err
+	if r.followupSource == "" {
+		say("follow-up scheduler: %d conversations, %d due, %d runs per engine", conversations, due, runs)
+		if err := followUps(ctx, r, runs, conversations, due, engines); err != nil {
+			return err
+		}
 	}
 	var b bytes.Buffer
 	write(&b, r, runs, conversations, due, engines)
@@ -175,25 +203,15 @@ var (
 	pairRE      = regexp.MustCompile(`([0-9.e+-]+) (\S+)`)
 )
 
-// followUps runs the scheduler benchmarks, or reads their saved output
-// from saved, and collects their metrics.
-func followUps(ctx context.Context, r *results, runs, conversations, due int, engines []string, saved string) error {
+// followUps runs the scheduler benchmarks and collects their metrics.
+func followUps(ctx context.Context, r *results, runs, conversations, due int, engines []string) error {
 	var out bytes.Buffer
-	if saved != "" {
-		b, err := os.ReadFile(saved)
-		if err != nil {
-			return err
-		}
-		out.Write(b)
-		r.followupSource = saved
-	} else {
-		cmd := exec.CommandContext(ctx, "go", "test", "./followup/", "-run", "^$", "-bench", "DueFollowUps|FollowUpLateness",
-			"-benchtime", "1x", "-count", strconv.Itoa(runs), "-timeout", "180m")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("PARLEY_BENCH_CONVERSATIONS=%d", conversations), fmt.Sprintf("PARLEY_BENCH_DUE=%d", due))
-		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, os.Stderr), os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("follow-up benchmarks: %w", err)
-		}
+	cmd := exec.CommandContext(ctx, "go", "test", "./followup/", "-run", "^$", "-bench", "DueFollowUps|FollowUpLateness",
+		"-benchtime", "1x", "-count", strconv.Itoa(runs), "-timeout", "180m")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PARLEY_BENCH_CONVERSATIONS=%d", conversations), fmt.Sprintf("PARLEY_BENCH_DUE=%d", due))
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, os.Stderr), os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("follow-up benchmarks: %w", err)
 	}
 	parseBench(&out, r, engines)
 	return nil

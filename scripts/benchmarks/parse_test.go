@@ -36,3 +36,34 @@ func TestParseBenchReadsSplitResultLines(t *testing.T) {
 		t.Fatalf("postgres figures from sqlite lines: %v", r.followup["postgres"])
 	}
 }
+
+// Saved output that is missing, or holds nothing for an engine asked for,
+// is refused before any simulation runs.
+func TestReadSavedRefusesWhatItCannotUse(t *testing.T) {
+	empty := t.TempDir() + "/empty.txt"
+	if err := os.WriteFile(empty, []byte("goos: linux\nPASS\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, path string
+		engines    []string
+		ok         bool
+	}{
+		{"the saved run, sqlite", "testdata/followup-bench.txt", []string{"sqlite"}, true},
+		{"no postgres figures in it", "testdata/followup-bench.txt", []string{"sqlite", "postgres"}, false},
+		{"no results at all", empty, []string{"sqlite"}, false},
+		{"no such file", t.TempDir() + "/missing.txt", []string{"sqlite"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := &results{followup: map[string]map[string][]float64{}}
+			err := readSaved(r, c.path, c.engines)
+			if (err == nil) != c.ok {
+				t.Fatalf("readSaved = %v, want ok %v", err, c.ok)
+			}
+			if c.ok && r.followupSource != c.path {
+				t.Fatalf("source = %q", r.followupSource)
+			}
+		})
+	}
+}
