@@ -110,8 +110,31 @@ func TestSequenceLifecycle(t *testing.T) {
 		if _, err := s.CurrentBanner(ctx, tn.ID, site.ID, visitor.ID); parley.ErrorCode(err) != parley.CodeNotFound {
 			t.Fatalf("banner still shown after cancel: %v", err)
 		}
-		if _, err := s.CreateSequence(ctx, newSeq()); err != nil {
+		second, err := s.CreateSequence(ctx, newSeq())
+		if err != nil {
 			t.Fatalf("new sequence after the old ended: %v", err)
+		}
+		// The latest sequence comes back whole: its own steps, in order,
+		// with the detail and time of a finished one.
+		if ok, err := s.FinishStep(ctx, tn.ID, second.Steps[0].ID, parley.StepSent, "shown"); !ok || err != nil {
+			t.Fatalf("finish step: %v %v", ok, err)
+		}
+		latest, err := s.LatestSequence(ctx, tn.ID, lead.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if latest.ID != second.ID || latest.Status != parley.SequenceActive || len(latest.Steps) != 2 ||
+			latest.Steps[0].ID != second.Steps[0].ID || latest.Steps[0].Status != parley.StepSent || latest.Steps[0].Detail != "shown" || latest.Steps[0].DoneAt == nil ||
+			latest.Steps[1].Position != 1 || latest.Steps[1].Channel != "notification" || !latest.Steps[1].DueAt.Equal(now.Add(24*time.Hour)) ||
+			latest.Steps[1].SequenceID != second.ID || latest.Steps[1].DoneAt != nil || latest.Messages["web"].Message != "M" {
+			t.Fatalf("latest sequence = %+v", latest)
+		}
+		if _, err := s.LatestSequence(ctx, tn.ID, "01a1fec0-0000-7000-8000-000000000000"); parley.ErrorCode(err) != parley.CodeNotFound {
+			t.Fatalf("a lead without a sequence: %v, want not found", err)
+		}
+		other := newTenant(t, s, "B")
+		if _, err := s.GetSequence(ctx, other.ID, second.ID); parley.ErrorCode(err) != parley.CodeNotFound {
+			t.Fatalf("another tenant's sequence: %v, want not found", err)
 		}
 	})
 }

@@ -55,45 +55,64 @@ func (q *Queries) CreateSequence(ctx context.Context, s parley.Sequence) (parley
 
 // GetSequence returns one of the tenant's sequences with its steps.
 func (q *Queries) GetSequence(ctx context.Context, tenantID, id string) (parley.Sequence, error) {
-	s, err := scanSequence(q.q.QueryRowContext(ctx, `SELECT `+sequenceCols+` FROM lead_sequences WHERE tenant_id = $1 AND id = $2`, tenantID, id))
-	if err != nil {
-		return s, rowErr(err, "sequence")
-	}
-	s.Steps, err = q.sequenceSteps(ctx, tenantID, s.ID)
-	return s, err
+	return q.sequenceWithSteps(ctx, `s.tenant_id = $1 AND s.id = $2`, tenantID, id)
 }
 
 // LatestSequence returns the lead's newest sequence with its steps.
 func (q *Queries) LatestSequence(ctx context.Context, tenantID, leadID string) (parley.Sequence, error) {
-	s, err := scanSequence(q.q.QueryRowContext(ctx, `SELECT `+sequenceCols+` FROM lead_sequences WHERE tenant_id = $1 AND lead_id = $2
-		ORDER BY id DESC LIMIT 1`, tenantID, leadID))
-	if err != nil {
-		return s, rowErr(err, "sequence")
-	}
-	s.Steps, err = q.sequenceSteps(ctx, tenantID, s.ID)
-	return s, err
+	return q.sequenceWithSteps(ctx, `s.tenant_id = $1 AND s.id = (SELECT id FROM lead_sequences
+		WHERE tenant_id = $1 AND lead_id = $2 ORDER BY id DESC LIMIT 1)`, tenantID, leadID)
 }
 
-func (q *Queries) sequenceSteps(ctx context.Context, tenantID, sequenceID string) ([]parley.SequenceStep, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT id, sequence_id, position, channel, status, due_at, detail, done_at FROM lead_sequence_steps
-		WHERE tenant_id = $1 AND sequence_id = $2 ORDER BY position`, tenantID, sequenceID)
+// sequenceWithSteps reads the sequence that where picks out and its steps
+// in one statement, so one snapshot: a step's outcome and the sequence's
+// status commit together (the last step completes the sequence), and two
+// reads could show one without the other.
+func (q *Queries) sequenceWithSteps(ctx context.Context, where string, args ...any) (parley.Sequence, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT s.id, s.tenant_id, s.lead_id, s.site_id, s.visitor_id, s.command_id, s.status, s.interval_text,
+		s.interval_seconds, s.phone, s.email, s.messages, s.stop_reason, s.started_at, s.ended_at,
+		st.id, st.position, st.channel, st.status, st.due_at, st.detail, st.done_at
+		FROM lead_sequences s LEFT JOIN lead_sequence_steps st ON st.tenant_id = s.tenant_id AND st.sequence_id = s.id
+		WHERE `+where+` ORDER BY st.position`, args...)
 	if err != nil {
-		return nil, err
+		return parley.Sequence{}, fmt.Errorf("read sequence: %w", err)
 	}
 	defer rows.Close()
-	steps := []parley.SequenceStep{}
+	var seq parley.Sequence
+	found := false
+	seq.Steps = []parley.SequenceStep{}
 	for rows.Next() {
-		var st parley.SequenceStep
-		var due int64
-		var done sql.NullInt64
-		if err := rows.Scan(&st.ID, &st.SequenceID, &st.Position, &st.Channel, &st.Status, &due, &st.Detail, &done); err != nil {
-			return nil, err
+		var stepID, channel, status, detail sql.NullString
+		var position, due, done sql.NullInt64
+		var sq parley.Sequence
+		row := scanFunc(func(dst ...any) error {
+			return rows.Scan(append(dst, &stepID, &position, &channel, &status, &due, &detail, &done)...)
+		})
+		if sq, err = scanSequence(row); err != nil {
+			return parley.Sequence{}, err
 		}
-		st.DueAt, st.DoneAt = fromMicros(due), fromNullMicros(done)
-		steps = append(steps, st)
+		if !found {
+			seq, found = sq, true
+			seq.Steps = []parley.SequenceStep{}
+		}
+		if stepID.Valid { // no step row: a sequence without steps
+			seq.Steps = append(seq.Steps, parley.SequenceStep{ID: stepID.String, SequenceID: seq.ID, Position: int(position.Int64),
+				Channel: channel.String, Status: status.String, DueAt: fromMicros(due.Int64), Detail: detail.String, DoneAt: fromNullMicros(done)})
+		}
 	}
-	return steps, rows.Err()
+	if err := rows.Err(); err != nil {
+		return parley.Sequence{}, err
+	}
+	if !found {
+		return parley.Sequence{}, rowErr(sql.ErrNoRows, "sequence")
+	}
+	return seq, nil
 }
+
+// scanFunc lets scanSequence read a row that carries more columns.
+type scanFunc func(dst ...any) error
+
+func (f scanFunc) Scan(dst ...any) error { return f(dst...) }
 
 // FinishStep moves a scheduled step to its outcome. It reports false when
 // the step was no longer scheduled (another attempt already finished it).
