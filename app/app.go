@@ -55,6 +55,7 @@ type App struct {
 	srv     *http.Server
 	ln      net.Listener
 	gateway interface{ Close(context.Context) }
+	intake  *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
 }
 
 // New builds the whole system from cfg. Nothing runs until Start.
@@ -120,6 +121,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	conv.OnCustomerMessage = a.FollowUps.OnCustomerMessage
+	if a.intake, err = newIntake(ctx, cfg, a.FollowUps); err != nil {
+		st.Close()
+		return nil, err
+	}
 	notes, err := newNotify(st, ins, conv, a.log, workers)
 	if err != nil {
 		st.Close()
@@ -179,6 +184,9 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start jobs: %w", err)
 	}
+	if a.intake != nil {
+		a.intake.start(context.WithoutCancel(ctx))
+	}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
@@ -214,6 +222,9 @@ func (a *App) Close(ctx context.Context) error {
 			errs = append(errs, a.Jobs.StopAndCancel(hard))
 			cancel()
 		}
+	}
+	if a.intake != nil {
+		a.intake.stop()
 	}
 	errs = append(errs, a.Store.Close())
 	return errors.Join(errs...)

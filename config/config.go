@@ -51,6 +51,12 @@ type Config struct {
 	// DatabaseMaxConns caps this process's PostgreSQL connections; with
 	// replicas, their sum must stay under the server's max_connections.
 	DatabaseMaxConns int
+
+	// FollowUpQueueURL, when set, is an SQS queue URL or a NATS JetStream
+	// nats://host:port/<stream>/<subject> that Follow-Up Requests are read from.
+	FollowUpQueueURL   string
+	SQSEndpoint        string // an SQS-compatible endpoint instead of AWS's
+	FollowUpDeadLetter string // NATS: the subject malformed requests go to
 }
 
 // Error is a configuration error; it names the variable at fault.
@@ -165,7 +171,55 @@ func settings() []setting {
 		}},
 		{"PARLEY_DATABASE_MAX_CONNS", "database-max-conns", "20", "PostgreSQL connections this process opens at most (replicas × this must stay under the server's max_connections)",
 			intSetter(func(c *Config) *int { return &c.DatabaseMaxConns }, 2)},
+		{"PARLEY_FOLLOWUP_QUEUE_URL", "followup-queue-url", "", "an SQS queue URL, or nats://host:port/<stream>/<subject> for NATS JetStream, to read Follow-Up Requests from; empty: none", func(c *Config, v string) error {
+			if v != "" {
+				if err := checkQueueURL(v); err != nil {
+					return err
+				}
+			}
+			c.FollowUpQueueURL = v
+			return nil
+		}},
+		{"PARLEY_SQS_ENDPOINT", "sqs-endpoint", "", "SQS-compatible endpoint to use instead of AWS's, e.g. http://127.0.0.1:9324", func(c *Config, v string) error {
+			if v != "" {
+				if err := checkHTTPURL(v); err != nil {
+					return err
+				}
+			}
+			c.SQSEndpoint = v
+			return nil
+		}},
+		{"PARLEY_FOLLOWUP_DEAD_LETTER", "followup-dead-letter", "", "NATS subject malformed Follow-Up Requests are published to (SQS uses the queue's redrive policy); empty: they are logged and not redelivered", func(c *Config, v string) error {
+			if strings.ContainsAny(v, " *>") {
+				return errors.New("want a NATS subject without wildcards, e.g. followups.dead")
+			}
+			c.FollowUpDeadLetter = v
+			return nil
+		}},
 	}
+}
+
+// checkQueueURL accepts an SQS queue URL (http or https, with the queue's
+// path) or nats://host:port/<stream>/<subject>.
+func checkQueueURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return errors.New("want an SQS queue URL or nats://host:port/<stream>/<subject>")
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if strings.Trim(u.Path, "/") == "" {
+			return errors.New("an SQS queue URL names the queue in its path, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/followups")
+		}
+	case "nats":
+		stream, subject, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+		if !ok || stream == "" || subject == "" {
+			return errors.New("want nats://host:port/<stream>/<subject>")
+		}
+	default:
+		return fmt.Errorf("unsupported scheme %q (want https:// for SQS or nats://)", u.Scheme)
+	}
+	return nil
 }
 
 func checkHTTPURL(v string) error {

@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/followup"
+	natsintake "github.com/parleyhq/parley/intake/nats"
+	sqsintake "github.com/parleyhq/parley/intake/sqs"
+)
+
+// queueConsumer reads Follow-Up Requests from an outside queue.
+type queueConsumer interface {
+	Run(ctx context.Context) error
+	Source() string
+}
+
+// intake runs the follow-up queue consumer, when one is configured, beside
+// the job workers.
+type intake struct {
+	c      queueConsumer
+	close  func()
+	fu     *followup.Service
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// newIntake connects to the queue PARLEY_FOLLOWUP_QUEUE_URL names; nil
+// when none is set.
+func newIntake(ctx context.Context, cfg config.Config, fu *followup.Service) (*intake, error) {
+	if cfg.FollowUpQueueURL == "" {
+		return nil, nil
+	}
+	in := &intake{fu: fu, close: func() {}}
+	if strings.HasPrefix(cfg.FollowUpQueueURL, "nats://") {
+		c, err := natsintake.New(ctx, natsintake.Config{URL: cfg.FollowUpQueueURL, DeadLetter: cfg.FollowUpDeadLetter}, fu, fu.Log)
+		if err != nil {
+			return nil, fmt.Errorf("follow-up queue: %w", err)
+		}
+		in.c, in.close = c, c.Close
+		return in, nil
+	}
+	c, err := sqsintake.New(ctx, sqsintake.Config{QueueURL: cfg.FollowUpQueueURL, Endpoint: cfg.SQSEndpoint}, fu, fu.Log)
+	if err != nil {
+		return nil, fmt.Errorf("follow-up queue: %w", err)
+	}
+	in.c = c
+	return in, nil
+}
+
+// start runs the consumer, and prunes old receipts once an hour.
+func (in *intake) start(ctx context.Context) {
+	ctx, in.cancel = context.WithCancel(ctx)
+	in.wg.Add(2)
+	go func() {
+		defer in.wg.Done()
+		_ = in.c.Run(ctx)
+	}()
+	go func() {
+		defer in.wg.Done()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			if n, err := in.fu.PruneQueueReceipts(ctx); err != nil && ctx.Err() == nil {
+				in.fu.Log.WarnContext(ctx, "prune queue receipts", "err", err)
+			} else if n > 0 {
+				in.fu.Log.InfoContext(ctx, "pruned queue receipts", "count", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// stop ends the consumer and waits for its batch in hand: a batch that was
+// not acknowledged comes back from the queue.
+func (in *intake) stop() {
+	if in.cancel != nil {
+		in.cancel()
+	}
+	in.wg.Wait()
+	in.close()
+}
