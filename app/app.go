@@ -56,6 +56,7 @@ type App struct {
 	ln      net.Listener
 	gateway interface{ Close(context.Context) }
 	intake  *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
+	events  *events // nil without PARLEY_EVENTS_URL
 }
 
 // New builds the whole system from cfg. Nothing runs until Start.
@@ -71,7 +72,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock}
 
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Clock: opts.Clock, MaxConns: cfg.DatabaseMaxConns})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Clock: opts.Clock, MaxConns: cfg.DatabaseMaxConns, EventOutbox: cfg.EventsURL != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +126,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	if a.events, err = newEvents(ctx, cfg, a); err != nil {
+		st.Close()
+		return nil, err
+	}
+	var backlog func() int64
+	if a.events != nil {
+		a.events.pub.Register(reg)
+		backlog = a.events.pub.Backlog
+	}
 	notes, err := newNotify(st, ins, conv, a.log, workers)
 	if err != nil {
 		st.Close()
@@ -150,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		APILimit:      ratelimit.New(cfg.APIRateLimit, int(2*cfg.APIRateLimit)+1, opts.Clock),
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
-		Notifications: notes,
+		Notifications: notes, EventBacklog: backlog,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
@@ -186,6 +196,9 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if a.intake != nil {
 		a.intake.start(context.WithoutCancel(ctx))
+	}
+	if a.events != nil {
+		a.events.start(context.WithoutCancel(ctx))
 	}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -225,6 +238,9 @@ func (a *App) Close(ctx context.Context) error {
 	}
 	if a.intake != nil {
 		a.intake.stop()
+	}
+	if a.events != nil {
+		a.events.stop() // after the jobs: their last events still go out
 	}
 	errs = append(errs, a.Store.Close())
 	return errors.Join(errs...)

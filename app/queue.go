@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/eventbus"
+	natsbus "github.com/parleyhq/parley/eventbus/nats"
 	"github.com/parleyhq/parley/followup"
 	natsintake "github.com/parleyhq/parley/intake/nats"
 	sqsintake "github.com/parleyhq/parley/intake/sqs"
@@ -87,4 +89,45 @@ func (in *intake) stop() {
 	}
 	in.wg.Wait()
 	in.close()
+}
+
+// events runs the event publisher, when PARLEY_EVENTS_URL is set.
+type events struct {
+	pub    *eventbus.Publisher
+	bus    *natsbus.Bus
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// newEvents connects to the event bus. A broker that is down now is not an
+// error: events wait in the outbox until it answers.
+func newEvents(ctx context.Context, cfg config.Config, a *App) (*events, error) {
+	if cfg.EventsURL == "" {
+		return nil, nil
+	}
+	bus, err := natsbus.New(ctx, cfg.EventsURL)
+	if bus == nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	if err != nil {
+		a.log.Warn("event bus not ready; events wait in the outbox", "err", err)
+	}
+	return &events{pub: &eventbus.Publisher{Store: a.Store, Bus: bus, Log: a.log}, bus: bus}, nil
+}
+
+func (e *events) start(ctx context.Context) {
+	ctx, e.cancel = context.WithCancel(ctx)
+	e.done = make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.pub.Run(ctx)
+	}()
+}
+
+func (e *events) stop() {
+	if e.cancel != nil {
+		e.cancel()
+		<-e.done
+	}
+	e.bus.Close()
 }

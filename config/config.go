@@ -57,6 +57,10 @@ type Config struct {
 	FollowUpQueueURL   string
 	SQSEndpoint        string // an SQS-compatible endpoint instead of AWS's
 	FollowUpDeadLetter string // NATS: the subject malformed requests go to
+
+	// EventsURL, when set, is the NATS JetStream stream
+	// (nats://host:port/<stream>) the conversation events are published to.
+	EventsURL string
 }
 
 // Error is a configuration error; it names the variable at fault.
@@ -194,6 +198,16 @@ func settings() []setting {
 				return errors.New("want a NATS subject without wildcards, e.g. followups.dead")
 			}
 			c.FollowUpDeadLetter = v
+			return nil
+		}},
+		{"PARLEY_EVENTS_URL", "events-url", "", "NATS JetStream stream, nats://host:port/<stream>, every conversation event is published to (CloudEvents JSON, subject parley.<tenant>.<event>); empty: none", func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || u.Scheme != "nats" || u.Host == "" || strings.Trim(u.Path, "/") == "" || strings.Contains(strings.Trim(u.Path, "/"), "/") {
+					return errors.New("want nats://host:port/<stream>")
+				}
+			}
+			c.EventsURL = v
 			return nil
 		}},
 	}

@@ -56,6 +56,8 @@ type Queries struct {
 	clock  clock.Clock
 	// after holds what runs once the transaction has committed (AfterCommit).
 	after *[]func(context.Context)
+	// outbox: AppendEvent also queues the event for publishing (Options.EventOutbox).
+	outbox bool
 }
 
 // AfterCommit registers fn to run once q's transaction has committed, in
@@ -83,6 +85,9 @@ type Options struct {
 	Clock clock.Clock // defaults to clock.Real
 	// MaxConns caps PostgreSQL connections (default 20); SQLite uses one.
 	MaxConns int
+	// EventOutbox makes every event appended to a conversation's log also
+	// queue itself in event_outbox, in the same transaction, for a publisher.
+	EventOutbox bool
 }
 
 // Open connects to the database named by dsn: a postgres:// or
@@ -128,7 +133,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", engine, err)
 	}
 	s := &Store{db: db, engine: engine}
-	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock}
+	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock, outbox: opts.EventOutbox}
 	if engine == SQLite {
 		if s.readDB, err = openReadPool(source); err != nil {
 			db.Close()
@@ -230,7 +235,7 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) (err error)
 		}
 	}()
 	var after []func(context.Context)
-	if err = fn(&Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after}); err != nil {
+	if err = fn(&Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after, outbox: s.outbox}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +51,9 @@ type Deps struct {
 	FollowUps *followup.Service
 	// Notifications is the merchant notifications (web/notifications.go).
 	Notifications *notify.Service
+	// EventBacklog, when set, reports the events waiting for the event bus
+	// (shown by /readyz).
+	EventBacklog func() int64
 }
 
 // Server routes HTTP requests.
@@ -66,6 +70,7 @@ type Server struct {
 	hookLimit    *ratelimit.Keyed
 
 	conversations *conversation.Service
+	eventBacklog  func() int64
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -79,7 +84,7 @@ var bearer = []map[string][]string{{"bearer": {}}}
 func New(d Deps) *Server {
 	useErrorModel()
 	s := &Server{store: d.Store, log: d.Logger, mux: http.NewServeMux(), reg: d.Registry, channelSaved: d.ChannelSaved, jobs: d.Jobs,
-		apiLimit: d.APILimit, hookLimit: d.WebhookLimit}
+		apiLimit: d.APILimit, hookLimit: d.WebhookLimit, eventBacklog: d.EventBacklog}
 	if s.apiLimit == nil {
 		s.apiLimit = ratelimit.New(0, 0, nil)
 	}
@@ -171,6 +176,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.log.WarnContext(ctx, "readiness check failed", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"unavailable","error":{"code":"database_unreachable","message":"the database does not answer"}}`))
+		return
+	}
+	if s.eventBacklog != nil {
+		fmt.Fprintf(w, `{"status":"ready","database":%q,"event_backlog":%d}`, s.store.Engine(), s.eventBacklog())
 		return
 	}
 	w.Write([]byte(`{"status":"ready","database":"` + string(s.store.Engine()) + `"}`))

@@ -7,7 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"net"
 	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -90,4 +94,109 @@ func (s *Stream) DeadLetters(t *testing.T) []jetstream.Msg {
 		out = append(out, m)
 	}
 	return out
+}
+
+// Server is a nats-server process of the test's own, so the test may stop
+// and restart it (its JetStream store survives, as a real broker's does).
+type Server struct {
+	URL  string
+	port int
+	dir  string
+	cmd  *exec.Cmd
+	t    *testing.T
+}
+
+// StartServer runs nats-server with JetStream on a free loopback port until
+// the test ends; it skips without the binary, unless CI is set.
+func StartServer(t *testing.T) *Server {
+	t.Helper()
+	if _, err := exec.LookPath(serverBinary()); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("nats-server is not installed and CI is set")
+		}
+		t.Skip("nats-server is not installed: skipping")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{URL: "nats://127.0.0.1:" + strconv.Itoa(port), port: port, dir: t.TempDir(), t: t}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func serverBinary() string {
+	if _, err := os.Stat("/usr/sbin/nats-server"); err == nil {
+		return "/usr/sbin/nats-server"
+	}
+	return "nats-server"
+}
+
+// Start starts the server (again) and waits until it answers.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.cmd = exec.Command(serverBinary(), "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-js", "-sd", s.dir)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		nc, err := natsgo.Connect(s.URL, natsgo.Timeout(time.Second))
+		if err == nil {
+			nc.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("nats-server did not answer on %s: %v", s.URL, err)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for a process to listen, not making time pass
+	}
+}
+
+// Stop kills the server (SIGKILL: an outage, not a shutdown).
+func (s *Server) Stop() {
+	if s.cmd != nil && s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	}
+}
+
+// Messages reads every message of the stream, in stream order.
+func Messages(t *testing.T, url, stream string) []jetstream.Msg {
+	t.Helper()
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	for {
+		batch, err := c.FetchNoWait(500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			out = append(out, m)
+			n++
+		}
+		if n == 0 {
+			return out
+		}
+	}
 }
