@@ -21,10 +21,10 @@ import (
 
 func TestToken(t *testing.T) {
 	for in, want := range map[string]string{
-		"Ticket Opened":                         "ticket_opened",
-		"Follow-Up Request":                     "follow_up_request",
+		"Ticket Opened":                           "ticket_opened",
+		"Follow-Up Request":                       "follow_up_request",
 		"WhatsApp Business Text Message Received": "whatsapp_business_text_message_received",
-		"AI Agent Answer Generated":             "ai_agent_answer_generated",
+		"AI Agent Answer Generated":               "ai_agent_answer_generated",
 	} {
 		if got := eventbus.Token(in); got != want {
 			t.Errorf("Token(%q) = %q, want %q", in, got, want)
