@@ -123,4 +123,3 @@ func TestEveryJobKindShowsForItsTenantOnly(t *testing.T) {
 		})
 	}
 }
-
