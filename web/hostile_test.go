@@ -94,3 +94,42 @@ func TestHostileInputIsStoredSafelyOrRefused(t *testing.T) {
 		}
 	})
 }
+
+// A body sent with another Content-Type than JSON is malformed input, as the
+// README's error table says: 400 invalid_request, with a message that says
+// what to send, and nothing stored.
+func TestWrongContentTypeIsInvalidRequest(t *testing.T) {
+	p := apptest.Start(t, store.SQLite, nil, nil)
+	_, key := p.Tenant("A")
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "application/xml"} {
+		req, _ := http.NewRequest("POST", p.URL()+"/api/documents", strings.NewReader(`{"title": "t", "body": "b"}`))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct {
+				Code, Message, Field string
+				Details              []struct{ Field, Message string }
+			}
+		}
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusBadRequest || body.Error.Code != "invalid_request" ||
+			!strings.Contains(body.Error.Message, "application/json") || body.Error.Field != "" {
+			t.Errorf("Content-Type %s: %d %+v, want 400 invalid_request saying to send application/json", ct, res.StatusCode, body.Error)
+		}
+		for _, d := range body.Error.Details {
+			if d.Field == "" || d.Message == "" {
+				t.Errorf("Content-Type %s: a detail without a field or a message: %+v", ct, body.Error.Details)
+			}
+		}
+	}
+	var page struct{ Items []any }
+	p.Do("GET", "/api/documents", key, nil).JSON(t, &page)
+	if len(page.Items) != 0 {
+		t.Fatalf("%d documents stored from refused bodies", len(page.Items))
+	}
+}
