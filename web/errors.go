@@ -68,6 +68,10 @@ func apiError(err error) error {
 	if err == nil {
 		return nil
 	}
+	var withHeaders huma.HeadersError
+	if errors.As(err, &withHeaders) {
+		return err // already an API error, with headers (Retry-After) to keep
+	}
 	var body *ErrorBody
 	if errors.As(err, &body) {
 		return body
