@@ -144,3 +144,17 @@ func TestSignInFailuresCountPerClientBehindATrustedProxy(t *testing.T) {
 		t.Fatalf("X-Forwarded-For from an untrusted peer changed the address counted: %d, want 429", p.Status)
 	}
 }
+
+// /static/ serves its files, never a listing of them.
+func TestStaticDoesNotListItsDirectory(t *testing.T) {
+	e := newEnv(t, store.SQLite, nil)
+	b := e.browser()
+	for _, path := range []string{"/static/", "/static/?C=M;O=D"} {
+		if p := b.get(path); p.Status != http.StatusNotFound || strings.Contains(p.Body, "htmx.min.js") {
+			t.Errorf("GET %s: %d, lists files: %v; want 404", path, p.Status, strings.Contains(p.Body, "htmx.min.js"))
+		}
+	}
+	if p := b.get("/static/htmx.min.js"); p.Status != http.StatusOK {
+		t.Fatalf("GET /static/htmx.min.js: %d", p.Status)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -131,5 +132,22 @@ func TestWrongContentTypeIsInvalidRequest(t *testing.T) {
 	p.Do("GET", "/api/documents", key, nil).JSON(t, &page)
 	if len(page.Items) != 0 {
 		t.Fatalf("%d documents stored from refused bodies", len(page.Items))
+	}
+}
+
+// With PARLEY_METRICS_TOKEN set, /metrics answers only to that bearer token.
+func TestMetricsNeedTheirTokenWhenSet(t *testing.T) {
+	p := apptest.Start(t, store.SQLite, nil, func(c *config.Config) { c.MetricsToken = "scrape-s3cret" })
+	for _, key := range []string{"", "wrong", "scrape-s3cre"} {
+		if r := p.Do("GET", "/metrics", key, nil); r.Status != http.StatusUnauthorized || r.ErrorCode() != "unauthorized" || strings.Contains(string(r.Body), "parley_http") {
+			t.Errorf("/metrics with token %q: %d %s, want 401", key, r.Status, r.Body[:min(len(r.Body), 200)])
+		}
+	}
+	if r := p.Do("GET", "/metrics", "scrape-s3cret", nil); r.Status != 200 || !strings.Contains(string(r.Body), "parley_http_requests_total") {
+		t.Fatalf("/metrics with the token: %d", r.Status)
+	}
+	open := apptest.Start(t, store.SQLite, nil, nil)
+	if r := open.Do("GET", "/metrics", "", nil); r.Status != 200 {
+		t.Fatalf("/metrics without a configured token: %d, want open", r.Status)
 	}
 }
