@@ -136,3 +136,33 @@ func TestConcurrentCallsOutsideHumaAreLimited(t *testing.T) {
 		clk.Advance(time.Minute) // refill for the next route
 	}
 }
+
+// The banner fetched with a site's publishable key is limited per site, on
+// a bucket of its own: a busy site does not use up its tenant's API calls.
+func TestBannerBySiteKeyIsLimitedPerSite(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 2 })
+	_, key := p.Tenant("A")
+	site := p.Do("POST", "/api/sites", key, map[string]any{"name": "Shop", "url": "https://shop.example"})
+	if site.Status != 201 {
+		t.Fatalf("create site: %d %s", site.Status, site.Body)
+	}
+	clk.Advance(time.Minute) // the tenant's bucket full again
+	path := "/api/sites/" + site.Map(t)["id"].(string) + "/banner?visitor=v&key=" + site.Map(t)["site_key"].(string)
+	limited := 0
+	for i := 0; i < 10; i++ {
+		r := p.Do("GET", path, "", nil)
+		if r.Status == http.StatusTooManyRequests {
+			limited++
+			if r.ErrorCode() != "rate_limited" || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("429 without code or Retry-After: %v %s", r.Header, r.Body)
+			}
+		}
+	}
+	if limited != 5 {
+		t.Fatalf("%d of 10 banner calls by site key limited, want 5 (burst of 5)", limited)
+	}
+	if r := p.Do("GET", "/api/tenant", key, nil); r.Status != 200 {
+		t.Fatalf("the tenant's API limited by its site's banner traffic: %d", r.Status)
+	}
+}
