@@ -212,6 +212,9 @@ func (s *Server) bannerSite(ctx context.Context, in *bannerInput) (parley.Site, 
 		if err != nil {
 			return parley.Site{}, err
 		}
+		if err := s.spend(t.ID); err != nil {
+			return parley.Site{}, err
+		}
 		return s.store.GetSite(ctx, t.ID, in.ID)
 	}
 	key := in.Key
@@ -225,7 +228,15 @@ func (s *Server) bannerSite(ctx context.Context, in *bannerInput) (parley.Site, 
 	if parley.ErrorCode(err) == parley.CodeNotFound || (err == nil && subtle.ConstantTimeCompare([]byte(key), []byte(site.SiteKey)) != 1) {
 		return parley.Site{}, errBannerAuth
 	}
-	return site, err
+	if err != nil {
+		return parley.Site{}, err
+	}
+	// Visitors' browsers call with the site key: a bucket per site, so a
+	// busy site cannot use up its tenant's API calls.
+	if err := s.spend("site:" + site.ID); err != nil {
+		return parley.Site{}, err
+	}
+	return site, nil
 }
 
 // origin is the scheme and host of a site URL, for CORS ("" when unknown).
