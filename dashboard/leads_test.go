@@ -96,6 +96,15 @@ func TestLeadTesterShowsContentAndRunnableSnippets(t *testing.T) {
 	if strings.Contains(page.Body, key) {
 		t.Fatal("the page shows the tenant's API key")
 	}
+	// What a sequence could not deliver is said per channel: the site has
+	// no WhatsApp template and Jane never wrote; no visitor was named.
+	wa := html.UnescapeString(regexpFind(t, page.Body, `(<li data-channel="whatsapp" data-deliverable="false">.*?</li>)`))
+	web := html.UnescapeString(regexpFind(t, page.Body, `(<li data-channel="web" data-deliverable="false">.*?</li>)`))
+	if !strings.Contains(wa, "cannot deliver it: the site has no WhatsApp template") || !strings.Contains(web, "no visitor") ||
+		!strings.Contains(page.Body, `<li data-channel="email" data-deliverable="true"><strong>email</strong>: a sequence delivers it to jane@acme.example</li>`) ||
+		!strings.Contains(page.Body, `<p class="hint" id="schedule">A sequence is spaced 3 days apart.</p>`) {
+		t.Errorf("delivery:\n%s\n%s", wa, web)
+	}
 
 	// Each snippet reads the key from PARLEY_API_KEY; run them as a user would.
 	env := append(os.Environ(), "PARLEY_API_KEY="+key)

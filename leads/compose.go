@@ -9,7 +9,7 @@ import (
 
 // compose is the offline composer: with no LLM configured, it writes each
 // channel's follow-up from the lead's data and the interactions alone, by
-// fixed rules (see README, "Lead follow-up without an LLM"):
+// fixed rules (README, "Lead follow-up", "Without an LLM"):
 //
 //   - greeting: the lead's first name ("Hi Jane,"), or "Hello," without one;
 //   - topic: the products of interest, else the first pain point, else the site;
@@ -21,8 +21,9 @@ import (
 //   - sign-off: the sales representative and the site.
 //
 // Values are stripped of brackets and braces first, so lead data can never
-// put a placeholder-looking token into the text. The same input always
-// gives the same output.
+// put a placeholder-looking token into the text; sentences end with one
+// mark ("Acme Inc." ends one as it is). The same input always gives the
+// same output.
 func compose(b brief) map[string]parley.FollowUpContent {
 	l := b.Lead
 	first := firstName(l.Name)

@@ -13,8 +13,8 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// Request is a parsed, validated follow-up request. Every name in the
-// published contract is accepted in camelCase and in snake_case.
+// Request is a parsed, validated follow-up request. Every field name is
+// accepted in camelCase and in snake_case, as the original API did.
 type Request struct {
 	SiteID    string
 	LeadID    string
