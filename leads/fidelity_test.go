@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/store"
 )
@@ -124,12 +125,13 @@ func TestFreeTextIntervalIsKept(t *testing.T) {
 // TestUndeliverableSequenceRefused: on a site whose only channel is
 // WhatsApp without a template, a lead who never wrote cannot be reached
 // (the 24-hour window is closed and a reply would stop the sequence):
-// scheduling answers NO_VALID_CHANNELS and stores nothing. A lead with an
+// scheduling answers NO_VALID_CHANNELS and stores nothing; once the lead
+// has written, the step goes as free text. A lead with an
 // e-mail address gets a sequence of the e-mail alone, and the answer says
 // why WhatsApp is not in it.
 func TestUndeliverableSequenceRefused(t *testing.T) {
 	engines(t, func(t *testing.T, engine store.Engine) {
-		e := newEnv(t, engine, envOpts{})
+		e := newEnv(t, engine, envOpts{graph: true})
 		site := e.create("/api/sites", map[string]any{"name": "WhatsApp only", "whatsapp_channel_id": e.channel})["id"].(string)
 		e.create("/api/site-agents", map[string]any{"site_id": site, "role": "sales", "name": "S"})
 		lead := e.create("/api/leads", map[string]any{"site_id": site, "name": "Ana Lima", "phone": "+5511966665555"})["id"].(string)
@@ -160,6 +162,29 @@ func TestUndeliverableSequenceRefused(t *testing.T) {
 		}
 		if written, deliverable, _, reason := report(t, out, "whatsapp"); !written || deliverable || !strings.Contains(reason, "24-hour") {
 			t.Fatalf("whatsapp report: %v %v %q", written, deliverable, reason)
+		}
+
+		// Once the lead has written (two hours ago, before the sequence),
+		// the window is open and the WhatsApp step goes at once, as free
+		// text, to the Graph API.
+		wrote := e.clk.Now().Add(-2 * time.Hour)
+		if _, err := e.p.Store.CreateConversation(context.Background(), parley.Conversation{TenantID: e.tenant.ID, Kind: parley.KindCustomer,
+			ContactPhone: "+5511966665555", ChannelID: e.channel, LastCustomerMessageAt: &wrote}); err != nil {
+			t.Fatal(err)
+		}
+		body["schedule"] = true
+		res, out = e.followUp(e.key, body)
+		if res.Status != 200 || out.Data.Sequence == nil || len(out.Data.Sequence.Steps) != 1 || out.Data.Sequence.Steps[0].Channel != "whatsapp" {
+			t.Fatalf("%d %s", res.Status, res.Body)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		sent, err := e.graph.WaitSent(ctx, 1)
+		if err != nil {
+			t.Fatalf("nothing reached the Graph API: %v", err)
+		}
+		if m := sent[0]; strings.TrimPrefix(m.To, "+") != "5511966665555" || m.Type != "text" || m.Text != out.Data.Messages["whatsapp"].Message {
+			t.Fatalf("sent to %s: %s", m.To, m.Body)
 		}
 
 		// A lead with an e-mail address, on a site with a sender too: the
