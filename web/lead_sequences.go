@@ -38,7 +38,7 @@ type commandListInput struct {
 }
 
 type sequenceIn struct {
-	FollowUpInterval      string `json:"follow_up_interval,omitempty" maxLength:"100" doc:"e.g. \"3 days\", \"1 week\"; default: the follow-up's own, else 3 days"`
+	FollowUpInterval      string `json:"follow_up_interval,omitempty" maxLength:"100" doc:"e.g. \"3 days\", \"weekly\", \"every 2-3 days\" (refused when it is no interval); default: the follow-up's own followUpInterval when it reads as one, else 3 days"`
 	FollowUpIntervalCamel string `json:"followUpInterval,omitempty" maxLength:"100" doc:"Same as follow_up_interval"`
 	VisitorID             string `json:"visitor_id,omitempty" maxLength:"64" doc:"Visitor for notifications and banners; default: the follow-up's"`
 	CommandID             string `json:"command_id,omitempty" maxLength:"64" doc:"Follow-up command to deliver; default: the lead's latest"`
