@@ -185,7 +185,7 @@ type Sequence struct {
 	VisitorID  string                     `json:"visitor_id,omitempty"`
 	CommandID  string                     `json:"command_id"`
 	Status     string                     `json:"status"`
-	Interval   string                     `json:"interval"` // as asked, e.g. "3 days"
+	Interval   string                     `json:"interval"` // the spacing used, e.g. "3 days"
 	IntervalS  int64                      `json:"interval_seconds"`
 	Phone      string                     `json:"phone,omitempty"` // E.164 the WhatsApp step goes to
 	Email      string                     `json:"email,omitempty"`

@@ -160,12 +160,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		APILimit:      ratelimit.New(cfg.APIRateLimit, int(2*cfg.APIRateLimit)+1, opts.Clock),
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
-		Notifications: notes, EventBacklog: backlog,
+		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
+		EventBacklog: backlog,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
 	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: a.log, Clock: opts.Clock, PublicURL: cfg.PublicURL,
-		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes})
+		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("dashboard: %w", err)

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/ratelimit"
 )
 
 // Config is every setting of `parley serve`.
@@ -45,9 +47,14 @@ type Config struct {
 	JobPoll        time.Duration
 	Workers        int
 
-	// PprofAddr, when set, serves net/http/pprof on its own listener
-	// (loopback only is wise): for profiling, off by default.
+	// PprofAddr, when set, serves net/http/pprof on its own listener, on
+	// loopback only: for profiling, off by default.
 	PprofAddr string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed when keying the sign-in and webhook limits by client address.
+	TrustedProxies ratelimit.Proxies
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// DatabaseMaxConns caps this process's PostgreSQL connections; with
 	// replicas, their sum must stay under the server's max_connections.
 	DatabaseMaxConns int
@@ -164,15 +171,30 @@ func settings() []setting {
 		{"PARLEY_JOB_RESCUE_AFTER", "job-rescue-after", "5m", "a job still running after this long (its process died) is retried", durationSetter(func(c *Config) *time.Duration { return &c.JobRescueAfter })},
 		{"PARLEY_JOB_POLL", "job-poll", "50ms", "how often workers look for new jobs", durationSetter(func(c *Config) *time.Duration { return &c.JobPoll })},
 		{"PARLEY_WORKERS", "workers", "50", "jobs worked at once by this process", intSetter(func(c *Config) *int { return &c.Workers }, 1)},
-		{"PARLEY_PPROF_ADDR", "pprof-addr", "", "host:port to serve Go's profiler (net/http/pprof) on; empty turns it off", func(c *Config, v string) error {
+		{"PARLEY_PPROF_ADDR", "pprof-addr", "", "loopback host:port to serve Go's profiler (net/http/pprof) on; empty turns it off", func(c *Config, v string) error {
 			if v != "" {
-				if _, _, err := net.SplitHostPort(v); err != nil {
+				host, _, err := net.SplitHostPort(v)
+				if err != nil {
 					return errors.New("want host:port, e.g. 127.0.0.1:6060")
+				}
+				// Profiles show internals (memory, command line): never
+				// reachable from another machine.
+				if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+					return fmt.Errorf("%q is not a loopback address: the profiler listens on 127.0.0.1, [::1] or localhost only", host)
 				}
 			}
 			c.PprofAddr = v
 			return nil
 		}},
+		{"PARLEY_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDR prefixes (or addresses) of reverse proxies whose X-Forwarded-For names the client; empty trusts none", func(c *Config, v string) error {
+			p, err := ratelimit.ParseProxies(v)
+			if err != nil {
+				return fmt.Errorf("want CIDR prefixes such as 10.0.0.0/8,192.0.2.1: %w", err)
+			}
+			c.TrustedProxies = p
+			return nil
+		}},
+		{"PARLEY_METRICS_TOKEN", "metrics-token", "", "bearer token GET /metrics requires; empty leaves /metrics open", func(c *Config, v string) error { c.MetricsToken = v; return nil }},
 		{"PARLEY_DATABASE_MAX_CONNS", "database-max-conns", "20", "PostgreSQL connections this process opens at most (replicas × this must stay under the server's max_connections)",
 			intSetter(func(c *Config) *int { return &c.DatabaseMaxConns }, 2)},
 		{"PARLEY_FOLLOWUP_QUEUE_URL", "followup-queue-url", "", "an SQS queue URL, or nats://host:port/<stream>/<subject> for NATS JetStream, to read Follow-Up Requests from; empty: none", func(c *Config, v string) error {

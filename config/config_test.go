@@ -44,6 +44,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{env: map[string]string{"PARLEY_WHATSAPP_RATE_LIMIT": "0"}, want: "PARLEY_WHATSAPP_RATE_LIMIT"},
 		{env: map[string]string{"PARLEY_JOB_TIMEOUT": "-1s"}, want: "PARLEY_JOB_TIMEOUT"},
 		{env: map[string]string{"PARLEY_JOB_TIMEOUT": "10m"}, want: "PARLEY_JOB_RESCUE_AFTER"},
+		{env: map[string]string{"PARLEY_PPROF_ADDR": ":6060"}, want: "PARLEY_PPROF_ADDR"},
+		{env: map[string]string{"PARLEY_PPROF_ADDR": "10.0.0.5:6060"}, want: "PARLEY_PPROF_ADDR"},
+		{env: map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8,nonsense"}, want: "PARLEY_TRUSTED_PROXIES"},
+		{args: []string{"--trusted-proxies", "10.0.0.0/40"}, want: "--trusted-proxies"},
 		{args: []string{"--addr", "x"}, want: "--addr"},
 		{args: []string{"--nope"}, want: "flags"},
 	}
@@ -52,6 +56,21 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		var ce *Error
 		if !errors.As(err, &ce) || ce.Var != tc.want || strings.Contains(err.Error(), "\n") {
 			t.Errorf("env %v args %v: err = %v, want a one-line error naming %s", tc.env, tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestProxiesAndMetricsTokenAndLoopbackProfiler(t *testing.T) {
+	c, err := Load([]string{"--pprof-addr", "[::1]:6060"}, env(map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1", "PARLEY_METRICS_TOKEN": "s3cret"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.1/32" || c.MetricsToken != "s3cret" || c.PprofAddr != "[::1]:6060" {
+		t.Fatalf("config = %+v", c)
+	}
+	for _, ok := range []string{"127.0.0.1:6060", "localhost:6060", "127.0.0.2:0"} {
+		if _, err := Load([]string{"--pprof-addr", ok}, env(nil), io.Discard); err != nil {
+			t.Errorf("loopback %s refused: %v", ok, err)
 		}
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,16 +109,23 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	data := signInData{Email: strings.TrimSpace(r.PostFormValue("email")), Next: localPath(r.PostFormValue("next"))}
-	if ok, wait := d.limiter.allow(clientIP(r)); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
-		data.Error = "Too many sign-in attempts from your address. Wait a minute and try again."
-		d.showSignIn(w, r, http.StatusTooManyRequests, data)
-		return
-	}
+	// The form's token first: a post without it (another site, a script
+	// hammering the form) is refused before it can count against anyone.
 	c, err := r.Cookie(signInCookie)
 	if err != nil || !equalTokens(r.PostFormValue(csrfField), c.Value) {
 		data.Error = "The sign-in form expired. Please try again."
 		d.showSignIn(w, r, http.StatusForbidden, data)
+		return
+	}
+	// Failures count per account and client address, so guessing one
+	// account's password from one place cannot lock out other accounts, or
+	// the same account from elsewhere (behind a shared proxy, too).
+	ip := d.proxies.ClientIP(r)
+	key := strings.ToLower(data.Email) + "\x00" + ip
+	if blocked, wait := d.limiter.blocked(key); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+		data.Error = "Too many failed sign-ins for this account from your address. Wait a minute and try again."
+		d.showSignIn(w, r, http.StatusTooManyRequests, data)
 		return
 	}
 	password := r.PostFormValue("password")
@@ -133,7 +140,8 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
 		hash = d.dummyHash
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		d.log.InfoContext(ctx, "dashboard sign-in refused", "ip", clientIP(r))
+		d.limiter.fail(key)
+		d.log.InfoContext(ctx, "dashboard sign-in refused", "ip", ip)
 		data.Error = "The e-mail or the password is wrong."
 		d.showSignIn(w, r, http.StatusUnauthorized, data)
 		return
@@ -164,25 +172,29 @@ func (d *Dashboard) signOut(w http.ResponseWriter, r *http.Request, s *Session) 
 	return redirect(w, r, "/signin")
 }
 
-// localPath keeps a post-sign-in target only if it stays on this site.
+// localPath keeps a post-sign-in target only if it is a path of this site
+// as a browser reads it. Browsers drop tabs and newlines inside a URL and
+// read a backslash as a slash, so "/<tab>/evil.example" leads off-site:
+// controls, spaces, backslashes, a leading "//", a scheme or a host make it
+// "" (go to the inbox).
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if len(p) > 2048 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f || r == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return ""
 	}
 	return p
 }
 
-// clientIP is the peer address. Forwarded headers are not trusted: behind
-// a reverse proxy every client shares the proxy's limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// limiter allows a number of events per key in a fixed window of time.
+// limiter counts events (failed sign-ins) per key in a fixed window of time.
 type limiter struct {
 	mu     sync.Mutex
 	clock  clock.Clock
@@ -200,9 +212,21 @@ func newLimiter(c clock.Clock, limit int, per time.Duration) *limiter {
 	return &limiter{clock: c, limit: limit, window: per, hits: map[string]*window{}}
 }
 
-// allow counts one event for key; when over the limit it says how long
-// until the window reopens.
-func (l *limiter) allow(key string) (bool, time.Duration) {
+// blocked tells whether key has used up its window; if so, how long until
+// the window reopens. It counts nothing.
+func (l *limiter) blocked(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	w, ok := l.hits[key]
+	if !ok || now.Sub(w.start) >= l.window || w.count < l.limit {
+		return false, 0
+	}
+	return true, max(w.start.Add(l.window).Sub(now), time.Second)
+}
+
+// fail counts one event for key.
+func (l *limiter) fail(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
@@ -218,13 +242,5 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 		w = &window{start: now}
 		l.hits[key] = w
 	}
-	if w.count >= l.limit {
-		wait := w.start.Add(l.window).Sub(now)
-		if wait < time.Second {
-			wait = time.Second
-		}
-		return false, wait
-	}
 	w.count++
-	return true, 0
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/notify"
+	"github.com/parleyhq/parley/ratelimit"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -45,9 +46,12 @@ type Deps struct {
 	PublicURL string
 	// SessionTTL is how long a sign-in lasts; default 12 hours.
 	SessionTTL time.Duration
-	// SignInLimit is how many sign-in attempts one IP address may make per
-	// minute; default 10.
+	// SignInLimit is how many failed sign-ins one account may have from one
+	// client address per minute; default 10.
 	SignInLimit int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client address (PARLEY_TRUSTED_PROXIES); empty trusts none.
+	TrustedProxies ratelimit.Proxies
 	// Notifications, when set, adds the Notifications page.
 	Notifications *notify.Service
 
@@ -69,6 +73,7 @@ type Dashboard struct {
 	secureURL bool
 	ttl       time.Duration
 	limiter   *limiter
+	proxies   ratelimit.Proxies
 	// dummyHash is compared against when the e-mail is unknown, so a wrong
 	// address takes as long as a wrong password and reveals nothing.
 	dummyHash []byte
@@ -135,6 +140,7 @@ func New(deps Deps) (*Dashboard, error) {
 		store: deps.Store, log: deps.Logger, clock: deps.Clock, ttl: deps.SessionTTL,
 		secureURL: strings.HasPrefix(strings.ToLower(deps.PublicURL), "https://"),
 		limiter:   newLimiter(deps.Clock, deps.SignInLimit, time.Minute),
+		proxies:   deps.TrustedProxies,
 		mux:       http.NewServeMux(), views: v, notify: deps.Notifications,
 		conversations: deps.Conversations, leads: deps.Leads, knowledge: deps.Knowledge,
 		publicURL: strings.TrimRight(deps.PublicURL, "/"),
@@ -151,6 +157,11 @@ func New(deps Deps) (*Dashboard, error) {
 	}
 	files := http.FileServerFS(static)
 	d.mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files only: a directory would be answered with a listing.
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	})))

@@ -96,6 +96,15 @@ func TestLeadTesterShowsContentAndRunnableSnippets(t *testing.T) {
 	if strings.Contains(page.Body, key) {
 		t.Fatal("the page shows the tenant's API key")
 	}
+	// What a sequence could not deliver is said per channel: the site has
+	// no WhatsApp template and Jane never wrote; no visitor was named.
+	wa := html.UnescapeString(regexpFind(t, page.Body, `(<li data-channel="whatsapp" data-deliverable="false">.*?</li>)`))
+	web := html.UnescapeString(regexpFind(t, page.Body, `(<li data-channel="web" data-deliverable="false">.*?</li>)`))
+	if !strings.Contains(wa, "cannot deliver it: the site has no WhatsApp template") || !strings.Contains(web, "no visitor") ||
+		!strings.Contains(page.Body, `<li data-channel="email" data-deliverable="true"><strong>email</strong>: a sequence delivers it to jane@acme.example</li>`) ||
+		!strings.Contains(page.Body, `<p class="hint" id="schedule">A sequence is spaced 3 days apart.</p>`) {
+		t.Errorf("delivery:\n%s\n%s", wa, web)
+	}
 
 	// Each snippet reads the key from PARLEY_API_KEY; run them as a user would.
 	env := append(os.Environ(), "PARLEY_API_KEY="+key)
@@ -182,7 +191,6 @@ func TestLeadTesterFieldErrors(t *testing.T) {
 		{with("previous_interactions", `[{"date": 5}]`), 400, "previous_interactions", "previousInteractions[0] must be an object whose date", ""},
 		{with("site_id", "site_456"), 400, "site_id", "siteId must be a UUID, got &#34;site_456&#34; (INVALID_INPUT)", `value="site_456"`},
 		{with("phone_number", "12"), 400, "phone_number", "phone_number must be a phone number with at least 7 digits (INVALID_PHONE_NUMBER)", ""},
-		{with("follow_up_interval", "soon"), 400, "follow_up_interval", "followUpInterval: ", `value="soon"`},
 		{with("lead_id", "01900000-0000-7000-8000-000000000000"), 404, "lead_id", "lead not found on this site (LEAD_NOT_FOUND)", ""},
 		{with("agent_id", sw.Lead.ID), 404, "agent_id", "agent not found", ""},
 	}

@@ -87,6 +87,9 @@ type leadsData struct {
 	Content  []channelContent
 	Lead     *leads.LeadView
 	Commands leads.CommandIDs
+	// Channels and Schedule say what a sequence would deliver, and why not.
+	Channels []leads.ChannelReport
+	Schedule leads.Schedule
 	Snippets []snippet
 }
 
@@ -152,6 +155,7 @@ func (d *Dashboard) runLeadTester(w http.ResponseWriter, r *http.Request, s *Ses
 		return d.showLeadTester(w, r, s, le.Status(), data)
 	}
 	data.Status, data.Lead, data.Commands = http.StatusOK, &res.Lead, res.CommandIDs
+	data.Channels, data.Schedule = res.Channels, res.Schedule
 	for _, ch := range parley.LeadChannels {
 		if c, ok := res.Messages[ch]; ok {
 			data.Content = append(data.Content, channelContent{Channel: ch, FollowUpContent: c})

@@ -1,7 +1,8 @@
 // Package gateway is where contacts' messages come in: the WhatsApp Cloud
 // API and Twilio webhooks, and the job that identifies each sender and hands
-// the message to the conversation flow (DESIGN.md, "Conversation flow",
-// steps 1–2).
+// the message to the conversation flow: step 1 (take the webhook in) and
+// step 2 (identify the sender) of the conversation flow, whose later steps
+// are in package conversation.
 //
 // A webhook is answered once its payload is durably stored: in one
 // transaction the handler stores each new inbound message in the channel

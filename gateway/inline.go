@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/parleyhq/parley/store"
@@ -71,6 +73,17 @@ func (g *Gateway) startInline(runs []inlineRun) {
 			ctx, cancel := context.WithTimeout(g.inline.ctx, g.receivedTimeout)
 			defer cancel()
 			log := g.log.With("tenant_id", r.args.TenantID, "channel_id", r.args.ChannelID, "backstop_job_id", r.backstop)
+			// A bug here must not take the process down: as River does for
+			// a job, recover, log, and hand the messages to their backstop
+			// job now rather than at its time.
+			defer func() {
+				if p := recover(); p != nil {
+					log.ErrorContext(ctx, "inline run panicked; its job takes the messages in", "panic", fmt.Sprint(p), "trace", string(debug.Stack()))
+					if err := g.jobs.RunNow(context.WithoutCancel(ctx), r.backstop); err != nil {
+						log.ErrorContext(ctx, "backstop job not made due; it runs at its time", "err", err)
+					}
+				}
+			}()
 			for i, id := range r.args.InboxIDs {
 				backstop := int64(0)
 				if i == len(r.args.InboxIDs)-1 {

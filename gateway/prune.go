@@ -8,7 +8,7 @@ import (
 )
 
 // InboxRetention is how long processed inbox messages are kept: longer
-// than Meta's redelivery window (7 days, spec §2.3), so a late redelivery
+// than Meta's redelivery window (7 days, Cloud API §2.3, see package whatsapp), so a late redelivery
 // is still caught by the inbox's key. After that the messages table's own
 // unique key catches it.
 const InboxRetention = 8 * 24 * time.Hour

@@ -117,7 +117,7 @@ func (g *Gateway) receive(ctx context.Context, log *slog.Logger, tenantID, inbox
 	return nil
 }
 
-// identify is the gateway's step (DESIGN.md step 2): the sender's number in
+// identify is the gateway's step 2 (see the package comment): the sender's number in
 // E.164, and the tenant's staff member or customer with it. A staff number
 // makes a staff conversation and is not also treated as a customer. A
 // sender without a usable number (a username-only user) is skipped, with

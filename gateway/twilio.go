@@ -12,7 +12,7 @@ import (
 )
 
 // serveTwilio takes Twilio's inbound messages and status callbacks for one
-// channel (spec §1–§3). Order of checks: body at most 1 MiB (413), the
+// channel (Twilio §1–§3, see package twilio). Order of checks: body at most 1 MiB (413), the
 // channel exists and is a Twilio one (404), X-Twilio-Signature valid for
 // the channel's auth_token and the public URL (401), the payload is from
 // the channel's account (403); then the message or status is stored in one

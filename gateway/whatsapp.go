@@ -11,7 +11,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// serveWhatsAppVerify answers Meta's subscription handshake (spec §1).
+// serveWhatsAppVerify answers Meta's subscription handshake (Cloud API §1, see package whatsapp).
 func (g *Gateway) serveWhatsAppVerify(w http.ResponseWriter, r *http.Request) {
 	challenge, ok := whatsapp.VerifyChallenge(r.URL.Query(), g.verifyToken)
 	if !ok {
@@ -23,14 +23,14 @@ func (g *Gateway) serveWhatsAppVerify(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(challenge))
 }
 
-// serveWhatsApp takes a Cloud API notification (spec §2): body at most
+// serveWhatsApp takes a Cloud API notification (Cloud API §2, see package whatsapp): body at most
 // 1 MiB (413), signature checked on the raw bytes before anything else
 // (401, nothing stored), then everything stored in one transaction and 200.
 //
 // A correctly signed body that is not a usable notification (not JSON, not
 // a WhatsApp object) is answered 200 and counted as "malformed": it can
 // only come from Meta, and any other answer makes Meta redeliver the same
-// useless payload for up to 7 days (spec §2.3). A database failure is 500,
+// useless payload for up to 7 days (Cloud API §2.3, see package whatsapp). A database failure is 500,
 // so Meta does redeliver and nothing is lost.
 func (g *Gateway) serveWhatsApp(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()

@@ -49,7 +49,7 @@ func TestWhatsAppHandshake(t *testing.T) {
 	}
 }
 
-// DESIGN step 1–2: a signed text from a known customer lands in her open
+// Steps 1–2 of the flow (see the package comment): a signed text from a known customer lands in her open
 // conversation with both received events, the second carrying her info.
 func TestKnownCustomerTextIsReceived(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {

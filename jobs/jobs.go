@@ -176,3 +176,20 @@ func (i *Inserter) DeleteTx(ctx context.Context, tx *sql.Tx, id int64) error {
 	}
 	return err
 }
+
+// RunNow makes a backstop job due at once, when the work it backs up was
+// given up (the run that was to do it failed). A job that is gone already
+// (the work was done) or running is left alone.
+func (i *Inserter) RunNow(ctx context.Context, id int64) error {
+	if id == 0 {
+		return nil
+	}
+	if i == nil || i.c == nil {
+		return errors.New("jobs: inserter used before the job client was set")
+	}
+	_, err := i.c.JobRetry(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil
+	}
+	return err
+}

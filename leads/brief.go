@@ -48,6 +48,8 @@ type brief struct {
 	VisitorID        string   `json:"visitor_id,omitempty"`
 	// WhatsAppTo is the E.164 number WhatsApp follow-ups go to.
 	WhatsAppTo string `json:"whatsapp_to,omitempty"`
+	// WhatsAppWhy says why the lead's number cannot be used, when it cannot.
+	WhatsAppWhy string `json:"whatsapp_unusable,omitempty"`
 }
 
 // merge lays the request's leadData (and leadStage, phone_number) over the

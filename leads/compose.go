@@ -9,7 +9,7 @@ import (
 
 // compose is the offline composer: with no LLM configured, it writes each
 // channel's follow-up from the lead's data and the interactions alone, by
-// fixed rules (see README, "Lead follow-up without an LLM"):
+// fixed rules (README, "Lead follow-up", "Without an LLM"):
 //
 //   - greeting: the lead's first name ("Hi Jane,"), or "Hello," without one;
 //   - topic: the products of interest, else the first pain point, else the site;
@@ -21,8 +21,9 @@ import (
 //   - sign-off: the sales representative and the site.
 //
 // Values are stripped of brackets and braces first, so lead data can never
-// put a placeholder-looking token into the text. The same input always
-// gives the same output.
+// put a placeholder-looking token into the text; sentences end with one
+// mark ("Acme Inc." ends one as it is). The same input always gives the
+// same output.
 func compose(b brief) map[string]parley.FollowUpContent {
 	l := b.Lead
 	first := firstName(l.Name)
@@ -61,17 +62,17 @@ func compose(b brief) map[string]parley.FollowUpContent {
 			reference += " on " + d
 		}
 		if t := clean(last.Text()); t != "" {
-			reference += ", where we covered: " + strings.TrimRight(t, ".") + "."
+			reference += ", where we covered: " + period(t)
 		} else {
 			reference += "."
 		}
 	} else {
-		reference = "Following up on your interest in " + topic + "."
+		reference = period("Following up on your interest in " + topic)
 	}
 
 	value := ""
 	if len(pains) > 0 {
-		value = "You mentioned " + joinAnd(pains) + ". "
+		value = period("You mentioned "+joinAnd(pains)) + " "
 		if len(products) > 0 {
 			value += "That is exactly where " + joinAnd(products) + " helps"
 		} else {
@@ -80,7 +81,7 @@ func compose(b brief) map[string]parley.FollowUpContent {
 		if company != "" {
 			value += " teams like " + company
 		}
-		value += "."
+		value = period(value)
 	}
 
 	cta := callToAction(clean(b.FollowUpType), clean(l.LeadStage), clean(l.BudgetRange), company)
@@ -104,7 +105,7 @@ func compose(b brief) map[string]parley.FollowUpContent {
 
 	whatsapp := short + " " + reference
 	if value != "" && len(pains) > 0 {
-		whatsapp += " You mentioned " + joinAnd(pains) + "."
+		whatsapp += " " + period("You mentioned "+joinAnd(pains))
 	}
 	whatsapp += " " + cta + " - " + signer
 
@@ -141,16 +142,16 @@ func callToAction(kind, stage, budget, company string) string {
 	case "meeting", "demo":
 		cta = "Could we book a short meeting in the coming days to go through it together?"
 	default:
-		cta = "Would it help if I sent you a short overview"
+		// Worded so the company name never ends the question: "Acme Inc.?"
+		cta = "Would it help if I sent you a short overview?"
 		if company != "" {
-			cta += " tailored to " + company
+			cta = "Would a short overview tailored to " + company + " help?"
 		}
-		cta += "?"
 	}
 	switch strings.ToLower(stage) {
 	case "proposal", "negotiation", "qualified":
 		if budget != "" {
-			cta += " I can also prepare a proposal that fits a budget of " + budget + "."
+			cta += " " + period("I can also prepare a proposal that fits a budget of "+budget)
 		}
 	}
 	return cta
@@ -184,7 +185,7 @@ func notificationText(products, pains []string, site, company string) string {
 	case len(products) > 0:
 		s += ": a closer look at " + joinAnd(products)
 	}
-	return s + ". Open it to see the details."
+	return period(s) + " Open it to see the details."
 }
 
 func bannerText(products, pains []string, site, company string) string {
@@ -198,7 +199,7 @@ func bannerText(products, pains []string, site, company string) string {
 	} else if len(products) > 0 {
 		s += " with " + joinAnd(products)
 	}
-	return s + "."
+	return period(s)
 }
 
 // clean strips the characters placeholders are made of and extra spaces.
@@ -214,10 +215,12 @@ func clean(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// cleanAll cleans list items and drops their closing punctuation: an item
+// is joined into a sentence ("a, b and c"), never ends one.
 func cleanAll(in []string) []string {
 	out := make([]string, 0, len(in))
 	for _, s := range in {
-		if s = clean(s); s != "" {
+		if s = strings.TrimRight(clean(s), ".!?;:, "); s != "" {
 			out = append(out, s)
 		}
 	}
@@ -230,6 +233,16 @@ func firstName(name string) string {
 		return ""
 	}
 	return f[0]
+}
+
+// period ends a sentence with a full stop unless it already ends with one,
+// or with "!", "?" or "…": "Acme Inc." stays as it is.
+func period(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), ",;:")
+	if s == "" || strings.ContainsAny(s[len(s)-1:], ".!?") || strings.HasSuffix(s, "…") {
+		return s
+	}
+	return s + "."
 }
 
 // joinAnd joins items as prose: "a", "a and b", "a, b and c".

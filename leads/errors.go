@@ -11,8 +11,9 @@ import (
 	"net/http"
 )
 
-// The follow-up call's error codes. The first ten are the endpoint's
-// published contract; the *_NOT_FOUND codes name lookups that failed.
+// The follow-up call's error codes. The first ten are the ones the
+// original API defined (README, "Lead follow-up", lists them all); the
+// *_NOT_FOUND codes name lookups that failed.
 const (
 	CodeInvalidRequest       = "INVALID_REQUEST"
 	CodeInvalidInput         = "INVALID_INPUT"

@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/phone"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -34,6 +35,13 @@ type Result struct {
 	CommandIDs CommandIDs                        `json:"command_ids"`
 	// Sequence is set when the request asked for delivery ("schedule": true).
 	Sequence *parley.Sequence `json:"sequence,omitempty"`
+	// Channels says, for every channel, whether content was written and
+	// whether a sequence can deliver it, with the reason when not. It is
+	// added to the contract's answer, so nothing is left out silently.
+	Channels []ChannelReport `json:"channels"`
+	// Schedule is the spacing a sequence uses and how followUpInterval
+	// was read (added to the contract's answer).
+	Schedule Schedule `json:"follow_up_schedule"`
 }
 
 // CommandIDs names the command of each phase; Copywriter is null when
@@ -101,20 +109,29 @@ func (s *Service) FollowUp(ctx context.Context, tenant parley.Tenant, r Request)
 		return nil, err
 	}
 
-	view := merge(lead, site, r)
-	channels, whatsAppTo, err := s.channels(ctx, tenant.ID, site, view)
+	b := brief{Lead: merge(lead, site, r), Rep: rep, FollowUpType: r.FollowUpType, FollowUpInterval: r.FollowUpInterval, VisitorID: visitorID}
+	notWritten, err := s.channels(ctx, tenant.ID, site, &b)
 	if err != nil {
 		return nil, err
 	}
-	b := brief{Lead: view, Rep: rep, FollowUpType: r.FollowUpType, FollowUpInterval: r.FollowUpInterval,
-		Channels: channels, VisitorID: visitorID, WhatsAppTo: whatsAppTo}
+	channels := b.Channels
+	schedule := ReadSchedule(r.FollowUpInterval)
+	// Deliverability is decided before anything is written, so a sequence
+	// that could deliver nothing costs no model call and stores nothing.
+	reports, err := s.plan(ctx, s.Store, tenant.ID, site, b, channels, notWritten, schedule.duration())
+	if err != nil {
+		return nil, asError(err)
+	}
+	if r.Schedule && !anyDeliverable(reports) {
+		return nil, fail(CodeNoValidChannels, undeliverable(reports))
+	}
 
 	salesCmd, content, err := s.phaseOne(ctx, tenant, site, sales, b)
 	if err != nil {
 		log.WarnContext(ctx, "lead follow-up phase 1 failed", "err", err)
 		return nil, err
 	}
-	res := &Result{Messages: content, Lead: view, CommandIDs: CommandIDs{Sales: salesCmd.ID}}
+	res := &Result{Messages: content, Lead: b.Lead, CommandIDs: CommandIDs{Sales: salesCmd.ID}, Channels: reports, Schedule: schedule}
 	final := salesCmd.ID // the command whose output is the content answered
 
 	if s.LLM != nil {
@@ -145,15 +162,11 @@ func (s *Service) FollowUp(ctx context.Context, tenant parley.Tenant, r Request)
 		if !r.Schedule {
 			return nil
 		}
-		interval := r.FollowUpInterval
-		if interval == "" {
-			interval = DefaultInterval
-		}
-		seq, err := s.startSequence(ctx, q, tenant.ID, site, lead.ID, final, b, res.Messages, interval)
+		seq, planned, err := s.startSequence(ctx, q, tenant.ID, site, lead.ID, final, b, res.Messages, notWritten, schedule)
 		if err != nil {
 			return err
 		}
-		res.Sequence = &seq
+		res.Sequence, res.Channels = &seq, planned
 		return nil
 	})
 	if err != nil {
@@ -168,8 +181,8 @@ func (s *Service) FollowUp(ctx context.Context, tenant parley.Tenant, r Request)
 }
 
 // salesAgent picks the phase-1 persona: the named agent, else the user's
-// or the site's active Sales/CRM Specialist. Offline, a site without one
-// still gets the composer.
+// or the site's active Sales/CRM Specialist. Without one the call is
+// AGENT_NOT_FOUND, offline too: the composer writes as that persona.
 func (s *Service) salesAgent(ctx context.Context, tenantID, siteID string, r Request) (*parley.SiteAgent, error) {
 	if r.AgentID != "" {
 		a, err := s.Store.GetSiteAgent(ctx, tenantID, r.AgentID)
@@ -188,37 +201,53 @@ func (s *Service) salesAgent(ctx context.Context, tenantID, siteID string, r Req
 	return &a, nil
 }
 
-// channels chooses where the lead can be reached: e-mail when the lead has
-// an address and the site a sender, WhatsApp when the lead has a number
-// and the site a channel; notification and web always.
-func (s *Service) channels(ctx context.Context, tenantID string, site parley.Site, lead LeadView) ([]string, string, error) {
+// channels chooses what to write for: e-mail when the lead has an address
+// and the site a sender, WhatsApp when the lead has a phone number (7+
+// digits, as the request's phone_number) and the site a channel;
+// notification and web always. notWritten says why a channel was left
+// out. The lead's number is read in the country of the site's WhatsApp
+// line; when it cannot be used, WhatsApp is still written (the contract
+// writes it for a lead with a phone number) and b.WhatsAppWhy says why a
+// sequence cannot deliver it.
+func (s *Service) channels(ctx context.Context, tenantID string, site parley.Site, b *brief) (notWritten map[string]string, err error) {
 	hasEmail := site.Email != nil && site.Email.Host != "" && site.Email.FromAddress != ""
-	hasWhatsApp := false
+	var wa *parley.Channel
 	if site.WhatsAppChannelID != "" {
-		_, err := s.Store.GetChannel(ctx, tenantID, site.WhatsAppChannelID)
+		ch, err := s.Store.GetChannel(ctx, tenantID, site.WhatsAppChannelID)
 		if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
-			return nil, "", asError(err)
+			return nil, asError(err)
 		}
-		hasWhatsApp = err == nil
+		if err == nil {
+			wa = &ch
+		}
 	}
-	if !hasEmail && !hasWhatsApp {
-		return nil, "", fail(CodeNoChannelsConfigured, "the site has no e-mail sender and no WhatsApp channel configured")
+	if !hasEmail && wa == nil {
+		return nil, fail(CodeNoChannelsConfigured, "the site has no e-mail sender and no WhatsApp channel configured")
 	}
-	var out []string
-	if hasEmail && validEmail(lead.Email) {
-		out = append(out, parley.LeadChannelEmail)
+	notWritten = map[string]string{}
+	switch {
+	case !hasEmail:
+		notWritten[parley.LeadChannelEmail] = "the site has no e-mail sender"
+	case !validEmail(b.Lead.Email):
+		notWritten[parley.LeadChannelEmail] = "the lead has no valid e-mail address"
+	default:
+		b.Channels = append(b.Channels, parley.LeadChannelEmail)
 	}
-	to := whatsAppNumber(lead.Phone)
-	if hasWhatsApp && to != "" {
-		out = append(out, parley.LeadChannelWhatsApp)
+	switch {
+	case wa == nil:
+		notWritten[parley.LeadChannelWhatsApp] = "the site has no WhatsApp channel"
+	case !validPhoneNumber(b.Lead.Phone):
+		notWritten[parley.LeadChannelWhatsApp] = "the lead has no phone number with at least 7 digits"
+	default:
+		b.Channels = append(b.Channels, parley.LeadChannelWhatsApp)
+		b.WhatsAppTo, b.WhatsAppWhy = whatsAppNumber(b.Lead.Phone, phone.Region(wa.DisplayNumber))
 	}
-	if len(out) == 0 {
-		return nil, "", fail(CodeNoValidChannelsLead, "the lead's contact details match none of the site's channels (e-mail address for e-mail, phone number for WhatsApp)")
+	if len(b.Channels) == 0 {
+		return nil, fail(CodeNoValidChannelsLead, "the lead's contact details match none of the site's channels ("+
+			notWritten[parley.LeadChannelEmail]+"; "+notWritten[parley.LeadChannelWhatsApp]+")")
 	}
-	if !hasWhatsApp {
-		to = ""
-	}
-	return append(out, parley.LeadChannelNotification, parley.LeadChannelWeb), to, nil
+	b.Channels = append(b.Channels, parley.LeadChannelNotification, parley.LeadChannelWeb)
+	return notWritten, nil
 }
 
 func validEmail(s string) bool {

@@ -219,7 +219,6 @@ func TestFollowUpErrorCodes(t *testing.T) {
 			{"lead_id not uuid", e.key, e.body(map[string]any{"leadId": nil, "lead_id": "lead_789"}), 400, leads.CodeInvalidInput},
 			{"phone empty", e.key, e.body(map[string]any{"phone_number": ""}), 400, leads.CodeInvalidPhoneNumber},
 			{"phone short", e.key, e.body(map[string]any{"phone_number": "12345"}), 400, leads.CodeInvalidPhoneNumber},
-			{"interval nonsense", e.key, e.body(map[string]any{"followUpInterval": "whenever"}), 400, leads.CodeInvalidRequest},
 			{"site unknown", e.key, e.body(map[string]any{"siteId": missing}), 404, leads.CodeSiteNotFound},
 			{"another tenant's site", e.key, e.body(map[string]any{"siteId": otherSite, "leadId": otherLead}), 404, leads.CodeSiteNotFound},
 			{"lead unknown", e.key, e.body(map[string]any{"leadId": missing}), 404, leads.CodeLeadNotFound},

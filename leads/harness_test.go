@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/leads"
@@ -42,12 +43,20 @@ type env struct {
 	sales   string
 	copy    string
 	channel string
+	graph   *whatsapptest.FakeGraph // nil unless envOpts.graph
 }
 
 type envOpts struct {
 	llm        bool
 	copywriter bool
+	// graph points the WhatsApp sender at a fake Graph API, so a test can
+	// read what reached it.
+	graph bool
 }
+
+// channelDisplay is the site's WhatsApp number: a Brazilian line, so a
+// national number written by a lead is read as Brazilian.
+const channelDisplay = "+55 11 3003-0000"
 
 const janePhone = "+5511987654321"
 
@@ -64,19 +73,30 @@ func newEnv(t *testing.T, engine store.Engine, o envOpts) *env {
 		e.llm = llmtest.Start(llmtest.Options{APIKey: "llm-key", Responder: goodResponder})
 		t.Cleanup(e.llm.Close)
 	}
+	if o.graph {
+		e.graph = whatsapptest.NewFakeGraph()
+		t.Cleanup(e.graph.Close)
+	}
 	e.p = apptest.Start(t, engine, e.clk, func(c *config.Config) {
 		// The tests poll the API while River's scheduler ticks (up to 5 s
 		// of real time), and the rate limiter's buckets refill by the fake
 		// clock, which stands still: the limit would end the wait, not the step.
 		c.APIRateLimit = 0
+		if e.graph != nil {
+			c.WhatsAppGraphURL, c.WhatsAppAppSecret = e.graph.URL, "app-secret"
+		}
 		if e.llm != nil {
 			c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = e.llm.URL, "llm-key", "fake-model"
 		}
 	})
 	e.tenant, e.key = e.p.Tenant("Acme")
 	ctx := context.Background()
+	pnID := "1" + strconv.FormatInt(time.Now().UnixNano()%1e12, 10)
+	if e.graph != nil {
+		e.graph.AddNumber(whatsapptest.Number{ID: pnID, Token: "wa-token", Display: channelDisplay})
+	}
 	ch, err := e.p.Store.CreateChannel(ctx, parley.Channel{TenantID: e.tenant.ID, Type: parley.ChannelWhatsApp, Name: "Sales line",
-		PhoneNumberID: "1" + strconv.FormatInt(time.Now().UnixNano()%1e12, 10), AccessToken: "wa-token", Active: true})
+		PhoneNumberID: pnID, DisplayNumber: channelDisplay, AccessToken: "wa-token", Active: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +156,19 @@ type envelope struct {
 			Copywriter *string `json:"copywriter"`
 		} `json:"command_ids"`
 		Sequence *parley.Sequence `json:"sequence"`
+		Channels []struct {
+			Channel     string `json:"channel"`
+			Written     bool   `json:"written"`
+			Deliverable bool   `json:"deliverable"`
+			To          string `json:"to"`
+			Reason      string `json:"reason"`
+		} `json:"channels"`
+		Schedule *struct {
+			Requested string `json:"requested"`
+			Interval  string `json:"interval"`
+			IntervalS int64  `json:"interval_seconds"`
+			Note      string `json:"note"`
+		} `json:"follow_up_schedule"`
 	} `json:"data"`
 	Error *struct {
 		Code    string `json:"code"`

@@ -30,7 +30,7 @@ type Envelope struct {
 
 // ErrorShape is the error object of the follow-up call.
 type ErrorShape struct {
-	Code    string `json:"code" enum:"INVALID_REQUEST,INVALID_INPUT,INVALID_PHONE_NUMBER,UNAUTHORIZED,SITE_NOT_FOUND,LEAD_NOT_FOUND,VISITOR_NOT_FOUND,AGENT_NOT_FOUND,NO_CHANNELS_CONFIGURED,NO_VALID_CHANNELS_FOR_LEAD,NO_VALID_CHANNELS,SALES_COMMAND_FAILED,NO_CONTENT_GENERATED,REQUEST_TOO_LARGE,SYSTEM_ERROR"`
+	Code    string `json:"code" enum:"INVALID_REQUEST,INVALID_INPUT,INVALID_PHONE_NUMBER,UNAUTHORIZED,SITE_NOT_FOUND,LEAD_NOT_FOUND,VISITOR_NOT_FOUND,AGENT_NOT_FOUND,NO_CHANNELS_CONFIGURED,NO_VALID_CHANNELS_FOR_LEAD,NO_VALID_CHANNELS,SALES_COMMAND_FAILED,NO_CONTENT_GENERATED,REQUEST_TOO_LARGE,RATE_LIMITED,SYSTEM_ERROR"`
 	Message string `json:"message"`
 }
 
@@ -118,8 +118,8 @@ type RequestDoc struct {
 	PreviousInteractions []Interaction `json:"previousInteractions,omitempty"`
 	LeadData             *LeadData     `json:"leadData,omitempty" doc:"Merged over the stored lead"`
 	ProductInterest      []string      `json:"productInterest,omitempty"`
-	FollowUpInterval     string        `json:"followUpInterval,omitempty" doc:"Spacing of the sequence, e.g. \"3 days\", \"1 week\" (1 hour to 90 days)"`
-	PhoneNumber          string        `json:"phone_number,omitempty" doc:"WhatsApp number; at least 7 digits"`
+	FollowUpInterval     string        `json:"followUpInterval,omitempty" doc:"Free text given to the writers; a sequence is spaced by what it reads as (\"3 days\", \"weekly\", \"every 2-3 days\"; 1 hour to 90 days), else 3 days: see data.follow_up_schedule"`
+	PhoneNumber          string        `json:"phone_number,omitempty" doc:"WhatsApp number; at least 7 digits; a national number is read in the country of the site's WhatsApp line"`
 	Schedule             bool          `json:"schedule,omitempty" doc:"Also deliver the follow-ups as a sequence"`
 }
 
@@ -136,7 +136,7 @@ func Document(api huma.API) {
 		Method:      http.MethodPost,
 		Path:        FollowUpPath,
 		Summary:     "Write a personalized follow-up for a lead (sales specialist, then copywriter)",
-		Description: "Answers {\"success\": true, \"data\": {\"messages\", \"lead\", \"command_ids\"}} or {\"success\": false, \"error\": {\"code\", \"message\"}}. See README, Lead follow-up, for codes and statuses.",
+		Description: "Answers {\"success\": true, \"data\": {\"messages\", \"lead\", \"command_ids\", \"channels\", \"follow_up_schedule\", \"sequence\"}} or {\"success\": false, \"error\": {\"code\", \"message\"}}. See README, Lead follow-up, for codes and statuses.",
 		Tags:        []string{"Leads"},
 		Security:    []map[string][]string{{"bearer": {}}},
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
@@ -148,6 +148,7 @@ func Document(api huma.API) {
 			"401": errResp("UNAUTHORIZED"),
 			"404": errResp("SITE_NOT_FOUND, LEAD_NOT_FOUND, VISITOR_NOT_FOUND or AGENT_NOT_FOUND"),
 			"413": errResp("REQUEST_TOO_LARGE"),
+			"429": errResp("RATE_LIMITED (the tenant's API rate limit; Retry-After says when to try again)"),
 			"422": errResp("NO_CHANNELS_CONFIGURED, NO_VALID_CHANNELS_FOR_LEAD or NO_VALID_CHANNELS"),
 			"500": errResp("SYSTEM_ERROR"),
 			"502": errResp("SALES_COMMAND_FAILED or NO_CONTENT_GENERATED"),

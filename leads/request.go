@@ -3,6 +3,7 @@ package leads
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,8 +13,8 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// Request is a parsed, validated follow-up request. Every name in the
-// published contract is accepted in camelCase and in snake_case.
+// Request is a parsed, validated follow-up request. Every field name is
+// accepted in camelCase and in snake_case, as the original API did.
 type Request struct {
 	SiteID    string
 	LeadID    string
@@ -26,8 +27,10 @@ type Request struct {
 	PreviousInteractions []Interaction
 	LeadData             *LeadData // nil: read the lead from the database only
 	ProductInterest      []string
-	FollowUpInterval     string
-	Interval             time.Duration // parsed FollowUpInterval; 0 when absent
+	// FollowUpInterval is free text: the writers get it as written, and a
+	// sequence uses what it can be read as (ReadSchedule).
+	FollowUpInterval string
+	Interval         time.Duration // FollowUpInterval read as a spacing; 0 when it cannot be
 
 	// PhoneNumber is the number WhatsApp follow-ups go to, when given. It
 	// overrides the lead's phone.
@@ -75,7 +78,7 @@ const (
 // order, before any lookup: the body's shape and every field's type
 // (INVALID_REQUEST), then the required siteId and leadId (INVALID_REQUEST),
 // then the ids' UUID form (INVALID_INPUT), then phone_number
-// (INVALID_PHONE_NUMBER), then followUpInterval (INVALID_REQUEST).
+// (INVALID_PHONE_NUMBER). followUpInterval is free text and never refused.
 func ParseRequest(body []byte) (Request, *Error) {
 	var r Request
 	body = bytes.TrimSpace(body)
@@ -133,11 +136,7 @@ func ParseRequest(body []byte) (Request, *Error) {
 		}
 		r.PhoneNumber = strings.TrimSpace(r.PhoneNumber)
 	}
-	if r.FollowUpInterval != "" {
-		d, err := ParseInterval(r.FollowUpInterval)
-		if err != nil {
-			return Request{}, fail(CodeInvalidRequest, "followUpInterval: "+err.Error())
-		}
+	if d, err := ParseInterval(r.FollowUpInterval); err == nil {
 		r.Interval = d
 	}
 	return r, nil
@@ -159,17 +158,27 @@ func validPhoneNumber(s string) bool {
 	return digits >= 7 && digits <= 15
 }
 
-// whatsAppNumber gives the E.164 form of a number, or "" when it cannot
-// be one (national numbers without a country code, for instance).
-func whatsAppNumber(raw string) string {
+// whatsAppNumber gives the E.164 form of a lead's number, reading a
+// national number in region (the country of the site's WhatsApp line), or
+// says why the number cannot be used.
+func whatsAppNumber(raw, region string) (string, string) {
 	if strings.TrimSpace(raw) == "" {
-		return ""
+		return "", "the lead has no phone number"
 	}
-	n, err := phone.Normalize(raw, "")
-	if err != nil {
-		return ""
+	n, err := phone.Normalize(raw, region)
+	if err == nil {
+		return n, ""
 	}
-	return n
+	why := "not a phone number"
+	var ie *phone.InvalidError
+	if errors.As(err, &ie) {
+		why = string(ie.Reason)
+	}
+	hint := "write it with its country code, e.g. +44 20 7946 0958"
+	if region == "" {
+		hint = "the site's WhatsApp line has no number to take a country from: " + hint
+	}
+	return "", fmt.Sprintf("phone number %q cannot be used on WhatsApp (%s); %s", clip(strings.TrimSpace(raw), 40), why, hint)
 }
 
 // parser reads typed fields out of the body, remembering the first error.

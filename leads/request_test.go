@@ -35,8 +35,6 @@ func TestParseRequestOrderAndCodes(t *testing.T) {
 		{"phone empty", `{"siteId":"` + siteID + `","leadId":"` + leadID + `","phone_number":""}`, CodeInvalidPhoneNumber, "at least 7 digits"},
 		{"phone short", `{"siteId":"` + siteID + `","leadId":"` + leadID + `","phone_number":"+1 234 56"}`, CodeInvalidPhoneNumber, "7 digits"},
 		{"phone letters", `{"siteId":"` + siteID + `","leadId":"` + leadID + `","phone_number":"call 5551234567"}`, CodeInvalidPhoneNumber, ""},
-		{"interval nonsense", `{"siteId":"` + siteID + `","leadId":"` + leadID + `","followUpInterval":"soonish"}`, CodeInvalidRequest, "followUpInterval"},
-		{"interval too short", `{"siteId":"` + siteID + `","leadId":"` + leadID + `","followUpInterval":"5 minutes"}`, CodeInvalidRequest, "followUpInterval"},
 		{"spellings disagree", `{"siteId":"` + siteID + `","site_id":"` + leadID + `","leadId":"` + leadID + `"}`, CodeInvalidRequest, "disagree"},
 		{"interactions wrong", `{"siteId":"` + siteID + `","leadId":"` + leadID + `","previousInteractions":[{"date":1}]}`, CodeInvalidRequest, "previousInteractions[0]"},
 		{"leadData not object", `{"siteId":"` + siteID + `","leadId":"` + leadID + `","leadData":"Jane"}`, CodeInvalidRequest, "leadData must be an object"},
@@ -95,6 +93,8 @@ func TestParseInterval(t *testing.T) {
 		"3 days": 3 * day, "1 week": 7 * day, "every 2 weeks": 14 * day, "a fortnight": 14 * day, "three days": 3 * day,
 		"48 hours": 48 * time.Hour, "2d": 2 * day, "1w": 7 * day, "72h": 72 * time.Hour, " 1 Day ": day, "week": 7 * day,
 		"1.5 weeks": day * 21 / 2, "1 month": 30 * day,
+		"daily": day, "Weekly": 7 * day, "every day": day, "every other day": 2 * day, "fortnightly": 14 * day, "monthly": 30 * day,
+		"every 2-3 days": 3 * day, "2 to 3 weeks": 21 * day, "every 1 or 2 days": 2 * day, "twice a week": 84 * time.Hour,
 	}
 	for in, want := range good {
 		got, err := ParseInterval(in)
@@ -102,10 +102,35 @@ func TestParseInterval(t *testing.T) {
 			t.Errorf("ParseInterval(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "soon", "0 days", "-3 days", "3 lightyears", "30 minutes", "200 days", "1e9 days", "999999999999 months", "3 days 2 hours", "-72h"} {
+	for _, in := range []string{"", "soon", "0 days", "-3 days", "3 lightyears", "30 minutes", "200 days", "1e9 days", "999999999999 months", "3 days 2 hours", "-72h", "3-2 days", "2-3 lightyears", "every 30-40 minutes"} {
 		if d, err := ParseInterval(in); err == nil {
 			t.Errorf("ParseInterval(%q) = %v, want an error", in, d)
 		}
+	}
+}
+
+// TestReadSchedule: free text is never refused; the schedule says what a
+// sequence uses and why.
+func TestReadSchedule(t *testing.T) {
+	cases := []struct{ in, interval, note string }{
+		{"", "3 days", "no followUpInterval"},
+		{"3 days", "3 days", ""},
+		{"72h", "3 days", ""},
+		{"weekly", "1 week", ""},
+		{"every 2-3 days", "3 days", "longer end"},
+		{"36 hours", "36 hours", ""},
+		{"as soon as possible", "3 days", "default"},
+		{"every 200 days", "3 days", "outside the allowed range"},
+	}
+	for _, c := range cases {
+		got := ReadSchedule(c.in)
+		if got.Interval != c.interval || got.Requested != c.in || (c.note == "") != (got.Note == "") || !strings.Contains(got.Note, c.note) {
+			t.Errorf("ReadSchedule(%q) = %+v", c.in, got)
+		}
+	}
+	r, err := ParseRequest([]byte(`{"siteId":"` + siteID + `","leadId":"` + leadID + `","followUpInterval":"soonish"}`))
+	if err != nil || r.FollowUpInterval != "soonish" || r.Interval != 0 {
+		t.Fatalf("free text refused or lost: %+v %v", r, err)
 	}
 }
 
@@ -208,7 +233,7 @@ func FuzzParseRequest(f *testing.F) {
 		if len(r.SiteID) != 36 || len(r.LeadID) != 36 {
 			t.Fatalf("accepted ids %q %q", r.SiteID, r.LeadID)
 		}
-		if r.FollowUpInterval != "" && (r.Interval < MinInterval || r.Interval > MaxInterval) {
+		if r.Interval != 0 && (r.Interval < MinInterval || r.Interval > MaxInterval) {
 			t.Fatalf("interval %v", r.Interval)
 		}
 		again, err2 := ParseRequest(body)

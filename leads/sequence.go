@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -16,51 +17,174 @@ import (
 // the follow-up can be delivered to the lead.
 const codeNoValidChannels parley.Code = "no_valid_channels"
 
+// ChannelReport says what became of one channel of a follow-up: whether
+// content was written for it and whether a sequence (started now, at the
+// follow-up's spacing) delivers it, with the reason when not.
+type ChannelReport struct {
+	Channel     string `json:"channel"`
+	Written     bool   `json:"written"`
+	Deliverable bool   `json:"deliverable"`
+	// To is the address or E.164 number the step goes to.
+	To     string `json:"to,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// conversationFinder is what deliverability needs to know of the lead's
+// WhatsApp conversation.
+type conversationFinder interface {
+	OpenConversationByContact(ctx context.Context, tenantID string, kind parley.ConversationKind, phone string) (parley.Conversation, error)
+}
+
+// plan decides each channel's deliverability, in delivery order, for a
+// sequence starting now whose deliverable steps are interval apart.
+// written lists the channels with content; notWritten says why the others
+// have none.
+func (s *Service) plan(ctx context.Context, conv conversationFinder, tenantID string, site parley.Site, b brief,
+	written []string, notWritten map[string]string, interval time.Duration) ([]ChannelReport, error) {
+	now := s.Clock.Now()
+	has := map[string]bool{}
+	for _, ch := range written {
+		has[ch] = true
+	}
+	out := make([]ChannelReport, 0, len(parley.LeadChannels))
+	steps := 0
+	for _, ch := range parley.LeadChannels {
+		r := ChannelReport{Channel: ch, Written: has[ch]}
+		if !r.Written {
+			r.Reason = notWritten[ch]
+			if r.Reason == "" {
+				r.Reason = "the follow-up has no content for this channel"
+			}
+			out = append(out, r)
+			continue
+		}
+		var err error
+		r.Deliverable, r.To, r.Reason, err = s.deliverable(ctx, conv, tenantID, ch, site, b, now.Add(time.Duration(steps)*interval))
+		if err != nil {
+			return nil, err
+		}
+		if r.Deliverable {
+			steps++
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// deliverable says whether a channel's step, due at due, can reach the
+// lead, and if not, why.
+func (s *Service) deliverable(ctx context.Context, conv conversationFinder, tenantID, ch string, site parley.Site, b brief, due time.Time) (bool, string, string, error) {
+	switch ch {
+	case parley.LeadChannelEmail:
+		if site.Email == nil {
+			return false, "", "the site has no e-mail sender", nil
+		}
+		a, err := mail.ParseAddress(b.Lead.Email)
+		if err != nil || !validEmail(b.Lead.Email) {
+			return false, "", "the lead has no valid e-mail address", nil
+		}
+		return true, a.Address, "", nil
+	case parley.LeadChannelWhatsApp:
+		switch {
+		case site.WhatsAppChannelID == "":
+			return false, "", "the site has no WhatsApp channel", nil
+		case b.WhatsAppTo == "" && b.WhatsAppWhy != "":
+			return false, "", b.WhatsAppWhy, nil
+		case b.WhatsAppTo == "":
+			return false, "", "the lead has no phone number WhatsApp can reach", nil
+		case site.WhatsAppTemplate != nil && site.WhatsAppTemplate.Name != "":
+			return true, b.WhatsAppTo, "", nil
+		}
+		// Free text needs the lead's 24-hour window open at the step's
+		// time, and a message from the lead after the start stops the
+		// sequence: only a window already open can carry the step.
+		c, err := conv.OpenConversationByContact(ctx, tenantID, parley.KindCustomer, b.WhatsAppTo)
+		if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
+			return false, "", "", err
+		}
+		if err == nil && parley.WindowOpen(c.LastCustomerMessageAt, due) {
+			return true, b.WhatsAppTo, "", nil
+		}
+		return false, "", "the site has no WhatsApp template, and the lead's 24-hour window is closed at the step's time " +
+			"(WhatsApp allows free text only within 24 hours of the lead's last message; a new message from the lead stops the sequence)", nil
+	default:
+		if b.VisitorID == "" {
+			return false, "", "no visitor to show it to: send visitorId, or link a visitor to the lead", nil
+		}
+		return true, b.VisitorID, "", nil
+	}
+}
+
+func anyDeliverable(reports []ChannelReport) bool {
+	for _, r := range reports {
+		if r.Deliverable {
+			return true
+		}
+	}
+	return false
+}
+
+// undeliverable is NO_VALID_CHANNELS' message: each channel's reason.
+func undeliverable(reports []ChannelReport) string {
+	parts := make([]string, 0, len(reports))
+	for _, r := range reports {
+		parts = append(parts, r.Channel+": "+r.Reason)
+	}
+	return "no valid communication channels: nothing in this follow-up can be delivered to the lead (" + strings.Join(parts, "; ") + ")"
+}
+
 // startSequence schedules a follow-up's delivery in q's transaction: one
 // step per deliverable channel, in the order e-mail, WhatsApp,
-// notification, web; the first at once and each next one interval later.
+// notification, web; the first at once and each next one the schedule's
+// interval later. Channels it cannot deliver are in the reports and in
+// the sequence_scheduled event; with none deliverable nothing is stored.
 // An active sequence of the lead is cancelled as replaced.
 func (s *Service) startSequence(ctx context.Context, q *store.Queries, tenantID string, site parley.Site, leadID, commandID string,
-	b brief, messages map[string]parley.FollowUpContent, interval string) (parley.Sequence, error) {
-	d, err := ParseInterval(interval)
+	b brief, messages map[string]parley.FollowUpContent, notWritten map[string]string, sch Schedule) (parley.Sequence, []ChannelReport, error) {
+	d := sch.duration()
+	written := make([]string, 0, len(messages))
+	for ch := range messages {
+		written = append(written, ch)
+	}
+	reports, err := s.plan(ctx, q, tenantID, site, b, written, notWritten, d)
 	if err != nil {
-		return parley.Sequence{}, parley.FieldError("follow_up_interval", "%v", err)
+		return parley.Sequence{}, nil, err
+	}
+	if !anyDeliverable(reports) {
+		return parley.Sequence{}, reports, &parley.Error{Code: codeNoValidChannels, Message: undeliverable(reports)}
 	}
 	now := s.Clock.Now()
 	seq := parley.Sequence{TenantID: tenantID, LeadID: leadID, SiteID: site.ID, VisitorID: b.VisitorID, CommandID: commandID,
-		Interval: interval, IntervalS: int64(d / time.Second), Messages: map[string]parley.FollowUpContent{}, StartedAt: now}
-	for _, ch := range parley.LeadChannels {
-		c, ok := messages[ch]
-		if !ok || !deliverable(ch, site, b) {
+		Interval: sch.Interval, IntervalS: sch.IntervalS, Messages: map[string]parley.FollowUpContent{}, StartedAt: now}
+	var skipped []map[string]any
+	for _, r := range reports {
+		if !r.Deliverable {
+			skipped = append(skipped, map[string]any{"channel": r.Channel, "reason": r.Reason})
 			continue
 		}
-		seq.Messages[ch] = c
-		seq.Steps = append(seq.Steps, parley.SequenceStep{Position: len(seq.Steps), Channel: ch, DueAt: now.Add(time.Duration(len(seq.Steps)) * d)})
-	}
-	if len(seq.Steps) == 0 {
-		return seq, &parley.Error{Code: codeNoValidChannels, Message: "no valid communication channels: none of the follow-up's channels can reach this lead (e-mail needs an address and a sender, WhatsApp a number and a channel, notification and web a visitor)"}
-	}
-	if valid := b.Lead.Email; validEmail(valid) && seq.Messages[parley.LeadChannelEmail] != (parley.FollowUpContent{}) {
-		a, _ := mail.ParseAddress(valid)
-		seq.Email = a.Address
-	}
-	if _, ok := seq.Messages[parley.LeadChannelWhatsApp]; ok {
-		seq.Phone = b.WhatsAppTo
+		seq.Messages[r.Channel] = messages[r.Channel]
+		seq.Steps = append(seq.Steps, parley.SequenceStep{Position: len(seq.Steps), Channel: r.Channel, DueAt: now.Add(time.Duration(len(seq.Steps)) * d)})
+		switch r.Channel {
+		case parley.LeadChannelEmail:
+			seq.Email = r.To
+		case parley.LeadChannelWhatsApp:
+			seq.Phone = r.To
+		}
 	}
 
 	if prev, err := q.LatestSequence(ctx, tenantID, leadID); err == nil && prev.Status == parley.SequenceActive {
 		if _, err := q.EndSequence(ctx, tenantID, prev.ID, parley.SequenceCancelled, "replaced by a newer sequence"); err != nil {
-			return seq, err
+			return seq, nil, err
 		}
 		if _, err := q.AppendLeadEvent(ctx, tenantID, leadID, prev.ID, EventSequenceCancelled, map[string]any{"reason": "replaced by a newer sequence"}); err != nil {
-			return seq, err
+			return seq, nil, err
 		}
 	} else if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
-		return seq, err
+		return seq, nil, err
 	}
 	seq, err = q.CreateSequence(ctx, seq)
 	if err != nil {
-		return seq, err
+		return seq, nil, err
 	}
 	for _, st := range seq.Steps {
 		opts := &river.InsertOpts{}
@@ -68,7 +192,7 @@ func (s *Service) startSequence(ctx context.Context, q *store.Queries, tenantID 
 			opts.ScheduledAt = st.DueAt
 		}
 		if err := s.Jobs.InsertTx(ctx, q.Tx(), StepArgs{TenantID: tenantID, SequenceID: seq.ID, StepID: st.ID}, opts); err != nil {
-			return seq, fmt.Errorf("enqueue sequence step: %w", err)
+			return seq, nil, fmt.Errorf("enqueue sequence step: %w", err)
 		}
 	}
 	steps := make([]map[string]any, len(seq.Steps))
@@ -76,23 +200,11 @@ func (s *Service) startSequence(ctx context.Context, q *store.Queries, tenantID 
 		steps[i] = map[string]any{"position": st.Position, "channel": st.Channel, "due_at": st.DueAt}
 	}
 	if _, err := q.AppendLeadEvent(ctx, tenantID, leadID, seq.ID, EventSequenceScheduled, map[string]any{
-		"command_id": commandID, "interval": interval, "steps": steps,
+		"command_id": commandID, "interval": sch.Interval, "steps": steps, "skipped": skipped,
 	}); err != nil {
-		return seq, err
+		return seq, nil, err
 	}
-	return seq, nil
-}
-
-// deliverable says whether a channel's step can reach the lead at all.
-func deliverable(ch string, site parley.Site, b brief) bool {
-	switch ch {
-	case parley.LeadChannelEmail:
-		return site.Email != nil && validEmail(b.Lead.Email)
-	case parley.LeadChannelWhatsApp:
-		return site.WhatsAppChannelID != "" && b.WhatsAppTo != ""
-	default:
-		return b.VisitorID != ""
-	}
+	return seq, reports, nil
 }
 
 // StartSequence delivers the lead's latest follow-up (or the one written
@@ -134,11 +246,15 @@ func (s *Service) StartSequence(ctx context.Context, tenantID, leadID, interval,
 		}
 		b.VisitorID = visitorID
 	}
-	if interval == "" {
-		interval = b.FollowUpInterval
-	}
-	if interval == "" {
-		interval = DefaultInterval
+	// An interval asked for here must be one; the follow-up's own is free
+	// text, read as the follow-up call read it.
+	sch := ReadSchedule(b.FollowUpInterval)
+	if interval != "" {
+		d, err := ParseInterval(interval)
+		if err != nil {
+			return parley.Sequence{}, parley.FieldError("follow_up_interval", "%v", err)
+		}
+		sch = Schedule{Requested: interval, Interval: Describe(d), IntervalS: int64(d / time.Second)}
 	}
 	site, err := s.Store.GetSite(ctx, tenantID, lead.SiteID)
 	if err != nil {
@@ -146,7 +262,7 @@ func (s *Service) StartSequence(ctx context.Context, tenantID, leadID, interval,
 	}
 	var seq parley.Sequence
 	err = s.Store.InTx(ctx, func(q *store.Queries) error {
-		seq, err = s.startSequence(ctx, q, tenantID, site, lead.ID, cmd.ID, b, messages, interval)
+		seq, _, err = s.startSequence(ctx, q, tenantID, site, lead.ID, cmd.ID, b, messages, nil, sch)
 		return err
 	})
 	return seq, err

@@ -134,7 +134,9 @@ func (w *StepWorker) email(ctx context.Context, job *river.Job[StepArgs], seq pa
 
 // whatsapp queues the step's message in the lead's conversation through
 // the outbox, so the channel's sender delivers it: free text inside the
-// 24-hour window, the site's template outside it, skipped without one.
+// 24-hour window, the site's template outside it. Scheduling leaves out a
+// step that has neither; one whose site lost its template since is
+// skipped, and the skip is logged on the lead.
 func (s *Service) whatsapp(ctx context.Context, seq parley.Sequence, step parley.SequenceStep, site parley.Site, c parley.FollowUpContent) error {
 	if site.WhatsAppChannelID == "" || seq.Phone == "" {
 		return s.record(ctx, seq, step, parley.StepSkipped, "no WhatsApp channel or number any more", nil)

@@ -68,6 +68,10 @@ func apiError(err error) error {
 	if err == nil {
 		return nil
 	}
+	var withHeaders huma.HeadersError
+	if errors.As(err, &withHeaders) {
+		return err // already an API error, with headers (Retry-After) to keep
+	}
 	var body *ErrorBody
 	if errors.As(err, &body) {
 		return body
@@ -98,6 +102,20 @@ var requiredProperty = regexp.MustCompile(`required property (\S+) to be present
 func useErrorModel() {
 	installErrors.Do(func() {
 		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+			if status == http.StatusUnsupportedMediaType {
+				// The README's contract: a body that is not declared JSON is
+				// malformed input like a body that is not JSON (400), and the
+				// message says what to send rather than naming no field.
+				got := "none"
+				for _, e := range errs {
+					if e != nil {
+						got = strings.TrimPrefix(e.Error(), "unknown content type: ")
+						got = got[:min(len(got), 100)]
+					}
+				}
+				return &ErrorBody{status: http.StatusBadRequest, Err: ErrorDetail{Code: parley.CodeInvalid,
+					Message: "the body must be JSON: send Content-Type: application/json (got " + got + ")"}}
+			}
 			out := &ErrorBody{status: status, Err: ErrorDetail{Code: codeOf(status), Message: msg}}
 			if status == http.StatusUnprocessableEntity && strings.Contains(msg, "unmarshal") {
 				// A body that is not valid JSON is malformed, not a rule broken.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -93,4 +94,60 @@ func TestHostileInputIsStoredSafelyOrRefused(t *testing.T) {
 			t.Fatalf("%d documents stored, want only the %d accepted ones", len(page.Items), len(hostile))
 		}
 	})
+}
+
+// A body sent with another Content-Type than JSON is malformed input, as the
+// README's error table says: 400 invalid_request, with a message that says
+// what to send, and nothing stored.
+func TestWrongContentTypeIsInvalidRequest(t *testing.T) {
+	p := apptest.Start(t, store.SQLite, nil, nil)
+	_, key := p.Tenant("A")
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "application/xml"} {
+		req, _ := http.NewRequest("POST", p.URL()+"/api/documents", strings.NewReader(`{"title": "t", "body": "b"}`))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct {
+				Code, Message, Field string
+				Details              []struct{ Field, Message string }
+			}
+		}
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusBadRequest || body.Error.Code != "invalid_request" ||
+			!strings.Contains(body.Error.Message, "application/json") || body.Error.Field != "" {
+			t.Errorf("Content-Type %s: %d %+v, want 400 invalid_request saying to send application/json", ct, res.StatusCode, body.Error)
+		}
+		for _, d := range body.Error.Details {
+			if d.Field == "" || d.Message == "" {
+				t.Errorf("Content-Type %s: a detail without a field or a message: %+v", ct, body.Error.Details)
+			}
+		}
+	}
+	var page struct{ Items []any }
+	p.Do("GET", "/api/documents", key, nil).JSON(t, &page)
+	if len(page.Items) != 0 {
+		t.Fatalf("%d documents stored from refused bodies", len(page.Items))
+	}
+}
+
+// With PARLEY_METRICS_TOKEN set, /metrics answers only to that bearer token.
+func TestMetricsNeedTheirTokenWhenSet(t *testing.T) {
+	p := apptest.Start(t, store.SQLite, nil, func(c *config.Config) { c.MetricsToken = "scrape-s3cret" })
+	for _, key := range []string{"", "wrong", "scrape-s3cre"} {
+		if r := p.Do("GET", "/metrics", key, nil); r.Status != http.StatusUnauthorized || r.ErrorCode() != "unauthorized" || strings.Contains(string(r.Body), "parley_http") {
+			t.Errorf("/metrics with token %q: %d %s, want 401", key, r.Status, r.Body[:min(len(r.Body), 200)])
+		}
+	}
+	if r := p.Do("GET", "/metrics", "scrape-s3cret", nil); r.Status != 200 || !strings.Contains(string(r.Body), "parley_http_requests_total") {
+		t.Fatalf("/metrics with the token: %d", r.Status)
+	}
+	open := apptest.Start(t, store.SQLite, nil, nil)
+	if r := open.Do("GET", "/metrics", "", nil); r.Status != 200 {
+		t.Fatalf("/metrics without a configured token: %d, want open", r.Status)
+	}
 }

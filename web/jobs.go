@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -35,13 +36,17 @@ type jobListInput struct {
 	Cursor string `query:"cursor" maxLength:"32" doc:"next_cursor of the previous page"`
 }
 
-// tenantArg selects jobs whose args name the tenant; every Parley job kind
-// carries tenant_id for this reason.
-func tenantArg(e store.Engine) string {
+// tenantJobs selects the tenant's jobs. Every Parley job kind names its
+// tenant in args.tenant_id, except the Follow-Up Request, whose payload is
+// exactly {"id": conversation id} by contract: it belongs to the tenant of
+// that conversation. Periodic scans that name no tenant belong to none.
+func tenantJobs(e store.Engine) string {
+	arg := func(name string) string { return "json_extract(args, '$." + name + "')" }
 	if e == store.Postgres {
-		return "args->>'tenant_id' = @tenant_id"
+		arg = func(name string) string { return "args->>'" + name + "'" }
 	}
-	return "json_extract(args, '$.tenant_id') = @tenant_id"
+	return "(" + arg("tenant_id") + " = @tenant_id OR (kind = '" + followup.RequestArgs{}.Kind() + "' AND " + arg("id") +
+		" IN (SELECT id FROM conversations WHERE tenant_id = @tenant_id)))"
 }
 
 func (s *Server) registerJobs() {
@@ -53,7 +58,7 @@ func (s *Server) registerJobs() {
 				return nil, apiError(errors.New("job client not set"))
 			}
 			p := river.NewJobListParams().First(in.Limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc).
-				Where(tenantArg(s.store.Engine()), river.NamedArgs{"tenant_id": TenantFrom(ctx).ID})
+				Where(tenantJobs(s.store.Engine()), river.NamedArgs{"tenant_id": TenantFrom(ctx).ID})
 			if in.State != "" {
 				p = p.States(rivertype.JobState(in.State))
 			}

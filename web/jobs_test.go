@@ -1,7 +1,20 @@
 package web_test
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channels"
+	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/leads"
+	"github.com/parleyhq/parley/notify"
+	"github.com/parleyhq/parley/store"
 
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
@@ -52,6 +65,60 @@ func TestJobsAreVisiblePerTenant(t *testing.T) {
 			}
 			if r := p.Do("GET", "/api/jobs?state=exploded", keyA, nil); r.Status != 422 {
 				t.Fatalf("bad state filter = %d", r.Status)
+			}
+		})
+	}
+}
+
+// Every job kind Parley inserts for a tenant shows in that tenant's
+// GET /api/jobs and in no other's, the Follow-Up Request included, whose
+// payload names only the conversation.
+func TestEveryJobKindShowsForItsTenantOnly(t *testing.T) {
+	for _, e := range storetest.Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			p := apptest.Start(t, e, nil, nil)
+			a, keyA := p.Tenant("A")
+			_, keyB := p.Tenant("B")
+			ctx := context.Background()
+			conv, err := p.Store.CreateConversation(ctx, parley.Conversation{TenantID: a.ID, ContactPhone: "+15550001111", Language: "en"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds := []river.JobArgs{
+				flow.SendMessageArgs{TenantID: a.ID, ConversationID: conv.ID, MessageID: "m1"},
+				flow.GenerateAIAgentAnswerArgs{TenantID: a.ID, ConversationID: conv.ID, MessageID: "m1"},
+				flow.AssignWaitingTicketsArgs{TenantID: a.ID},
+				gateway.ReceivedArgs{TenantID: a.ID, ChannelID: "c1", InboxIDs: []string{"i1"}},
+				notify.RequestArgs{ID: "n1", TenantID: a.ID, ConversationID: conv.ID, Type: "question", Key: "k1"},
+				notify.DeliverArgs{TenantID: a.ID, NotificationID: "n1", Answer: 1, By: "api"},
+				channels.CheckChannelArgs{TenantID: a.ID, ChannelID: "c1"},
+				leads.StepArgs{TenantID: a.ID, SequenceID: "s1", StepID: "st1"},
+				followup.RequestArgs{ID: conv.ID},
+			}
+			// Far in the future, so the workers leave them be.
+			later := time.Now().Add(24 * time.Hour)
+			err = p.Store.InTx(ctx, func(q *store.Queries) error {
+				for _, k := range kinds {
+					if _, err := p.Jobs.InsertTx(ctx, q.Tx(), k, &river.InsertOpts{ScheduledAt: later}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			type jobs struct{ Items []struct{ Kind string } }
+			for _, k := range kinds {
+				var list jobs
+				p.Do("GET", "/api/jobs?kind="+k.Kind(), keyA, nil).JSON(t, &list)
+				if len(list.Items) != 1 || list.Items[0].Kind != k.Kind() {
+					t.Errorf("tenant A's %s job: listed %v", k.Kind(), list.Items)
+				}
+				p.Do("GET", "/api/jobs?kind="+k.Kind(), keyB, nil).JSON(t, &list)
+				if len(list.Items) != 0 {
+					t.Errorf("tenant B sees A's %s job", k.Kind())
+				}
 			}
 		})
 	}

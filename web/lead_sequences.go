@@ -38,7 +38,7 @@ type commandListInput struct {
 }
 
 type sequenceIn struct {
-	FollowUpInterval      string `json:"follow_up_interval,omitempty" maxLength:"100" doc:"e.g. \"3 days\", \"1 week\"; default: the follow-up's own, else 3 days"`
+	FollowUpInterval      string `json:"follow_up_interval,omitempty" maxLength:"100" doc:"e.g. \"3 days\", \"weekly\", \"every 2-3 days\" (refused when it is no interval); default: the follow-up's own followUpInterval when it reads as one, else 3 days"`
 	FollowUpIntervalCamel string `json:"followUpInterval,omitempty" maxLength:"100" doc:"Same as follow_up_interval"`
 	VisitorID             string `json:"visitor_id,omitempty" maxLength:"64" doc:"Visitor for notifications and banners; default: the follow-up's"`
 	CommandID             string `json:"command_id,omitempty" maxLength:"64" doc:"Follow-up command to deliver; default: the lead's latest"`
@@ -212,6 +212,9 @@ func (s *Server) bannerSite(ctx context.Context, in *bannerInput) (parley.Site, 
 		if err != nil {
 			return parley.Site{}, err
 		}
+		if err := s.spend(t.ID); err != nil {
+			return parley.Site{}, err
+		}
 		return s.store.GetSite(ctx, t.ID, in.ID)
 	}
 	key := in.Key
@@ -225,7 +228,15 @@ func (s *Server) bannerSite(ctx context.Context, in *bannerInput) (parley.Site, 
 	if parley.ErrorCode(err) == parley.CodeNotFound || (err == nil && subtle.ConstantTimeCompare([]byte(key), []byte(site.SiteKey)) != 1) {
 		return parley.Site{}, errBannerAuth
 	}
-	return site, err
+	if err != nil {
+		return parley.Site{}, err
+	}
+	// Visitors' browsers call with the site key: a bucket per site, so a
+	// busy site cannot use up its tenant's API calls.
+	if err := s.spend("site:" + site.ID); err != nil {
+		return parley.Site{}, err
+	}
+	return site, nil
 }
 
 // origin is the scheme and host of a site URL, for CORS ("" when unknown).

@@ -5,10 +5,10 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,6 +54,11 @@ type Deps struct {
 	// EventBacklog, when set, reports the events waiting for the event bus
 	// (shown by /readyz).
 	EventBacklog func() int64
+	// TrustedProxies name the client address behind a reverse proxy, for
+	// the webhook limit; empty keys it by the peer.
+	TrustedProxies ratelimit.Proxies
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string
 }
 
 // Server routes HTTP requests.
@@ -68,6 +73,7 @@ type Server struct {
 	jobs         *jobs.Inserter
 	apiLimit     *ratelimit.Keyed
 	hookLimit    *ratelimit.Keyed
+	proxies      ratelimit.Proxies
 
 	conversations *conversation.Service
 	eventBacklog  func() int64
@@ -84,7 +90,7 @@ var bearer = []map[string][]string{{"bearer": {}}}
 func New(d Deps) *Server {
 	useErrorModel()
 	s := &Server{store: d.Store, log: d.Logger, mux: http.NewServeMux(), reg: d.Registry, channelSaved: d.ChannelSaved, jobs: d.Jobs,
-		apiLimit: d.APILimit, hookLimit: d.WebhookLimit, eventBacklog: d.EventBacklog}
+		apiLimit: d.APILimit, hookLimit: d.WebhookLimit, proxies: d.TrustedProxies, eventBacklog: d.EventBacklog}
 	if s.apiLimit == nil {
 		s.apiLimit = ratelimit.New(0, 0, nil)
 	}
@@ -112,7 +118,7 @@ func New(d Deps) *Server {
 		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
 	if s.reg != nil {
 		s.reg.MustRegister(s.requests, s.duration)
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+		s.mux.Handle("GET /metrics", requireToken(d.MetricsToken, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -149,9 +155,9 @@ func (s *Server) Handler() http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		if strings.HasPrefix(r.URL.Path, "/webhooks/") {
-			// Keyed by the peer address: behind a proxy, limit there instead.
-			ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-			if ok, after := s.hookLimit.Allow(ip); !ok {
+			// Keyed by the client address: the peer, or what a trusted
+			// proxy says it is.
+			if ok, after := s.hookLimit.Allow(s.proxies.ClientIP(r)); !ok {
 				rec.Header().Set("Retry-After", strconv.Itoa(int(after.Seconds())))
 				writeJSONError(rec, &ErrorBody{status: http.StatusTooManyRequests, Err: ErrorDetail{Code: parley.CodeRateLimited, Message: "too many webhook requests from this address"}})
 				s.requests.WithLabelValues("webhooks rate limited", "429").Inc()
@@ -202,4 +208,21 @@ func writeJSONError(w http.ResponseWriter, e *ErrorBody) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(e)
+}
+
+// requireToken guards h with a static bearer token; an empty token leaves
+// it open.
+func requireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			writeJSONError(w, &ErrorBody{status: http.StatusUnauthorized, Err: ErrorDetail{Code: parley.CodeUnauthorized, Message: "metrics need Authorization: Bearer <PARLEY_METRICS_TOKEN>"}})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -42,7 +42,7 @@ func invalid(field string, cause error) error {
 	return &ParseError{Field: field, Err: ErrInvalidField, cause: cause}
 }
 
-// Twilio error codes the sender and its callers care about (spec §4).
+// Twilio error codes the sender and its callers care about (§4).
 const (
 	CodeAuthenticationFailed = 20003
 	CodeTooManyRequests      = 20429

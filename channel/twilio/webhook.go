@@ -1,8 +1,12 @@
 // Package twilio speaks WhatsApp through Twilio's Programmable Messaging:
 // it checks and parses the webhooks Twilio posts (inbound messages and
 // status callbacks) and sends messages through the Messages API. It stores
-// nothing and routes nothing; the caller does both. Facts come from
-// specs/twilio-whatsapp.md, cited below by section.
+// nothing and routes nothing; the caller does both.
+//
+// Section marks (§) name the parts of Twilio's Programmable Messaging
+// documentation this package follows: §1 the inbound message webhook (and
+// "Responding" to it), §2 signature validation (X-Twilio-Signature), §3
+// status callbacks, §4 sending through the Messages API.
 package twilio
 
 import (

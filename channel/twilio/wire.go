@@ -1,8 +1,9 @@
 package twilio
 
 // Form fields Twilio posts to webhooks and takes in the Messages API, by
-// name. See specs/twilio-whatsapp.md: §1 inbound, §3 status callbacks,
-// §4 sending.
+// name, grouped by the part of Twilio's documentation that defines them
+// (section marks as in the package comment): §1 inbound, §3 status
+// callbacks, §4 sending.
 const (
 	// §1 inbound message webhook
 	FieldMessageSid          = "MessageSid"

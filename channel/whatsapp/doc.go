@@ -1,7 +1,13 @@
 // Package whatsapp speaks Meta's WhatsApp Cloud API. It is pure protocol: it
 // stores nothing, mounts no routes and runs no jobs; the channel integration
-// calls it. Facts and section numbers (§) come from
-// /work/shared/specs/whatsapp-cloud-api.md.
+// calls it.
+//
+// Section marks (§) name the parts of Meta's WhatsApp Cloud API documentation
+// this package follows: §1 webhook verification (GET), §2 event
+// notifications (POST) with §2.1 inbound message fields, §2.2 status
+// notifications and §2.3 delivery, retries and duplicates; §3 sending;
+// §4 errors; §5 the 24-hour customer service window and templates; §6
+// throughput and messaging limits.
 //
 // Inbound, a webhook handler is expected to:
 //

@@ -14,7 +14,7 @@ import (
 )
 
 func TestVerifySignatureSpecVector(t *testing.T) {
-	// The computed test vector of spec §2.
+	// The computed test vector of Cloud API §2.
 	body := []byte(`{"object":"whatsapp_business_account","entry":[]}`)
 	header := "sha256=6eb10e0bc4192e9206e3de93178e66ea9eb262e9ea07bb66abdc83dcf8d3abf3"
 	if !whatsapp.VerifySignature("app_secret_example", body, header) {

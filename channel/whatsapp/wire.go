@@ -6,8 +6,8 @@ import (
 	"strconv"
 )
 
-// The JSON wire types of the WhatsApp Cloud API. Section numbers (§) refer to
-// /work/shared/specs/whatsapp-cloud-api.md, the fact sheet they follow.
+// The JSON wire types of the WhatsApp Cloud API. Section marks (§) are the
+// parts of Meta's documentation listed in the package comment (doc.go).
 
 // ObjectWhatsApp is the only `object` value a WhatsApp webhook carries (§2).
 const ObjectWhatsApp = "whatsapp_business_account"

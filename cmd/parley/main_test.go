@@ -51,6 +51,12 @@ func TestCLIErrorsAreOneLineWithExitCode2(t *testing.T) {
 		{"bad log level", []string{"serve"}, map[string]string{"PARLEY_LOG_LEVEL": "chatty"}, "PARLEY_LOG_LEVEL"},
 		{"bad llm url", []string{"serve"}, map[string]string{"PARLEY_LLM_BASE_URL": "localhost:11434"}, "PARLEY_LLM_BASE_URL"},
 		{"bad flag value", []string{"serve", "--job-timeout", "soon"}, nil, "--job-timeout"},
+		// The profiler shows internals: loopback only. (An unreachable database
+		// keeps a wrongly accepted address from serving forever here.)
+		{"pprof on every interface", []string{"serve"}, map[string]string{"PARLEY_PPROF_ADDR": ":0", "PARLEY_DATABASE_URL": "postgres://127.0.0.1:1/none"}, "PARLEY_PPROF_ADDR"},
+		{"pprof on 0.0.0.0", []string{"serve"}, map[string]string{"PARLEY_PPROF_ADDR": "0.0.0.0:0", "PARLEY_DATABASE_URL": "postgres://127.0.0.1:1/none"}, "PARLEY_PPROF_ADDR"},
+		{"pprof on [::]", []string{"serve", "--pprof-addr", "[::]:0", "--database-url", "postgres://127.0.0.1:1/none"}, nil, "--pprof-addr"},
+		{"pprof on a public name", []string{"serve"}, map[string]string{"PARLEY_PPROF_ADDR": "example.com:6060", "PARLEY_DATABASE_URL": "postgres://127.0.0.1:1/none"}, "PARLEY_PPROF_ADDR"},
 		{"tenant without name", []string{"tenant", "create", "--database-url", filepath.Join(t.TempDir(), "p.db")}, nil, "--name is required"},
 		{"tenant bad zone", []string{"tenant", "create", "--name", "A", "--time-zone", "Nowhere/Land", "--database-url", filepath.Join(t.TempDir(), "p.db")}, nil, "--time-zone"},
 	}

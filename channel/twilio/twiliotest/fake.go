@@ -1,7 +1,8 @@
 // Package twiliotest is a fake Twilio Messages API on loopback and helpers
 // that build signed webhooks, for tests and for the load generator. The
-// fake checks each request as strictly as the spec (specs/twilio-whatsapp.md
-// §4) allows, stricter than Twilio where that catches a sender's mistake.
+// fake checks each request as strictly as Twilio's Messages API
+// documentation (§4 in package twilio's section marks) allows, stricter than
+// Twilio where that catches a sender's mistake.
 package twiliotest
 
 import (

@@ -1,7 +1,8 @@
 // Package whatsapptest is a fake of Meta's Graph API for WhatsApp that speaks
 // the real protocol on loopback, plus builders of signed webhook payloads.
 // Tests use it, and so does `parley simulate`, so it imports no testing
-// package: close it with Close (e.g. t.Cleanup(f.Close)).
+// package: close it with Close (e.g. t.Cleanup(f.Close)). Section marks (§)
+// are those listed in package whatsapp's comment.
 package whatsapptest
 
 import (

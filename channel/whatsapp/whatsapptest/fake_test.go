@@ -61,7 +61,7 @@ func do(t *testing.T, f *whatsapptest.FakeGraph, method, path, auth, contentType
 	return resp.StatusCode, b
 }
 
-// The fake refuses every request that breaks spec §3, with a Graph error
+// The fake refuses every request that breaks Cloud API §3, with a Graph error
 // body, and records nothing.
 func TestFakeRejects(t *testing.T) {
 	const path = "/v23.0/" + pn + "/messages"

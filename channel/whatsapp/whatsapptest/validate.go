@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// The fake's own view of a send body (spec §3), kept apart from the
+// The fake's own view of a send body (Cloud API §3), kept apart from the
 // client's wire types so that a mistake in one is caught by the other.
 // Unknown fields are refused.
 type body struct {

@@ -17,7 +17,7 @@ const (
 )
 
 // Sign returns the X-Hub-Signature-256 header Meta would send for body
-// under appSecret: "sha256=" and the lowercase hex HMAC-SHA256 (spec §2).
+// under appSecret: "sha256=" and the lowercase hex HMAC-SHA256 (Cloud API §2).
 func Sign(appSecret string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(appSecret))
 	mac.Write(body)
@@ -36,7 +36,7 @@ type Inbound struct {
 	ReplyTo       string // context.id: the wamid replied to or whose button was tapped
 }
 
-// TextWebhook builds the webhook body of a text message (spec §2.1).
+// TextWebhook builds the webhook body of a text message (Cloud API §2.1).
 func TextWebhook(in Inbound, text string) []byte {
 	msg := in.message("text")
 	msg["text"] = map[string]any{"body": text}
@@ -44,7 +44,7 @@ func TextWebhook(in Inbound, text string) []byte {
 }
 
 // ButtonReplyWebhook builds the webhook body of a tap on one of our reply
-// buttons (spec §2.1, interactive button_reply).
+// buttons (Cloud API §2.1, interactive button_reply).
 func ButtonReplyWebhook(in Inbound, buttonID, title string) []byte {
 	msg := in.message("interactive")
 	msg["interactive"] = map[string]any{
@@ -99,7 +99,7 @@ type StatusEvent struct {
 	CallbackData  string // biz_opaque_callback_data: echoed from the send
 }
 
-// StatusWebhook builds the webhook body of a status (spec §2.2).
+// StatusWebhook builds the webhook body of a status (Cloud API §2.2).
 func StatusWebhook(s StatusEvent) []byte {
 	st := map[string]any{
 		"id":           s.MessageID,
