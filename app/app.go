@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/dashboard"
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/ratelimit"
@@ -57,6 +58,9 @@ type App struct {
 	gateway interface{ Close(context.Context) }
 	intake  *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
 	events  *events // nil without PARLEY_EVENTS_URL
+	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
+	hooks    *hooks.Dispatcher
+	hooksRun *background
 }
 
 // New builds the whole system from cfg. Nothing runs until Start.
@@ -130,6 +134,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	webhooks, dispatcher := newWebhooks(a)
+	a.hooks = dispatcher
 	var backlog func() int64
 	if a.events != nil {
 		a.events.pub.Register(reg)
@@ -161,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
 		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
-		EventBacklog: backlog,
+		EventBacklog: backlog, Webhooks: webhooks,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
@@ -201,6 +207,7 @@ func (a *App) Start(ctx context.Context) error {
 	if a.events != nil {
 		a.events.start(context.WithoutCancel(ctx))
 	}
+	a.hooksRun = startBackground(context.WithoutCancel(ctx), a.hooks.Run)
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
@@ -243,6 +250,7 @@ func (a *App) Close(ctx context.Context) error {
 	if a.events != nil {
 		a.events.stop() // after the jobs: their last events still go out
 	}
+	a.hooksRun.stop()
 	errs = append(errs, a.Store.Close())
 	return errors.Join(errs...)
 }

@@ -45,8 +45,8 @@ type CloudEvent struct {
 	// Extension attributes.
 	TenantID       string `json:"tenantid"`
 	ConversationID string `json:"conversationid"`
-	EventName      string `json:"eventname"` // the catalog's name, e.g. "Ticket Opened"
-	Sequence       int64  `json:"sequence"`  // place in the outbox: increases in publishing order
+	EventName      string `json:"eventname"`          // the catalog's name, e.g. "Ticket Opened"
+	Sequence       int64  `json:"sequence,omitempty"` // place in the outbox: increases in publishing order (bus only)
 }
 
 // Token turns a catalog name into a subject token: "Ticket Opened" →
@@ -69,14 +69,15 @@ func Token(name string) string {
 // Subject is where an event is published: parley.<tenant>.<event>.
 func Subject(e parley.Event) string { return "parley." + e.TenantID + "." + Token(e.Name) }
 
-// Envelope wraps an outbox event as a CloudEvent.
-func Envelope(o store.OutboxEvent) CloudEvent {
+// Envelope wraps an event as a CloudEvent; seq is its place in the outbox
+// (0 outside it).
+func Envelope(e parley.Event, seq int64) CloudEvent {
 	return CloudEvent{
-		SpecVersion: "1.0", ID: o.ID,
-		Source:  "/parley/tenants/" + o.TenantID + "/conversations/" + o.ConversationID,
-		Type:    "parley." + Token(o.Name),
-		Subject: o.ConversationID, Time: o.CreatedAt.UTC(), DataContentType: "application/json", Data: o.Payload,
-		TenantID: o.TenantID, ConversationID: o.ConversationID, EventName: o.Name, Sequence: o.Seq,
+		SpecVersion: "1.0", ID: e.ID,
+		Source:  "/parley/tenants/" + e.TenantID + "/conversations/" + e.ConversationID,
+		Type:    "parley." + Token(e.Name),
+		Subject: e.ConversationID, Time: e.CreatedAt.UTC(), DataContentType: "application/json", Data: e.Payload,
+		TenantID: e.TenantID, ConversationID: e.ConversationID, EventName: e.Name, Sequence: seq,
 	}
 }
 
@@ -185,7 +186,7 @@ func (p *Publisher) Round(ctx context.Context) (bool, error) {
 	var done []int64
 	var pubErr error
 	for _, o := range events {
-		data, err := json.Marshal(Envelope(o))
+		data, err := json.Marshal(Envelope(o.Event, o.Seq))
 		if err != nil {
 			return false, fmt.Errorf("encode event %s: %w", o.ID, err)
 		}

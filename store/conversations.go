@@ -321,6 +321,11 @@ func (q *Queries) AppendEvent(ctx context.Context, tenantID, conversationID, nam
 			return e, fmt.Errorf("queue event %s for publishing: %w", name, err)
 		}
 	}
+	if q.hooks != nil && q.hooks.Load() {
+		if err := q.queueDeliveries(ctx, e); err != nil {
+			return e, err
+		}
+	}
 	_ = decodeJSON(body, &e.Payload)
 	return e, nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -58,6 +59,9 @@ type Queries struct {
 	after *[]func(context.Context)
 	// outbox: AppendEvent also queues the event for publishing (Options.EventOutbox).
 	outbox bool
+	// hooks: some tenant has an active webhook subscription, so AppendEvent
+	// queues deliveries (shared by every Queries of the store).
+	hooks *atomic.Bool
 }
 
 // AfterCommit registers fn to run once q's transaction has committed, in
@@ -133,7 +137,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", engine, err)
 	}
 	s := &Store{db: db, engine: engine}
-	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock, outbox: opts.EventOutbox}
+	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock, outbox: opts.EventOutbox, hooks: new(atomic.Bool)}
 	if engine == SQLite {
 		if s.readDB, err = openReadPool(source); err != nil {
 			db.Close()
@@ -235,7 +239,7 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) (err error)
 		}
 	}()
 	var after []func(context.Context)
-	if err = fn(&Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after, outbox: s.outbox}); err != nil {
+	if err = fn(&Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after, outbox: s.outbox, hooks: s.hooks}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

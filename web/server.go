@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/ratelimit"
@@ -51,6 +52,8 @@ type Deps struct {
 	FollowUps *followup.Service
 	// Notifications is the merchant notifications (web/notifications.go).
 	Notifications *notify.Service
+	// Webhooks, when set, serves the tenants' webhook subscriptions.
+	Webhooks *hooks.Service
 	// EventBacklog, when set, reports the events waiting for the event bus
 	// (shown by /readyz).
 	EventBacklog func() int64
@@ -137,6 +140,9 @@ func New(d Deps) *Server {
 		s.registerFollowUps(d.FollowUps)
 	}
 	s.registerNotifications(d.Notifications)
+	if d.Webhooks != nil {
+		s.registerWebhooks(d.Webhooks)
+	}
 	return s
 }
 

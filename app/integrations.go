@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -10,9 +11,12 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/eventbus"
 	natsbus "github.com/parleyhq/parley/eventbus/nats"
+	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/hooks"
 	natsintake "github.com/parleyhq/parley/intake/nats"
 	sqsintake "github.com/parleyhq/parley/intake/sqs"
+	"github.com/parleyhq/parley/notify"
 )
 
 // queueConsumer reads Follow-Up Requests from an outside queue.
@@ -130,4 +134,41 @@ func (e *events) stop() {
 		<-e.done
 	}
 	e.bus.Close()
+}
+
+// newWebhooks builds the tenants' webhook subscriptions and their dispatcher.
+func newWebhooks(a *App) (*hooks.Service, *hooks.Dispatcher) {
+	known := map[string]bool{}
+	for _, cat := range [][]flow.Entry{flow.Catalog(), followup.Catalog(), notify.Catalog()} {
+		for _, e := range cat {
+			known[e.Name] = true
+		}
+	}
+	svc := &hooks.Service{Store: a.Store, Clock: a.clock, Log: a.log, Known: func(n string) bool { return known[n] }}
+	d := &hooks.Dispatcher{Store: a.Store, Clock: a.clock, Log: a.log,
+		HTTP: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return svc, d
+}
+
+// background runs a loop beside the job workers until stop.
+type background struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startBackground(ctx context.Context, run func(context.Context)) *background {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &background{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		run(ctx)
+	}()
+	return b
+}
+
+func (b *background) stop() {
+	if b != nil {
+		b.cancel()
+		<-b.done
+	}
 }
