@@ -11,6 +11,7 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/eventbus"
 	natsbus "github.com/parleyhq/parley/eventbus/nats"
+	snsbus "github.com/parleyhq/parley/eventbus/sns"
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/hooks"
@@ -98,7 +99,7 @@ func (in *intake) stop() {
 // events runs the event publisher, when PARLEY_EVENTS_URL is set.
 type events struct {
 	pub    *eventbus.Publisher
-	bus    *natsbus.Bus
+	bus    interface{ Close() }
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -108,6 +109,13 @@ type events struct {
 func newEvents(ctx context.Context, cfg config.Config, a *App) (*events, error) {
 	if cfg.EventsURL == "" {
 		return nil, nil
+	}
+	if snsbus.IsTopicARN(cfg.EventsURL) {
+		bus, err := snsbus.New(ctx, cfg.EventsURL, cfg.SNSEndpoint)
+		if err != nil {
+			return nil, fmt.Errorf("events: %w", err)
+		}
+		return &events{pub: &eventbus.Publisher{Store: a.Store, Bus: bus, Log: a.log}, bus: bus}, nil
 	}
 	bus, err := natsbus.New(ctx, cfg.EventsURL)
 	if bus == nil {

@@ -67,7 +67,8 @@ type Config struct {
 
 	// EventsURL, when set, is the NATS JetStream stream
 	// (nats://host:port/<stream>) the conversation events are published to.
-	EventsURL string
+	EventsURL   string
+	SNSEndpoint string // an SNS-compatible endpoint instead of AWS's
 }
 
 // Error is a configuration error; it names the variable at fault.
@@ -222,17 +223,36 @@ func settings() []setting {
 			c.FollowUpDeadLetter = v
 			return nil
 		}},
-		{"PARLEY_EVENTS_URL", "events-url", "", "NATS JetStream stream, nats://host:port/<stream>, every conversation event is published to (CloudEvents JSON, subject parley.<tenant>.<event>); empty: none", func(c *Config, v string) error {
-			if v != "" {
-				u, err := url.Parse(v)
-				if err != nil || u.Scheme != "nats" || u.Host == "" || strings.Trim(u.Path, "/") == "" || strings.Contains(strings.Trim(u.Path, "/"), "/") {
-					return errors.New("want nats://host:port/<stream>")
-				}
+		{"PARLEY_EVENTS_URL", "events-url", "", "where every conversation event is published (CloudEvents JSON): a NATS JetStream stream, nats://host:port/<stream> (subjects parley.<tenant>.<event>), or an SNS topic ARN; empty: none", func(c *Config, v string) error {
+			if v != "" && !validEventsURL(v) {
+				return errors.New("want nats://host:port/<stream> or an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
 			}
 			c.EventsURL = v
 			return nil
 		}},
+		{"PARLEY_SNS_ENDPOINT", "sns-endpoint", "", "SNS-compatible endpoint to use instead of AWS's, for PARLEY_EVENTS_URL", func(c *Config, v string) error {
+			if v != "" {
+				if err := checkHTTPURL(v); err != nil {
+					return err
+				}
+			}
+			c.SNSEndpoint = v
+			return nil
+		}},
 	}
+}
+
+// validEventsURL accepts nats://host:port/<stream> or an SNS topic ARN.
+func validEventsURL(v string) bool {
+	if p := strings.Split(v, ":"); len(p) == 6 && p[0] == "arn" && p[2] == "sns" && p[3] != "" && p[5] != "" {
+		return true
+	}
+	u, err := url.Parse(v)
+	stream := ""
+	if err == nil {
+		stream = strings.Trim(u.Path, "/")
+	}
+	return err == nil && u.Scheme == "nats" && u.Host != "" && stream != "" && !strings.Contains(stream, "/")
 }
 
 // checkQueueURL accepts an SQS queue URL (http or https, with the queue's

@@ -26,10 +26,17 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// Bus is where events go. Publish returns once the bus has stored the
-// message; id lets the bus (and consumers) drop a copy sent twice.
+// Message is one event as a bus carries it.
+type Message struct {
+	Subject        string // parley.<tenant>.<event>
+	ID             string // the event id: the bus (and consumers) drop a copy sent twice
+	ConversationID string // events of one conversation keep their order
+	Data           []byte // the CloudEvent, JSON
+}
+
+// Bus is where events go. Publish returns once the bus has stored the message.
 type Bus interface {
-	Publish(ctx context.Context, subject, id string, data []byte) error
+	Publish(ctx context.Context, m Message) error
 }
 
 // CloudEvent is an event as published: CloudEvents 1.0, JSON format.
@@ -191,7 +198,7 @@ func (p *Publisher) Round(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("encode event %s: %w", o.ID, err)
 		}
 		// Stop at the first refusal: what follows waits, so order holds.
-		if pubErr = p.Bus.Publish(ctx, Subject(o.Event), o.ID, data); pubErr != nil {
+		if pubErr = p.Bus.Publish(ctx, Message{Subject: Subject(o.Event), ID: o.ID, ConversationID: o.ConversationID, Data: data}); pubErr != nil {
 			break
 		}
 		done = append(done, o.Seq)

@@ -8,6 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/config"
@@ -15,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/eventbus"
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/intake/nats/natstest"
+	"github.com/parleyhq/parley/intake/sqs/sqstest"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
@@ -180,6 +187,61 @@ func TestEventsReachTheBusInOrderThroughOutagesAndRestarts(t *testing.T) {
 				}
 			}
 			t.Logf("%d events in the log, %d on the bus", count(want), len(seen))
+		})
+	}
+}
+
+// TestEventsReachAnSNSTopic: with an SNS topic ARN as PARLEY_EVENTS_URL,
+// every event reaches a queue subscribed to the topic, as a CloudEvent with
+// its subject attribute.
+func TestEventsReachAnSNSTopic(t *testing.T) {
+	srv := sqstest.Start(t)
+	ctx := context.Background()
+	snsc := awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			topic, err := snsc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("parley-events-" + string(engine))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			queue, _ := srv.CreateQueue(t, "parley-events-"+string(engine), 30*time.Second, "")
+			qa, err := srv.Client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+				Endpoint: aws.String(qa.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+				t.Fatal(err)
+			}
+			p := apptest.Start(t, engine, nil, func(c *config.Config) {
+				c.EventsURL, c.SNSEndpoint = aws.ToString(topic.TopicArn), srv.Endpoint
+			})
+			w := newWriter(t, p)
+			for i := 0; i < 3; i++ {
+				w.write(p, "+5511999990211")
+				w.write(p, "+5511999990212")
+			}
+			want := dbEvents(t, p.Store, w.tenant.ID)
+			got := map[string][]string{}
+			apptest.Eventually(t, "the events at the subscribed queue", func() bool {
+				for _, m := range srv.Receive(t, queue) {
+					var ce eventbus.CloudEvent
+					if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ce); err != nil {
+						t.Fatalf("not a CloudEvent: %s", aws.ToString(m.Body))
+					}
+					if s := aws.ToString(m.MessageAttributes["subject"].StringValue); s != "parley."+w.tenant.ID+"."+eventbus.Token(ce.EventName) {
+						t.Fatalf("subject attribute %q for %s", s, ce.EventName)
+					}
+					got[ce.ConversationID] = append(got[ce.ConversationID], ce.ID)
+				}
+				return count(got) >= count(want)
+			})
+			for conv, ids := range want {
+				if fmt.Sprint(got[conv]) != fmt.Sprint(ids) {
+					t.Errorf("conversation %s: queue has %v, log has %v", conv, got[conv], ids)
+				}
+			}
 		})
 	}
 }

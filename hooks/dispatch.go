@@ -162,7 +162,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dd store.DueDelivery) store.De
 		res.Status = parley.DeliveryFailed
 		return res
 	}
-	res.Status, res.Next = parley.DeliveryPending, now.Add(backoff(dd.Attempts))
+	res.Status, res.Next = parley.DeliveryPending, now.Add(backoff(dd.Attempts+1))
 	return res
 }
 

@@ -148,7 +148,7 @@ func (q *Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease t
 	if q.engine == Postgres {
 		pick += ` FOR UPDATE OF d SKIP LOCKED`
 	}
-	rows, err := q.q.QueryContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $3
+	rows, err := q.q.QueryContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $3
 		WHERE id IN (`+pick+`) RETURNING id`, now, limit, micros(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
@@ -207,7 +207,9 @@ type DeliveryResult struct {
 	Next       time.Time // for a pending delivery: its next attempt
 }
 
-// RecordWebhookAttempts saves the outcome of attempts.
+// RecordWebhookAttempts saves the outcome of attempts and counts them (an
+// attempt cut short by a crash is not counted: its lease runs out and it is
+// made again).
 func (q *Queries) RecordWebhookAttempts(ctx context.Context, results []DeliveryResult) error {
 	now := micros(q.clock.Now())
 	for _, r := range results {
@@ -215,7 +217,7 @@ func (q *Queries) RecordWebhookAttempts(ctx context.Context, results []DeliveryR
 		if r.Status == parley.DeliveryDelivered {
 			delivered = now
 		}
-		if _, err := q.q.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $2, last_status_code = $3, last_response = $4, last_error = $5,
+		if _, err := q.q.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, status = $2, last_status_code = $3, last_response = $4, last_error = $5,
 			next_attempt_at = $6, delivered_at = $7 WHERE id = $1`, r.ID, r.Status, r.StatusCode, r.Response, r.Error, micros(r.Next), delivered); err != nil {
 			return fmt.Errorf("record webhook attempt: %w", err)
 		}

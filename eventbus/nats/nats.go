@@ -14,6 +14,8 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parleyhq/parley/eventbus"
 )
 
 // Bus publishes to one stream.
@@ -73,16 +75,16 @@ func (b *Bus) ensureStream(ctx context.Context, stream string) error {
 }
 
 // Publish stores one message in the stream and waits for its ack.
-func (b *Bus) Publish(ctx context.Context, subject, id string, data []byte) error {
+func (b *Bus) Publish(ctx context.Context, m eventbus.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := b.js.Publish(ctx, subject, data, jetstream.WithMsgID(id))
+	_, err := b.js.Publish(ctx, m.Subject, m.Data, jetstream.WithMsgID(m.ID))
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		// The broker was down when we started, or lost the stream.
 		if err := b.ensureStream(ctx, b.stream); err != nil {
 			return err
 		}
-		_, err = b.js.Publish(ctx, subject, data, jetstream.WithMsgID(id))
+		_, err = b.js.Publish(ctx, m.Subject, m.Data, jetstream.WithMsgID(m.ID))
 	}
 	return err
 }
