@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/dashboard"
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/ratelimit"
@@ -55,6 +56,11 @@ type App struct {
 	srv     *http.Server
 	ln      net.Listener
 	gateway interface{ Close(context.Context) }
+	intake  *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
+	events  *events // nil without PARLEY_EVENTS_URL
+	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
+	hooks    *hooks.Dispatcher
+	hooksRun *background
 }
 
 // New builds the whole system from cfg. Nothing runs until Start.
@@ -70,7 +76,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock}
 
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Clock: opts.Clock, MaxConns: cfg.DatabaseMaxConns})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Clock: opts.Clock, MaxConns: cfg.DatabaseMaxConns, EventOutbox: cfg.EventsURL != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +126,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	conv.OnCustomerMessage = a.FollowUps.OnCustomerMessage
+	if a.intake, err = newIntake(ctx, cfg, a.FollowUps); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if a.events, err = newEvents(ctx, cfg, a); err != nil {
+		st.Close()
+		return nil, err
+	}
+	webhooks, dispatcher := newWebhooks(a)
+	a.hooks = dispatcher
+	var backlog func() int64
+	if a.events != nil {
+		a.events.pub.Register(reg)
+		backlog = a.events.pub.Backlog
+	}
 	notes, err := newNotify(st, ins, conv, a.log, workers)
 	if err != nil {
 		st.Close()
@@ -146,11 +167,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
 		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
+		EventBacklog: backlog, Webhooks: webhooks,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
 	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: a.log, Clock: opts.Clock, PublicURL: cfg.PublicURL,
-		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, TrustedProxies: cfg.TrustedProxies})
+		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, Webhooks: webhooks, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -179,6 +201,13 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start jobs: %w", err)
 	}
+	if a.intake != nil {
+		a.intake.start(context.WithoutCancel(ctx))
+	}
+	if a.events != nil {
+		a.events.start(context.WithoutCancel(ctx))
+	}
+	a.hooksRun = startBackground(context.WithoutCancel(ctx), a.hooks.Run)
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
@@ -215,6 +244,13 @@ func (a *App) Close(ctx context.Context) error {
 			cancel()
 		}
 	}
+	if a.intake != nil {
+		a.intake.stop()
+	}
+	if a.events != nil {
+		a.events.stop() // after the jobs: their last events still go out
+	}
+	a.hooksRun.stop()
 	errs = append(errs, a.Store.Close())
 	return errors.Join(errs...)
 }

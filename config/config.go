@@ -58,6 +58,17 @@ type Config struct {
 	// DatabaseMaxConns caps this process's PostgreSQL connections; with
 	// replicas, their sum must stay under the server's max_connections.
 	DatabaseMaxConns int
+
+	// FollowUpQueueURL, when set, is an SQS queue URL or a NATS JetStream
+	// nats://host:port/<stream>/<subject> that Follow-Up Requests are read from.
+	FollowUpQueueURL   string
+	SQSEndpoint        string // an SQS-compatible endpoint instead of AWS's
+	FollowUpDeadLetter string // NATS: the subject malformed requests go to
+
+	// EventsURL, when set, is the NATS JetStream stream
+	// (nats://host:port/<stream>) the conversation events are published to.
+	EventsURL   string
+	SNSEndpoint string // an SNS-compatible endpoint instead of AWS's
 }
 
 // Error is a configuration error; it names the variable at fault.
@@ -187,7 +198,84 @@ func settings() []setting {
 		{"PARLEY_METRICS_TOKEN", "metrics-token", "", "bearer token GET /metrics requires; empty leaves /metrics open", func(c *Config, v string) error { c.MetricsToken = v; return nil }},
 		{"PARLEY_DATABASE_MAX_CONNS", "database-max-conns", "20", "PostgreSQL connections this process opens at most (replicas × this must stay under the server's max_connections)",
 			intSetter(func(c *Config) *int { return &c.DatabaseMaxConns }, 2)},
+		{"PARLEY_FOLLOWUP_QUEUE_URL", "followup-queue-url", "", "an SQS queue URL, or nats://host:port/<stream>/<subject> for NATS JetStream, to read Follow-Up Requests from; empty: none", func(c *Config, v string) error {
+			if v != "" {
+				if err := checkQueueURL(v); err != nil {
+					return err
+				}
+			}
+			c.FollowUpQueueURL = v
+			return nil
+		}},
+		{"PARLEY_SQS_ENDPOINT", "sqs-endpoint", "", "SQS-compatible endpoint to use instead of AWS's, e.g. http://127.0.0.1:9324", func(c *Config, v string) error {
+			if v != "" {
+				if err := checkHTTPURL(v); err != nil {
+					return err
+				}
+			}
+			c.SQSEndpoint = v
+			return nil
+		}},
+		{"PARLEY_FOLLOWUP_DEAD_LETTER", "followup-dead-letter", "", "NATS subject malformed Follow-Up Requests are published to (SQS uses the queue's redrive policy); empty: they are logged and not redelivered", func(c *Config, v string) error {
+			if strings.ContainsAny(v, " *>") {
+				return errors.New("want a NATS subject without wildcards, e.g. followups.dead")
+			}
+			c.FollowUpDeadLetter = v
+			return nil
+		}},
+		{"PARLEY_EVENTS_URL", "events-url", "", "where every conversation event is published (CloudEvents JSON): a NATS JetStream stream, nats://host:port/<stream> (subjects parley.<tenant>.<event>), or an SNS topic ARN; empty: none", func(c *Config, v string) error {
+			if v != "" && !validEventsURL(v) {
+				return errors.New("want nats://host:port/<stream> or an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
+			}
+			c.EventsURL = v
+			return nil
+		}},
+		{"PARLEY_SNS_ENDPOINT", "sns-endpoint", "", "SNS-compatible endpoint to use instead of AWS's, for PARLEY_EVENTS_URL", func(c *Config, v string) error {
+			if v != "" {
+				if err := checkHTTPURL(v); err != nil {
+					return err
+				}
+			}
+			c.SNSEndpoint = v
+			return nil
+		}},
 	}
+}
+
+// validEventsURL accepts nats://host:port/<stream> or an SNS topic ARN.
+func validEventsURL(v string) bool {
+	if p := strings.Split(v, ":"); len(p) == 6 && p[0] == "arn" && p[2] == "sns" && p[3] != "" && p[5] != "" {
+		return true
+	}
+	u, err := url.Parse(v)
+	stream := ""
+	if err == nil {
+		stream = strings.Trim(u.Path, "/")
+	}
+	return err == nil && u.Scheme == "nats" && u.Host != "" && stream != "" && !strings.Contains(stream, "/")
+}
+
+// checkQueueURL accepts an SQS queue URL (http or https, with the queue's
+// path) or nats://host:port/<stream>/<subject>.
+func checkQueueURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return errors.New("want an SQS queue URL or nats://host:port/<stream>/<subject>")
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if strings.Trim(u.Path, "/") == "" {
+			return errors.New("an SQS queue URL names the queue in its path, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/followups")
+		}
+	case "nats":
+		stream, subject, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+		if !ok || stream == "" || subject == "" {
+			return errors.New("want nats://host:port/<stream>/<subject>")
+		}
+	default:
+		return fmt.Errorf("unsupported scheme %q (want https:// for SQS or nats://)", u.Scheme)
+	}
+	return nil
 }
 
 func checkHTTPURL(v string) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/conversation"
+	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/notify"
@@ -54,6 +55,8 @@ type Deps struct {
 	TrustedProxies ratelimit.Proxies
 	// Notifications, when set, adds the Notifications page.
 	Notifications *notify.Service
+	// Webhooks, when set, adds Settings → Webhooks.
+	Webhooks *hooks.Service
 
 	// Conversations is the human side of the flow (tickets: reply, assign,
 	// close); nil leaves the Tickets page out.
@@ -82,6 +85,7 @@ type Dashboard struct {
 	views    *views
 	nav      []navItem
 	notify   *notify.Service
+	webhooks *hooks.Service
 	patterns []string // every page route, "METHOD /path", for tests that must cover them all
 
 	conversations *conversation.Service
@@ -141,7 +145,7 @@ func New(deps Deps) (*Dashboard, error) {
 		secureURL: strings.HasPrefix(strings.ToLower(deps.PublicURL), "https://"),
 		limiter:   newLimiter(deps.Clock, deps.SignInLimit, time.Minute),
 		proxies:   deps.TrustedProxies,
-		mux:       http.NewServeMux(), views: v, notify: deps.Notifications,
+		mux:       http.NewServeMux(), views: v, notify: deps.Notifications, webhooks: deps.Webhooks,
 		conversations: deps.Conversations, leads: deps.Leads, knowledge: deps.Knowledge,
 		publicURL: strings.TrimRight(deps.PublicURL, "/"),
 	}

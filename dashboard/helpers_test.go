@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/dashboard"
 	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/leads"
@@ -75,6 +76,7 @@ func withServices(t *testing.T) func(*dashboard.Deps) {
 			Knowledge: knowledge.New(d.Store.Engine()), Tools: &conversation.Tools{}}
 		d.Leads = &leads.Service{Store: d.Store, Jobs: ins, Outbox: &flow.Outbox{Jobs: ins}, Mailer: leads.SMTPMailer{},
 			Clock: d.Clock, Log: slog.New(slog.DiscardHandler)}
+		d.Webhooks = &hooks.Service{Store: d.Store, Clock: d.Clock, Known: func(string) bool { return true }}
 	}
 }
 

@@ -45,7 +45,12 @@ func TestEveryIDPageKeepsTenantsApart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			theirHook, err := e.st.CreateWebhookSubscription(ctx, parley.WebhookSubscription{TenantID: bolt.ID, URL: "https://bolt.example/hook", Secret: "whsec_bolt", Events: []string{"*"}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			theirIDs := map[string]string{
+				"/settings/webhooks": theirHook.ID,
 				"/conversations":     theirs.Conv.ID,
 				"/knowledge":         theirs.Doc.ID,
 				"/settings/channels": theirs.Channel.ID,

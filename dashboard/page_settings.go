@@ -36,6 +36,13 @@ func (d *Dashboard) settingsPage() Page {
 		rt.Get("/settings/api-keys", d.apiKeys)
 		rt.Post("/settings/api-keys", d.createAPIKey)
 		rt.Post("/settings/api-keys/{id}/revoke", d.revokeAPIKey)
+
+		if d.webhooks != nil {
+			rt.Get("/settings/webhooks", d.webhookList)
+			rt.Post("/settings/webhooks", d.createWebhook)
+			rt.Get("/settings/webhooks/{id}", d.webhookDeliveries)
+			rt.Post("/settings/webhooks/{id}/active", d.toggleWebhook)
+		}
 	}}
 }
 

@@ -52,7 +52,8 @@ func JSONSchemas(entries []Entry) (map[string]any, error) {
 func AsyncAPI(version string, entries []Entry) (map[string]any, error) {
 	messages := map[string]any{}
 	refs := map[string]any{}
-	var opRefs []any
+	var opRefs, busRefs []any
+	busMessages := map[string]any{}
 	for _, e := range entries {
 		s, err := schemaOf(e)
 		if err != nil {
@@ -73,7 +74,16 @@ func AsyncAPI(version string, entries []Entry) (map[string]any, error) {
 		messages[id] = msg
 		refs[id] = map[string]any{"$ref": "#/components/messages/" + id}
 		opRefs = append(opRefs, map[string]any{"$ref": "#/channels/conversationEvents/messages/" + id})
+		busMessages[id] = map[string]any{"$ref": "#/components/messages/" + id}
+		busRefs = append(busRefs, map[string]any{"$ref": "#/channels/eventBus/messages/" + id})
 	}
+	followUpID := "FollowUpRequest"
+	for _, e := range entries {
+		if e.JobKind == "follow_up_request" {
+			followUpID = messageID(e.Name)
+		}
+	}
+	followUp := map[string]any{"$ref": "#/components/messages/" + followUpID}
 	return map[string]any{
 		"asyncapi": "3.0.0",
 		"info": map[string]any{
@@ -89,6 +99,23 @@ func AsyncAPI(version string, entries []Entry) (map[string]any, error) {
 				"parameters":  map[string]any{"conversation_id": map[string]any{"description": "The conversation's id (UUID)."}},
 				"messages":    refs,
 			},
+			"eventBus": map[string]any{
+				"address": "parley.{tenant_id}.{event}",
+				"description": "NATS JetStream subjects of the stream PARLEY_EVENTS_URL names: every event of the log, in order, at least once, " +
+					"as a CloudEvents 1.0 JSON message (specversion, id = the event id, source, type parley.{event}, subject = the conversation id, time, " +
+					"data = the payload below, and the extensions tenantid, conversationid, eventname, sequence). Tenants' webhook subscriptions get the same document.",
+				"parameters": map[string]any{
+					"tenant_id": map[string]any{"description": "The tenant's id (UUID)."},
+					"event":     map[string]any{"description": "The event's name in lower case, words joined by _ (Ticket Opened: ticket_opened)."},
+				},
+				"messages": busMessages,
+			},
+			"followUpRequests": map[string]any{
+				"address":     "{queue}",
+				"description": "The SQS queue or NATS JetStream subject PARLEY_FOLLOWUP_QUEUE_URL names: other services publish Follow-Up Requests there.",
+				"parameters":  map[string]any{"queue": map[string]any{"description": "An SQS queue URL, or nats://host:port/<stream>/<subject>."}},
+				"messages":    map[string]any{followUpID: followUp},
+			},
 		},
 		"operations": map[string]any{
 			"appendEvent": map[string]any{
@@ -96,6 +123,18 @@ func AsyncAPI(version string, entries []Entry) (map[string]any, error) {
 				"summary":  "Parley appends a command or event to a conversation's log.",
 				"channel":  map[string]any{"$ref": "#/channels/conversationEvents"},
 				"messages": opRefs,
+			},
+			"publishEvent": map[string]any{
+				"action":   "send",
+				"summary":  "Parley publishes each logged event to the event bus (and to the tenants' webhooks).",
+				"channel":  map[string]any{"$ref": "#/channels/eventBus"},
+				"messages": busRefs,
+			},
+			"receiveFollowUpRequest": map[string]any{
+				"action":   "receive",
+				"summary":  "Parley takes Follow-Up Requests from the queue, once each; malformed ones go to the dead-letter queue.",
+				"channel":  map[string]any{"$ref": "#/channels/followUpRequests"},
+				"messages": []any{map[string]any{"$ref": "#/channels/followUpRequests/messages/" + followUpID}},
 			},
 		},
 		"components": map[string]any{"messages": messages},

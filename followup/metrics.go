@@ -9,6 +9,7 @@ type Metrics struct {
 	delayed prometheus.Counter
 	replied prometheus.Counter
 	answers *prometheus.CounterVec
+	queued  *prometheus.CounterVec
 }
 
 // NewMetrics registers the follow-up counters on reg (nil: not exported).
@@ -24,9 +25,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Sent follow-ups the customer answered within the rule's reply window."}),
 		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_followup_survey_answers_total",
 			Help: "Survey answers, by survey type and answer."}, []string{"survey", "answer"}),
+		queued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_followup_queue_messages_total",
+			Help: "Follow-Up Requests read from an outside queue, by source and outcome (accepted, duplicate, unknown_conversation, malformed)."}, []string{"source", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sent, m.skipped, m.delayed, m.replied, m.answers)
+		reg.MustRegister(m.sent, m.skipped, m.delayed, m.replied, m.answers, m.queued)
 	}
 	return m
 }
@@ -58,5 +61,11 @@ func (m *Metrics) countReplied(n int64) {
 func (m *Metrics) countAnswer(survey, answer string) {
 	if m != nil {
 		m.answers.WithLabelValues(survey, answer).Inc()
+	}
+}
+
+func (m *Metrics) countQueued(source, outcome string) {
+	if m != nil {
+		m.queued.WithLabelValues(source, outcome).Inc()
 	}
 }

@@ -235,6 +235,8 @@ type Report struct {
 	FirstError        string       `json:"first_error,omitempty"`
 	Floor             *bench.Floor `json:"floor,omitempty"`
 	Ratios            *Ratios      `json:"ratios,omitempty"`
+	// FollowUpQueue: the Follow-Up Requests published through a queue (--followup-queue).
+	FollowUpQueue *FollowUpQueueReport `json:"followup_queue,omitempty"`
 }
 
 // Ratios put the figures against the floor measured in the same run.
@@ -256,6 +258,9 @@ func (r *Report) Print(w io.Writer) {
 	if f := r.Floor; f != nil {
 		fmt.Fprintf(w, "floor: %.0f commits/s, %.0f no-op jobs/s, %.0f loopback HTTP req/s\n", f.CommitsPerSecond, f.NoopJobsPerSecond, f.HTTPPerSecond)
 		fmt.Fprintf(w, "ratios: answered/no-op job %.2f, answered/commit %.3f, acknowledged/HTTP %.3f\n", r.Ratios.AnsweredPerNoopJob, r.Ratios.AnsweredPerCommit, r.Ratios.AcknowledgedPerHTTP)
+	}
+	if q := r.FollowUpQueue; q != nil {
+		fmt.Fprintf(w, "follow-up requests through %s: %d published, %d taken in, in %.1f s\n", q.Queue, q.Published, q.Accepted, q.Seconds)
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first failure: %s\n", r.FirstError)

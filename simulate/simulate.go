@@ -42,6 +42,11 @@ type Config struct {
 	Floor       time.Duration // time per floor measurement run before the load; 0 skips them
 	Log         io.Writer     // progress lines; nil for none
 
+	// FollowUpQueue, when set, is an SQS queue URL or a NATS JetStream
+	// nats://host:port/<stream>/<subject>: Parley reads Follow-Up Requests
+	// from it, and after the load every conversation gets one through it.
+	FollowUpQueue string
+
 	// LLMFaultRate and GraphFaultRate make that share of the fake LLM's
 	// calls and of the fake Graph API's sends misbehave (llmtest and
 	// whatsapptest's default mixes of faults); 0 for none.
@@ -114,6 +119,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		"PARLEY_WHATSAPP_GRAPH_URL="+graph.URL, "PARLEY_WHATSAPP_APP_SECRET="+appSecret, "PARLEY_WHATSAPP_RATE_LIMIT=1000",
 		"PARLEY_LLM_BASE_URL="+model.URL, "PARLEY_LLM_API_KEY="+llmKey, "PARLEY_LLM_MODEL=simulated",
 		"PARLEY_API_RATE_LIMIT=0", "PARLEY_WEBHOOK_RATE_LIMIT=0")
+	if cfg.FollowUpQueue != "" {
+		env = append(env, "PARLEY_FOLLOWUP_QUEUE_URL="+cfg.FollowUpQueue)
+	}
 	env = append(env, cfg.Env...)
 
 	srv := exec.CommandContext(ctx, cfg.Binary, "serve")
@@ -167,6 +175,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.PeakRSSMB = peakRSS(srv.Process.Pid)
 	if cpu := cpuSeconds(srv.Process.Pid) - cpu0; cpu > 0 && rep.Answered > 0 {
 		rep.CPUms = cpu * 1000 / float64(rep.Answered)
+	}
+	if cfg.FollowUpQueue != "" {
+		fmt.Fprintf(cfg.Log, "publishing a Follow-Up Request for every conversation through %s\n", cfg.FollowUpQueue)
+		if rep.FollowUpQueue, err = publishFollowUps(ctx, base, key, cfg.FollowUpQueue); err != nil {
+			return nil, err
+		}
 	}
 	rep.Database = engineOf(dbURL)
 	rep.LLMLatencyMS = float64(cfg.LLMLatency) / float64(time.Millisecond)

@@ -316,6 +316,16 @@ func (q *Queries) AppendEvent(ctx context.Context, tenantID, conversationID, nam
 		e.ID, e.TenantID, e.ConversationID, e.Name, body, micros(e.CreatedAt)); err != nil {
 		return e, fmt.Errorf("append event %s: %w", name, err)
 	}
+	if q.outbox {
+		if _, err := q.q.ExecContext(ctx, `INSERT INTO event_outbox (event_id) VALUES ($1)`, e.ID); err != nil {
+			return e, fmt.Errorf("queue event %s for publishing: %w", name, err)
+		}
+	}
+	if q.hooks != nil && q.hooks.Load() {
+		if err := q.queueDeliveries(ctx, e); err != nil {
+			return e, err
+		}
+	}
 	_ = decodeJSON(body, &e.Payload)
 	return e, nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -56,6 +57,11 @@ type Queries struct {
 	clock  clock.Clock
 	// after holds what runs once the transaction has committed (AfterCommit).
 	after *[]func(context.Context)
+	// outbox: AppendEvent also queues the event for publishing (Options.EventOutbox).
+	outbox bool
+	// hooks: some tenant has an active webhook subscription, so AppendEvent
+	// queues deliveries (shared by every Queries of the store).
+	hooks *atomic.Bool
 }
 
 // AfterCommit registers fn to run once q's transaction has committed, in
@@ -83,6 +89,9 @@ type Options struct {
 	Clock clock.Clock // defaults to clock.Real
 	// MaxConns caps PostgreSQL connections (default 20); SQLite uses one.
 	MaxConns int
+	// EventOutbox makes every event appended to a conversation's log also
+	// queue itself in event_outbox, in the same transaction, for a publisher.
+	EventOutbox bool
 }
 
 // Open connects to the database named by dsn: a postgres:// or
@@ -128,7 +137,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", engine, err)
 	}
 	s := &Store{db: db, engine: engine}
-	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock}
+	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock, outbox: opts.EventOutbox, hooks: new(atomic.Bool)}
 	if engine == SQLite {
 		if s.readDB, err = openReadPool(source); err != nil {
 			db.Close()
@@ -230,7 +239,7 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) (err error)
 		}
 	}()
 	var after []func(context.Context)
-	if err = fn(&Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after}); err != nil {
+	if err = fn(&Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after, outbox: s.outbox, hooks: s.hooks}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

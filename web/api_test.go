@@ -37,6 +37,7 @@ func seed(t *testing.T, p *apptest.Parley, key string, tenantID string) map[stri
 	create("/api/agents", map[string]any{"name": "Caio"})
 	create("/api/documents", map[string]any{"title": "Opening hours", "body": "We open at 9."})
 	create("/api/api-keys", map[string]any{"name": "ci"})
+	create("/api/webhook-subscriptions", map[string]any{"url": "https://hooks.example.com/parley", "events": []string{"*"}})
 	seedLeads(t, p, key, ids)
 	create("/api/followup-rules", map[string]any{"title": "Nudge", "message": "Still there?", "delay": "2h", "channel_ids": []string{ids["/api/channels"]}})
 	create("/api/appointments", map[string]any{"customer_id": ids["/api/customers"], "starts_at": "2030-01-02T10:00:00Z"})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/ratelimit"
@@ -50,6 +52,11 @@ type Deps struct {
 	FollowUps *followup.Service
 	// Notifications is the merchant notifications (web/notifications.go).
 	Notifications *notify.Service
+	// Webhooks, when set, serves the tenants' webhook subscriptions.
+	Webhooks *hooks.Service
+	// EventBacklog, when set, reports the events waiting for the event bus
+	// (shown by /readyz).
+	EventBacklog func() int64
 	// TrustedProxies name the client address behind a reverse proxy, for
 	// the webhook limit; empty keys it by the peer.
 	TrustedProxies ratelimit.Proxies
@@ -72,6 +79,7 @@ type Server struct {
 	proxies      ratelimit.Proxies
 
 	conversations *conversation.Service
+	eventBacklog  func() int64
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -85,7 +93,7 @@ var bearer = []map[string][]string{{"bearer": {}}}
 func New(d Deps) *Server {
 	useErrorModel()
 	s := &Server{store: d.Store, log: d.Logger, mux: http.NewServeMux(), reg: d.Registry, channelSaved: d.ChannelSaved, jobs: d.Jobs,
-		apiLimit: d.APILimit, hookLimit: d.WebhookLimit, proxies: d.TrustedProxies}
+		apiLimit: d.APILimit, hookLimit: d.WebhookLimit, proxies: d.TrustedProxies, eventBacklog: d.EventBacklog}
 	if s.apiLimit == nil {
 		s.apiLimit = ratelimit.New(0, 0, nil)
 	}
@@ -132,6 +140,9 @@ func New(d Deps) *Server {
 		s.registerFollowUps(d.FollowUps)
 	}
 	s.registerNotifications(d.Notifications)
+	if d.Webhooks != nil {
+		s.registerWebhooks(d.Webhooks)
+	}
 	return s
 }
 
@@ -177,6 +188,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.log.WarnContext(ctx, "readiness check failed", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"unavailable","error":{"code":"database_unreachable","message":"the database does not answer"}}`))
+		return
+	}
+	if s.eventBacklog != nil {
+		fmt.Fprintf(w, `{"status":"ready","database":%q,"event_backlog":%d}`, s.store.Engine(), s.eventBacklog())
 		return
 	}
 	w.Write([]byte(`{"status":"ready","database":"` + string(s.store.Engine()) + `"}`))

@@ -104,3 +104,54 @@ func TestEventsPrintsEveryFlowNameWithASchema(t *testing.T) {
 		t.Errorf("a bad format should fail naming the flag: %v %s", err, out)
 	}
 }
+
+// The AsyncAPI document names the channels outside systems use: the event
+// bus (every event) and the follow-up request queue, each message a
+// resolvable reference.
+func TestEventsNamesTheBusAndQueueChannels(t *testing.T) {
+	out, err := exec.Command(binary, "events").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(ref string) map[string]any {
+		var x any = doc
+		for _, p := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			m, ok := x.(map[string]any)
+			if !ok {
+				return nil
+			}
+			x = m[p]
+		}
+		m, _ := x.(map[string]any)
+		return m
+	}
+	channels := doc["channels"].(map[string]any)
+	bus, _ := channels["eventBus"].(map[string]any)
+	if bus == nil || bus["address"] != "parley.{tenant_id}.{event}" {
+		t.Fatalf("eventBus channel = %v", bus)
+	}
+	all := len(doc["components"].(map[string]any)["messages"].(map[string]any))
+	if n := len(bus["messages"].(map[string]any)); n != all {
+		t.Errorf("the bus carries %d messages, the catalog has %d", n, all)
+	}
+	queue, _ := channels["followUpRequests"].(map[string]any)
+	if queue == nil {
+		t.Fatal("no followUpRequests channel")
+	}
+	for _, m := range queue["messages"].(map[string]any) {
+		if got := resolve(m.(map[string]any)["$ref"].(string)); got == nil || got["name"] != "Follow-Up Request" {
+			t.Errorf("the queue's message resolves to %v", got)
+		}
+	}
+	for name, op := range doc["operations"].(map[string]any) {
+		for _, m := range op.(map[string]any)["messages"].([]any) {
+			if resolve(m.(map[string]any)["$ref"].(string)) == nil {
+				t.Errorf("operation %s: %v does not resolve", name, m)
+			}
+		}
+	}
+}

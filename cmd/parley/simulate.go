@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/simulate"
@@ -29,6 +30,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&cfg.Senders, "senders", 64, "concurrent webhook connections")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "database for the Parley under test (default: a fresh SQLite file)")
 	fs.DurationVar(&cfg.Floor, "floor", 2*time.Second, "time per floor measurement (database commits, no-op jobs, loopback HTTP) in the same run; 0 skips")
+	fs.StringVar(&cfg.FollowUpQueue, "followup-queue", "", "an SQS queue URL or nats://host:port/<stream>/<subject>: Parley reads Follow-Up Requests from it, and after the load one is published there for every conversation")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -49,6 +51,8 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &usageError{"--messages must be 0 or more"}
 	case cfg.Messages == 0 && cfg.Duration <= 0:
 		return &usageError{"--duration must be positive (or give --messages)"}
+	case cfg.FollowUpQueue != "" && !strings.HasPrefix(cfg.FollowUpQueue, "nats://") && !strings.HasPrefix(cfg.FollowUpQueue, "http"):
+		return &usageError{"--followup-queue: want an SQS queue URL (https://…) or nats://host:port/<stream>/<subject>"}
 	case cfg.Senders < 1:
 		return &usageError{"--senders must be at least 1"}
 	}

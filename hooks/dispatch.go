@@ -1,0 +1,184 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/eventbus"
+	"github.com/parleyhq/parley/store"
+)
+
+// GiveUpAfter is how long a delivery is retried.
+const GiveUpAfter = 24 * time.Hour
+
+// lease is how long a claimed delivery is ours: a process that dies holding
+// it leaves it to be taken again then.
+const lease = time.Minute
+
+// backoff is the wait after a failed attempt n (1-based).
+func backoff(n int) time.Duration {
+	steps := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute,
+		30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour}
+	if n-1 < len(steps) {
+		return steps[n-1]
+	}
+	return 6 * time.Hour
+}
+
+// Dispatcher posts due deliveries.
+type Dispatcher struct {
+	Store *store.Store
+	Clock clock.Clock
+	Log   *slog.Logger
+	// HTTP posts the deliveries; it should refuse addresses tenants may not
+	// reach (the outbound address rules) and time out.
+	HTTP *http.Client
+	// Poll is how often it looks for due deliveries (default 500 ms).
+	Poll time.Duration
+}
+
+// Run delivers until ctx ends. It also keeps the store's "any active
+// subscription" flag fresh, for subscriptions made by other replicas.
+func (d *Dispatcher) Run(ctx context.Context) {
+	poll := d.Poll
+	if poll <= 0 {
+		poll = 500 * time.Millisecond
+	}
+	lastRefresh := time.Time{}
+	for ctx.Err() == nil {
+		if time.Since(lastRefresh) > 5*time.Second {
+			if on, err := d.Store.AnyActiveWebhookSubscription(ctx); err == nil {
+				d.Store.SetWebhooksActive(on)
+				lastRefresh = time.Now()
+			}
+		}
+		n, err := d.Round(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log().WarnContext(ctx, "webhook deliveries: round failed", "err", err)
+		}
+		if n == 0 || err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(poll):
+			}
+		}
+	}
+}
+
+func (d *Dispatcher) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
+
+// Round claims a batch of due deliveries, posts them concurrently and
+// records the outcomes in one transaction. It returns how many it tried.
+func (d *Dispatcher) Round(ctx context.Context) (int, error) {
+	now := d.Clock.Now()
+	due, err := d.Store.ClaimWebhookDeliveries(ctx, 50, now.Add(lease))
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	results := make([]store.DeliveryResult, len(due))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range due {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = d.attempt(ctx, due[i])
+		}(i)
+	}
+	wg.Wait()
+	err = d.Store.InTx(context.WithoutCancel(ctx), func(q *store.Queries) error {
+		if err := q.RecordWebhookAttempts(ctx, results); err != nil {
+			return err
+		}
+		for i, r := range results {
+			if r.Status == parley.DeliveryFailed {
+				reason := fmt.Sprintf("deliveries failed for %s; the last attempt: %s", GiveUpAfter, describe(r))
+				if err := q.DisableWebhookSubscription(ctx, due[i].SubscriptionID, reason); err != nil {
+					return err
+				}
+				d.log().WarnContext(ctx, "webhook subscription switched off", "tenant_id", due[i].Event.TenantID,
+					"subscription_id", due[i].SubscriptionID, "reason", reason)
+			}
+		}
+		return nil
+	})
+	return len(due), err
+}
+
+func describe(r store.DeliveryResult) string {
+	if r.StatusCode != 0 {
+		return fmt.Sprintf("HTTP %d", r.StatusCode)
+	}
+	return r.Error
+}
+
+// attempt posts one delivery and says what became of it.
+func (d *Dispatcher) attempt(ctx context.Context, dd store.DueDelivery) store.DeliveryResult {
+	res := store.DeliveryResult{ID: dd.ID}
+	body, _ := json.Marshal(eventbus.Envelope(dd.Event, 0))
+	now := d.Clock.Now()
+	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, dd.URL, bytes.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/cloudevents+json")
+		req.Header.Set("User-Agent", "Parley-Webhooks/1")
+		req.Header.Set("Parley-Signature", Sign(dd.Secret, now, body))
+		req.Header.Set("Parley-Event", dd.Event.Name)
+		req.Header.Set("Parley-Event-Id", dd.Event.ID)
+		req.Header.Set("Parley-Delivery-Id", dd.ID)
+		var resp *http.Response
+		if resp, err = d.HTTP.Do(req); err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			resp.Body.Close()
+			res.StatusCode, res.Response = resp.StatusCode, printable(b)
+			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+				res.Status = parley.DeliveryDelivered
+				return res
+			}
+		}
+	}
+	if err != nil {
+		res.Error = errorText(err)
+	}
+	if now.Sub(dd.CreatedAt) >= GiveUpAfter {
+		res.Status = parley.DeliveryFailed
+		return res
+	}
+	res.Status, res.Next = parley.DeliveryPending, now.Add(backoff(dd.Attempts+1))
+	return res
+}
+
+// errorText says why no answer came, without Go's wrapping noise.
+func errorText(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "Post ") {
+		s = s[i+2:]
+	}
+	return s
+}
+
+// printable keeps the endpoint's answer as valid UTF-8 text.
+func printable(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "�")
+}

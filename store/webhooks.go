@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley"
+)
+
+const subscriptionCols = `id, tenant_id, url, secret, events, description, active, disabled_reason, created_at`
+
+func scanSubscription(row interface{ Scan(...any) error }) (parley.WebhookSubscription, error) {
+	var s parley.WebhookSubscription
+	var events string
+	var created int64
+	err := row.Scan(&s.ID, &s.TenantID, &s.URL, &s.Secret, &events, &s.Description, &s.Active, &s.DisabledReason, &created)
+	if err != nil {
+		return s, err
+	}
+	s.CreatedAt = fromMicros(created)
+	return s, decodeJSON(events, &s.Events)
+}
+
+// CreateWebhookSubscription stores a subscription.
+func (q *Queries) CreateWebhookSubscription(ctx context.Context, s parley.WebhookSubscription) (parley.WebhookSubscription, error) {
+	s.ID, s.CreatedAt, s.Active = newID(), q.clock.Now(), true
+	_, err := q.q.ExecContext(ctx, `INSERT INTO webhook_subscriptions (`+subscriptionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8)`,
+		s.ID, s.TenantID, s.URL, s.Secret, encodeJSON(s.Events), s.Description, s.Active, micros(s.CreatedAt))
+	if err != nil {
+		return s, fmt.Errorf("create webhook subscription: %w", err)
+	}
+	if q.hooks != nil {
+		q.hooks.Store(true)
+	}
+	return s, nil
+}
+
+// GetWebhookSubscription returns one of the tenant's subscriptions.
+func (q *Queries) GetWebhookSubscription(ctx context.Context, tenantID, id string) (parley.WebhookSubscription, error) {
+	s, err := scanSubscription(q.q.QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	return s, rowErr(err, "webhook subscription")
+}
+
+// ListWebhookSubscriptions pages through the tenant's subscriptions.
+func (q *Queries) ListWebhookSubscriptions(ctx context.Context, tenantID string, p Page) ([]parley.WebhookSubscription, string, error) {
+	return list(ctx, q, p, scanSubscription, func(s parley.WebhookSubscription) string { return s.ID },
+		`SELECT `+subscriptionCols+` FROM webhook_subscriptions WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID)
+}
+
+// UpdateWebhookSubscription saves the URL, events, description and active
+// flag (and the reason it was switched off, empty when switched on again).
+func (q *Queries) UpdateWebhookSubscription(ctx context.Context, s parley.WebhookSubscription) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE webhook_subscriptions SET url = $3, events = $4, description = $5, active = $6, disabled_reason = $7
+		WHERE tenant_id = $1 AND id = $2`, s.TenantID, s.ID, s.URL, encodeJSON(s.Events), s.Description, s.Active, s.DisabledReason)
+	if err == nil && s.Active && q.hooks != nil {
+		q.hooks.Store(true)
+	}
+	return affected(res, err, "webhook subscription")
+}
+
+// DeleteWebhookSubscription removes a subscription and its deliveries.
+func (q *Queries) DeleteWebhookSubscription(ctx context.Context, tenantID, id string) error {
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND subscription_id = $2`, tenantID, id); err != nil {
+		return fmt.Errorf("delete webhook deliveries: %w", err)
+	}
+	res, err := q.q.ExecContext(ctx, `DELETE FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	return affected(res, err, "webhook subscription")
+}
+
+// DisableWebhookSubscription switches a subscription off with a reason.
+func (q *Queries) DisableWebhookSubscription(ctx context.Context, id, reason string) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE webhook_subscriptions SET active = FALSE, disabled_reason = $2 WHERE id = $1`, id, reason)
+	return err
+}
+
+// AnyActiveWebhookSubscription reports whether any tenant has one: until
+// one does, appending an event spends no statement on deliveries.
+func (q *Queries) AnyActiveWebhookSubscription(ctx context.Context) (bool, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_subscriptions WHERE active LIMIT 1) AS s`).Scan(&n)
+	return n > 0, err
+}
+
+// SetWebhooksActive tells the store whether to look for subscriptions when
+// an event is appended (see AnyActiveWebhookSubscription).
+func (s *Store) SetWebhooksActive(on bool) { s.hooks.Store(on) }
+
+// queueDeliveries creates, in the event's transaction, one delivery per
+// active subscription of the tenant that wants the event.
+func (q *Queries) queueDeliveries(ctx context.Context, e parley.Event) error {
+	now := micros(q.clock.Now())
+	_, err := q.q.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, subscription_id, tenant_id, event_id, event_name, status, next_attempt_at, created_at)
+		SELECT s.id || ':' || $1, s.id, s.tenant_id, $1, $2, 'pending', $3, $3 FROM webhook_subscriptions s
+		WHERE s.tenant_id = $4 AND s.active AND (s.events = '["*"]' OR s.events LIKE $5)`,
+		e.ID, e.Name, now, e.TenantID, `%`+encodeJSON(e.Name)+`%`)
+	if err != nil {
+		return fmt.Errorf("queue webhook deliveries for %s: %w", e.Name, err)
+	}
+	return nil
+}
+
+const deliveryCols = `id, subscription_id, event_id, event_name, status, attempts, next_attempt_at, last_status_code, last_response, last_error, created_at, delivered_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (parley.WebhookDelivery, error) {
+	var d parley.WebhookDelivery
+	var next, created int64
+	var delivered *int64
+	err := row.Scan(&d.ID, &d.SubscriptionID, &d.EventID, &d.EventName, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastResponse, &d.LastError, &created, &delivered)
+	if err != nil {
+		return d, err
+	}
+	d.CreatedAt = fromMicros(created)
+	if d.Status == parley.DeliveryPending {
+		t := fromMicros(next)
+		d.NextAttemptAt = &t
+	}
+	if delivered != nil {
+		t := fromMicros(*delivered)
+		d.DeliveredAt = &t
+	}
+	return d, nil
+}
+
+// ListWebhookDeliveries pages through a subscription's deliveries, newest first.
+func (q *Queries) ListWebhookDeliveries(ctx context.Context, tenantID, subscriptionID string, p Page) ([]parley.WebhookDelivery, string, error) {
+	return list(ctx, q, p, scanDelivery, func(d parley.WebhookDelivery) string { return d.ID },
+		`SELECT `+deliveryCols+` FROM webhook_deliveries WHERE tenant_id = $1 AND subscription_id = $4 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, tenantID, subscriptionID)
+}
+
+// DueDelivery is a claimed delivery with what sending it needs.
+type DueDelivery struct {
+	parley.WebhookDelivery
+	URL    string
+	Secret string
+	Event  parley.Event
+}
+
+// ClaimWebhookDeliveries takes up to limit deliveries that are due, for
+// active subscriptions, and leases them until lease: a process that dies
+// holding them leaves them to be taken again then. On PostgreSQL replicas
+// skip each other's rows.
+func (q *Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease time.Time) ([]DueDelivery, error) {
+	now := micros(q.clock.Now())
+	pick := `SELECT d.id FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+		WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.active ORDER BY d.next_attempt_at LIMIT $2`
+	if q.engine == Postgres {
+		pick += ` FOR UPDATE OF d SKIP LOCKED`
+	}
+	rows, err := q.q.QueryContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $3
+		WHERE id IN (`+pick+`) RETURNING id`, now, limit, micros(lease))
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
+	}
+	var ids []any
+	var ph []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+		ph = append(ph, fmt.Sprintf("$%d", len(ids)))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	rows, err = q.q.QueryContext(ctx, `SELECT d.id, d.subscription_id, d.event_id, d.event_name, d.status, d.attempts, d.next_attempt_at,
+		d.last_status_code, d.last_response, d.last_error, d.created_at, d.delivered_at, s.url, s.secret,
+		e.id, e.tenant_id, e.conversation_id, e.name, e.payload, e.created_at
+		FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id JOIN conversation_events e ON e.id = d.event_id
+		WHERE d.id IN (`+strings.Join(ph, ", ")+`)`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("read claimed webhook deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []DueDelivery
+	for rows.Next() {
+		var dd DueDelivery
+		var next, created, evCreated int64
+		var delivered *int64
+		var payload string
+		d := &dd.WebhookDelivery
+		if err := rows.Scan(&d.ID, &d.SubscriptionID, &d.EventID, &d.EventName, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastResponse, &d.LastError,
+			&created, &delivered, &dd.URL, &dd.Secret, &dd.Event.ID, &dd.Event.TenantID, &dd.Event.ConversationID, &dd.Event.Name, &payload, &evCreated); err != nil {
+			return nil, err
+		}
+		d.CreatedAt, dd.Event.CreatedAt = fromMicros(created), fromMicros(evCreated)
+		if err := decodeJSON(payload, &dd.Event.Payload); err != nil {
+			return nil, err
+		}
+		out = append(out, dd)
+	}
+	return out, rows.Err()
+}
+
+// DeliveryResult is the outcome of one attempt.
+type DeliveryResult struct {
+	ID         string
+	Status     string // parley.Delivery…
+	StatusCode int
+	Response   string
+	Error      string
+	Next       time.Time // for a pending delivery: its next attempt
+}
+
+// RecordWebhookAttempts saves the outcome of attempts and counts them (an
+// attempt cut short by a crash is not counted: its lease runs out and it is
+// made again).
+func (q *Queries) RecordWebhookAttempts(ctx context.Context, results []DeliveryResult) error {
+	now := micros(q.clock.Now())
+	for _, r := range results {
+		var delivered any
+		if r.Status == parley.DeliveryDelivered {
+			delivered = now
+		}
+		if _, err := q.q.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, status = $2, last_status_code = $3, last_response = $4, last_error = $5,
+			next_attempt_at = $6, delivered_at = $7 WHERE id = $1`, r.ID, r.Status, r.StatusCode, r.Response, r.Error, micros(r.Next), delivered); err != nil {
+			return fmt.Errorf("record webhook attempt: %w", err)
+		}
+	}
+	return nil
+}
