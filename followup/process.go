@@ -294,7 +294,7 @@ func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r p
 			Extra: map[string]any{"followup_id": f.ID, "followup_rule_id": r.ID}}
 		if out.survey != parley.SurveyNone {
 			msg.Extra["survey"] = out.survey
-			surveyMessage(&msg, out.survey, f.ID)
+			msg = surveyMessage(msg, out.survey, f.ID)
 		}
 		if msg, err = s.Outbox.Queue(ctx, q, sit.conv, msg); err != nil {
 			return fmt.Errorf("queue follow-up: %w", err)
