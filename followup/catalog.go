@@ -16,7 +16,7 @@ type DecisionPayload struct {
 	RuleID     string            `json:"rule_id"`
 	Title      string            `json:"title"`
 	Decision   string            `json:"decision" jsonschema:"sent or skipped"`
-	Reason     string            `json:"reason" jsonschema:"why: e.g. conversation_closed, feature_off, upcoming_appointment, channel_inactive, outside_window"`
+	Reason     string            `json:"reason" jsonschema:"why: e.g. conversation_not_open, appointments_module_off, followups_feature_off, existing_appointment, channel_inactive, outside_24h_window_without_template"`
 	FollowUpID string            `json:"followup_id,omitempty"`
 	MessageID  string            `json:"message_id,omitempty"`
 	Kind       string            `json:"kind,omitempty" jsonschema:"text, generated or template"`

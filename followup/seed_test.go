@@ -436,4 +436,3 @@ func TestTheAIWritesTheFollowUpUnlessTheRuleSendsItAsWritten(t *testing.T) {
 		}
 	})
 }
-
