@@ -46,7 +46,7 @@ type SurveyAnsweredPayload struct {
 func Catalog() []flow.Entry {
 	decision := reflect.TypeFor[DecisionPayload]()
 	return []flow.Entry{
-		{Name: EventRequest, Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Check a conversation's follow-up rules and send what is due; payload exactly {\"id\": conversation id}.", Payload: reflect.TypeFor[RequestArgs]()},
+		{Name: EventRequest, Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Check a conversation's follow-up rules and send what is due; payload {\"id\": conversation id}, other keys ignored; an unreadable payload fails for good with its reason logged.", Payload: reflect.TypeFor[RequestArgs]()},
 		{Name: EventSent, Type: "event", Summary: "A follow-up rule fired: its message was queued.", Payload: decision},
 		{Name: EventSkipped, Type: "event", Summary: "A due follow-up was not sent, with the business rule that said no.", Payload: decision},
 		{Name: EventDelayed, Type: "event", Summary: "A due follow-up waits for the tenant's next opening hours.", Payload: reflect.TypeFor[DelayedPayload]()},

@@ -159,7 +159,7 @@ func (r rawRequest) MarshalJSON() ([]byte, error) { return []byte(r.body), nil }
 func TestMalformedRequestIsCancelledWithoutRetry(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
-		for _, body := range []string{`{"id": "not-a-uuid"}`, `{"id": 42}`, `{}`, `{"id": "0192f0e0-0000-7000-8000-000000000000", "extra": 1}`} {
+		for _, body := range []string{`{"id": "not-a-uuid"}`, `{"id": 42}`, `{}`} {
 			res, err := e.p.Jobs.Insert(context.Background(), rawRequest{body}, nil)
 			if err != nil {
 				t.Fatal(err)

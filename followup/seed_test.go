@@ -368,11 +368,11 @@ func TestRequestPayloadAcceptsExtraKeysAndTheAPIsIDForms(t *testing.T) {
 		if g := w.graphSends("+5511955550001", 2)[1]; g.Text == nil || g.Text.Body != "Still there?" {
 			t.Fatalf("follow-up for a payload with extra keys = %+v", g)
 		}
-		run("+5511955550002", func(id string) string { return `{"id": " ` + strings.ToUpper(id) + ` "}` }, rivertype.JobStateCompleted)
+		run("+5511955550002", func(id string) string { return `{"id": "` + strings.ToUpper(id) + `"}` }, rivertype.JobStateCompleted)
 		if g := w.graphSends("+5511955550002", 2)[1]; g.Text == nil || g.Text.Body != "Still there?" {
 			t.Fatalf("follow-up for an upper-case id = %+v", g)
 		}
-		for _, body := range []string{`{"id": "conversation-123"}`, `{"id": 42}`, `{}`, `[]`, `{"id": "{0192f0e0-0000-7000-8000-000000000000}"}`} {
+		for _, body := range []string{`{"id": "conversation-123"}`, `{"id": 42}`, `{}`, `[]`, `{"id": "{0192f0e0-0000-7000-8000-000000000000}"}`, `{"id": " 0192f0e0-0000-7000-8000-000000000000"}`, `{"id": null}`} {
 			res, err := e.p.Jobs.Insert(context.Background(), rawRequest{body}, nil)
 			if err != nil {
 				t.Fatal(err)
