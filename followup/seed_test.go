@@ -1,10 +1,12 @@
 package followup_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,6 +31,7 @@ const (
 	twAccount = "AC" + "0123456789abcdef0123456789abcdef"
 	twToken   = "tw-auth-token"
 	twNumber  = "+15550001234"
+	appSecret = "app-secret"
 )
 
 var pnSeq atomic.Int64
@@ -56,7 +59,7 @@ func newWired(t *testing.T, engine store.Engine, responder llmtest.Responder) *w
 		t.Cleanup(model.Close)
 	}
 	e := newEnv(t, engine, func(c *config.Config) {
-		c.WhatsAppGraphURL, c.TwilioBaseURL = graph.URL, tw.URL
+		c.WhatsAppGraphURL, c.TwilioBaseURL, c.WhatsAppAppSecret = graph.URL, tw.URL, appSecret
 		if model != nil {
 			c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = model.URL, "llm-key", "fake-model"
 		}
@@ -83,6 +86,43 @@ func (w *wired) on(ch parley.Channel) *env {
 	e := *w.env
 	e.channel = ch
 	return &e
+}
+
+// webhook posts a signed Cloud API webhook body to Parley.
+func (w *wired) webhook(body []byte) {
+	w.t.Helper()
+	req, err := http.NewRequest("POST", w.p.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		w.t.Fatalf("webhook = %d", res.StatusCode)
+	}
+}
+
+// twilioWebhook posts a signed Twilio inbound form to the Twilio channel.
+func (w *wired) twilioWebhook(form url.Values) {
+	w.t.Helper()
+	u := w.p.URL() + "/webhooks/twilio/" + w.twCh.ID
+	req, err := twiliotest.NewWebhookRequest(context.Background(), twToken, u, form)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		w.t.Fatalf("twilio webhook = %d", res.StatusCode)
+	}
 }
 
 // graphWire is the part of a Cloud API send body these tests read.
@@ -200,8 +240,10 @@ func TestSurveysReachWhatsAppAsButtonsAndAListAndTheTapIsRecorded(t *testing.T) 
 			t.Fatalf("yes_no buttons = %+v", btns)
 		}
 		e.clk.Advance(time.Minute)
-		e.inbound("+5511988880001", parley.Message{Type: parley.MessageInteractive, Content: "No",
-			Extra: map[string]any{"interactive_type": "button_reply", "interactive_id": btns[1].Reply.ID}})
+		// The tap arrives as Meta posts it: a signed button_reply webhook.
+		w.webhook(whatsapptest.ButtonReplyWebhook(whatsapptest.Inbound{PhoneNumberID: e.channel.PhoneNumberID, From: "5511988880001",
+			Name: "Ana", Time: e.clk.Now()}, btns[1].Reply.ID, btns[1].Reply.Title))
+		waitFor(t, "the tap's survey answer", func() bool { return len(e.events(conv, followup.EventSurveyAnswered)) == 1 })
 		if a := answered(t, e, conv); a["answer"] != "no" || a["score"] != 0.0 || a["survey"] != "yes_no" {
 			t.Fatalf("yes_no answer = %+v", a)
 		}
@@ -263,7 +305,9 @@ func TestSurveysReachTwilioAsNumberedChoicesAndTheTypedAnswerIsRecorded(t *testi
 			t.Fatalf("yes_no at Twilio: %q (content sid %q)", got.Body, got.ContentSID)
 		}
 		e.clk.Advance(time.Minute)
-		e.customerWrites("+5511977770001", "1")
+		// The typed "1" arrives as Twilio posts it: a signed form.
+		w.twilioWebhook(twiliotest.InboundText(twAccount, "+5511977770001", twNumber, "Ana", "1"))
+		waitFor(t, "the typed survey answer", func() bool { return len(e.events(conv, followup.EventSurveyAnswered)) == 1 })
 		if a := answered(t, e, conv); a["answer"] != "yes" || a["score"] != 1.0 {
 			t.Fatalf("yes_no answer = %+v", a)
 		}
