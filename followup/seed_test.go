@@ -478,5 +478,14 @@ func TestTheAIWritesTheFollowUpUnlessTheRuleSendsItAsWritten(t *testing.T) {
 		if n := w.model.Calls(); n != 1 {
 			t.Fatalf("model calls = %d after a rule sent as written, want still 1", n)
 		}
+		e.deactivate(r.Map(t)["id"].(string))
+
+		// A survey written by the AI keeps its buttons under the AI's text.
+		e.rule(map[string]any{"title": "Check", "message": "Ask whether that answered the question", "delay": "30m", "survey": "yes_no"})
+		silentFor(e, "+5511944440003", 30*time.Minute)
+		g := w.graphSends("+5511944440003", 2)[1]
+		if g.Interactive == nil || g.Interactive.Type != "button" || g.Interactive.Body.Text != written || len(g.Interactive.Action.Buttons) != 2 {
+			t.Fatalf("AI-written survey at the Graph API = %+v", g)
+		}
 	})
 }
