@@ -43,6 +43,10 @@ type FollowUpRule struct {
 	Active    bool      `json:"active"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// SendAsWritten sends Message as it is even when a model is configured;
+	// by default (seed 000) the AI writes each follow-up from it.
+	SendAsWritten bool `json:"send_as_written"`
 }
 
 // AppliesTo reports whether the rule covers conversations on channelID.

@@ -108,7 +108,7 @@ func newRig(b *testing.B, engine store.Engine) *rig {
 		r.arrived[m.To] = time.Now()
 		r.mu.Unlock()
 	})
-	tn, err := r.st.CreateTenant(ctx, parley.Tenant{Name: "Bench", Features: map[string]bool{parley.FeatureFollowUps: true}})
+	tn, err := r.st.CreateTenant(ctx, parley.Tenant{Name: "Bench", Features: map[string]bool{parley.FeatureFollowUps: true}, Modules: []string{parley.ModuleAppointments}})
 	if err != nil {
 		b.Fatal(err)
 	}

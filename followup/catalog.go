@@ -16,7 +16,7 @@ type DecisionPayload struct {
 	RuleID     string            `json:"rule_id"`
 	Title      string            `json:"title"`
 	Decision   string            `json:"decision" jsonschema:"sent or skipped"`
-	Reason     string            `json:"reason" jsonschema:"why: e.g. conversation_closed, feature_off, upcoming_appointment, channel_inactive, outside_window"`
+	Reason     string            `json:"reason" jsonschema:"why: e.g. conversation_not_open, appointments_module_off, followups_feature_off, existing_appointment, channel_inactive, outside_24h_window_without_template"`
 	FollowUpID string            `json:"followup_id,omitempty"`
 	MessageID  string            `json:"message_id,omitempty"`
 	Kind       string            `json:"kind,omitempty" jsonschema:"text, generated or template"`
@@ -46,7 +46,7 @@ type SurveyAnsweredPayload struct {
 func Catalog() []flow.Entry {
 	decision := reflect.TypeFor[DecisionPayload]()
 	return []flow.Entry{
-		{Name: EventRequest, Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Check a conversation's follow-up rules and send what is due; payload exactly {\"id\": conversation id}.", Payload: reflect.TypeFor[RequestArgs]()},
+		{Name: EventRequest, Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Check a conversation's follow-up rules and send what is due; payload {\"id\": conversation id}, other keys ignored; an unreadable payload fails for good with its reason logged.", Payload: reflect.TypeFor[RequestArgs]()},
 		{Name: EventSent, Type: "event", Summary: "A follow-up rule fired: its message was queued.", Payload: decision},
 		{Name: EventSkipped, Type: "event", Summary: "A due follow-up was not sent, with the business rule that said no.", Payload: decision},
 		{Name: EventDelayed, Type: "event", Summary: "A due follow-up waits for the tenant's next opening hours.", Payload: reflect.TypeFor[DelayedPayload]()},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/store"
 )
 
 // outgoing is a follow-up ready to queue.
@@ -37,9 +38,12 @@ func (s *Service) compose(ctx context.Context, sit situation, r parley.FollowUpR
 		return outgoing{template: r.Template, kind: "template", reason: "outside_24h_window_template"}, "", nil
 	}
 	out := outgoing{text: r.Message, survey: r.Survey, kind: "text"}
-	if !r.Generate {
+	if r.SendAsWritten {
+		out.reason = "send_as_written"
 		return out, "", nil
 	}
+	// Seed 000: the AI writes the follow-up, by default, whenever a model
+	// is configured.
 	if s.LLM == nil {
 		if out.text == "" {
 			out.text = fallbackText
@@ -65,10 +69,15 @@ func (s *Service) compose(ctx context.Context, sit situation, r parley.FollowUpR
 	return out, "", nil
 }
 
-// generate asks the model for a follow-up from the conversation's history,
-// with the rule's text as guidance.
+// generate asks the model for the follow-up: the rule's message rewritten
+// for this customer and where their conversation left off.
 func (s *Service) generate(ctx context.Context, conv parley.Conversation, r parley.FollowUpRule) (string, error) {
-	history, err := s.Store.RecentMessages(ctx, conv.TenantID, conv.ID, historySize)
+	r0 := s.Store.Read()
+	history, err := r0.RecentMessages(ctx, conv.TenantID, conv.ID, historySize)
+	if err != nil {
+		return "", err
+	}
+	name, err := customerName(ctx, r0, conv)
 	if err != nil {
 		return "", err
 	}
@@ -92,8 +101,14 @@ func (s *Service) generate(ctx context.Context, conv parley.Conversation, r parl
 	system := "You are the business's assistant on WhatsApp. The customer has not answered the last message for a while. " +
 		"Write ONE short, friendly follow-up message that picks up where the conversation left off, in " + lang + ". " +
 		"Plain text, no placeholders, no greeting formulas longer than a few words."
+	if name != "" {
+		system += "\nThe customer's name: " + name + "."
+	}
 	if r.Message != "" {
-		system += "\nGuidance from the business for this follow-up: " + r.Message
+		system += "\nThe business's follow-up message, to write in your own words for this customer and conversation: " + r.Message
+	}
+	if r.Survey != parley.SurveyNone {
+		system += "\nThe customer answers it through a survey (" + string(r.Survey) + ") attached below your text: keep its question, do not list answers."
 	}
 	msgs = append(msgs, llm.Message{Role: llm.RoleUser, Content: "(No reply from the customer yet. Write the follow-up message now.)"})
 	resp, err := s.LLM.Complete(ctx, llm.Request{System: system, Messages: msgs})
@@ -105,4 +120,20 @@ func (s *Service) generate(ctx context.Context, conv parley.Conversation, r parl
 		return "", &llm.Error{Kind: llm.ErrInvalidOutput, Err: errors.New("empty follow-up")}
 	}
 	return text, nil
+}
+
+// customerName is the conversation's customer's name ("" for a contact who
+// is not a customer).
+func customerName(ctx context.Context, q *store.Queries, conv parley.Conversation) (string, error) {
+	var c parley.Customer
+	var err error
+	if conv.CustomerID != "" {
+		c, err = q.GetCustomer(ctx, conv.TenantID, conv.CustomerID)
+	} else {
+		c, err = q.CustomerByPhone(ctx, conv.TenantID, conv.ContactPhone)
+	}
+	if parley.ErrorCode(err) == parley.CodeNotFound {
+		return "", nil
+	}
+	return c.Name, err
 }

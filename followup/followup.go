@@ -34,14 +34,15 @@ const (
 
 // Reasons a follow-up is skipped or delayed, as logged and counted.
 const (
-	ReasonNotOpen          = "conversation_not_open"
-	ReasonFeatureOff       = "followups_feature_off"
-	ReasonAppointment      = "upcoming_appointment"
-	ReasonChannelInactive  = "channel_inactive"
-	ReasonOutsideWindow    = "outside_24h_window_without_template"
-	ReasonOutsideHours     = "outside_availability_hours"
-	ReasonNoChannel        = "no_channel"
-	ReasonGenerationFailed = "generation_failed_used_rule_text"
+	ReasonNotOpen              = "conversation_not_open"
+	ReasonFeatureOff           = "followups_feature_off"
+	ReasonNoAppointmentsModule = "appointments_module_off"
+	ReasonAppointment          = "existing_appointment"
+	ReasonChannelInactive      = "channel_inactive"
+	ReasonOutsideWindow        = "outside_24h_window_without_template"
+	ReasonOutsideHours         = "outside_availability_hours"
+	ReasonNoChannel            = "no_channel"
+	ReasonGenerationFailed     = "generation_failed_used_rule_text"
 )
 
 // Writer is the language model a generated follow-up is written by.

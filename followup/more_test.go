@@ -2,7 +2,6 @@ package followup_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
@@ -69,17 +69,13 @@ func TestSurveyAnswersAreRecorded(t *testing.T) {
 		if len(got) != 1 || got[0].Type != parley.MessageInteractive || got[0].Content != "How did we do?" {
 			t.Fatalf("survey message = %+v", got)
 		}
-		var list struct {
-			Button   string
-			Sections []struct{ Rows []followup.Choice }
+		list, err := delivery.InteractiveOf(got[0])
+		if err != nil || list == nil || list.ListButton == "" || len(list.Sections) != 1 || len(list.Sections[0].Rows) != 5 {
+			t.Fatalf("list = %+v, %v", list, err)
 		}
-		b, _ := json.Marshal(got[0].Extra["list"])
-		if err := json.Unmarshal(b, &list); err != nil || list.Button == "" || len(list.Sections) != 1 || len(list.Sections[0].Rows) != 5 {
-			t.Fatalf("list = %s", b)
-		}
-		four := list.Sections[0].Rows[1]
-		if !strings.HasPrefix(four.Title, "4") {
-			t.Fatalf("second row = %+v", four)
+		four := list.Sections[0].Rows[3]
+		if four.Title != "Good" {
+			t.Fatalf("fourth row = %+v", four)
 		}
 		// The customer taps "4": WhatsApp sends a list_reply with the row id.
 		e.clk.Advance(5 * time.Minute)
@@ -163,7 +159,7 @@ func (r rawRequest) MarshalJSON() ([]byte, error) { return []byte(r.body), nil }
 func TestMalformedRequestIsCancelledWithoutRetry(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
-		for _, body := range []string{`{"id": "not-a-uuid"}`, `{"id": 42}`, `{}`, `{"id": "0192f0e0-0000-7000-8000-000000000000", "extra": 1}`} {
+		for _, body := range []string{`{"id": "not-a-uuid"}`, `{"id": 42}`, `{}`} {
 			res, err := e.p.Jobs.Insert(context.Background(), rawRequest{body}, nil)
 			if err != nil {
 				t.Fatal(err)

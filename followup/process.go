@@ -59,7 +59,7 @@ func (s *Service) Process(ctx context.Context, conv parley.Conversation) error {
 		})
 	}
 
-	if reason, err := s.businessRule(ctx, sit, now); err != nil {
+	if reason, err := s.businessRule(ctx, sit); err != nil {
 		return err
 	} else if reason != "" {
 		return s.skip(ctx, log, sit, sit.due, reason)
@@ -163,26 +163,34 @@ func clockStart(ctx context.Context, r *store.Queries, conv parley.Conversation,
 	return from, false, nil
 }
 
-// businessRule checks the rules every follow-up must pass, in order, and
-// returns the reason of the first that fails ("" when all pass).
-func (s *Service) businessRule(ctx context.Context, sit situation, now time.Time) (string, error) {
+// businessRule checks seed 000's business rules, in its order, and returns
+// the reason of the first that fails ("" when all pass): the conversation
+// is open, the tenant has the APPOINTMENTS module and the follow-up feature,
+// the customer has no appointment on record, and the channel is active or
+// the contact one of its test senders.
+func (s *Service) businessRule(ctx context.Context, sit situation) (string, error) {
 	if sit.conv.Status != parley.ConversationOpen {
 		return ReasonNotOpen, nil
+	}
+	if !sit.tenant.HasModule(parley.ModuleAppointments) {
+		return ReasonNoAppointmentsModule, nil
 	}
 	if !sit.tenant.Features[parley.FeatureFollowUps] {
 		return ReasonFeatureOff, nil
 	}
-	if sit.tenant.HasModule(parley.ModuleAppointments) {
-		customerID := sit.conv.CustomerID
-		if customerID == "" {
-			// The contact may have become a customer after the conversation began.
-			c, err := s.Store.CustomerByPhone(ctx, sit.conv.TenantID, sit.conv.ContactPhone)
-			if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
-				return "", err
-			}
-			customerID = c.ID
+	customerID := sit.conv.CustomerID
+	if customerID == "" {
+		// The contact may have become a customer after the conversation began.
+		c, err := s.Store.CustomerByPhone(ctx, sit.conv.TenantID, sit.conv.ContactPhone)
+		if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
+			return "", err
 		}
-		_, err := s.Store.UpcomingAppointment(ctx, sit.conv.TenantID, customerID, now)
+		customerID = c.ID
+	}
+	if customerID != "" {
+		// Any appointment on record, past ones too: a customer who has
+		// booked is not chased.
+		_, err := s.Store.AnyAppointment(ctx, sit.conv.TenantID, customerID)
 		if err == nil {
 			return ReasonAppointment, nil
 		}
@@ -294,7 +302,7 @@ func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r p
 			Extra: map[string]any{"followup_id": f.ID, "followup_rule_id": r.ID}}
 		if out.survey != parley.SurveyNone {
 			msg.Extra["survey"] = out.survey
-			surveyMessage(&msg, out.survey, f.ID)
+			msg = surveyMessage(msg, out.survey, f.ID)
 		}
 		if msg, err = s.Outbox.Queue(ctx, q, sit.conv, msg); err != nil {
 			return fmt.Errorf("queue follow-up: %w", err)

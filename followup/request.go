@@ -1,10 +1,10 @@
 package followup
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -16,9 +16,14 @@ import (
 
 // RequestArgs is the Follow-Up Request job: look at one conversation and
 // send (or skip, with the reason logged) each follow-up that is due. Its
-// payload is exactly {"id": "<conversation id>"}.
+// payload is seed 000's FollowUpPayload, {"id": "<conversation id>"}; like
+// the seed's Zod object, other keys are accepted and ignored.
 type RequestArgs struct {
 	ID string `json:"id"`
+
+	// invalid is why the payload could not be read ("" when it could):
+	// the worker logs it and cancels the job, as no retry can read it.
+	invalid string
 }
 
 // Kind is the job's stable name.
@@ -27,20 +32,33 @@ func (RequestArgs) Kind() string { return "follow_up_request" }
 // InsertOpts: transient failures (the LLM, the database) retry with backoff.
 func (RequestArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 10} }
 
-// UnmarshalJSON rejects a malformed payload with a cancelling error, so the
-// job is not retried: no attempt can make it readable.
+// UnmarshalJSON reads the payload leniently: unknown keys are dropped, and
+// the id is taken in the form the API issues conversation ids (a UUID,
+// 8-4-4-4-12 hex digits, in either case). Anything else is kept as the
+// reason the job fails for good, for Work to log.
 func (a *RequestArgs) UnmarshalJSON(b []byte) error {
-	type plain RequestArgs
-	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return river.JobCancel(fmt.Errorf("malformed Follow-Up Request payload: %w", err))
+	*a = RequestArgs{}
+	var p struct {
+		ID json.RawMessage `json:"id"`
 	}
-	if !store.IsUUID(p.ID) {
-		return river.JobCancel(fmt.Errorf("malformed Follow-Up Request payload: id %q is not a conversation id", p.ID))
+	if err := json.Unmarshal(b, &p); err != nil {
+		a.invalid = fmt.Sprintf("not a JSON object: %v", err)
+		return nil
 	}
-	*a = RequestArgs(p)
+	if len(p.ID) == 0 || string(p.ID) == "null" {
+		a.invalid = `"id" is missing`
+		return nil
+	}
+	var id string
+	if err := json.Unmarshal(p.ID, &id); err != nil {
+		a.invalid = fmt.Sprintf(`"id" is %s, not a string`, p.ID)
+		return nil
+	}
+	if !store.IsUUID(id) {
+		a.invalid = fmt.Sprintf(`"id" %q is not a conversation id`, id)
+		return nil
+	}
+	a.ID = strings.ToLower(id) // ids are stored in lower case
 	return nil
 }
 
@@ -55,6 +73,11 @@ func (w *RequestWorker) Timeout(*river.Job[RequestArgs]) time.Duration { return 
 
 // Work runs the request. A conversation that no longer exists ends the job.
 func (w *RequestWorker) Work(ctx context.Context, job *river.Job[RequestArgs]) error {
+	if job.Args.invalid != "" {
+		err := fmt.Errorf("malformed Follow-Up Request payload: %s", job.Args.invalid)
+		w.S.log().WarnContext(ctx, "follow-up request refused for good", "job_id", job.ID, "reason", job.Args.invalid, "err", err)
+		return river.JobCancel(err)
+	}
 	// A follow-up is sent by this worker as soon as it commits, not by a
 	// second job (flow.Outbox.Deliver).
 	ctx = flow.DeliverAfterCommit(ctx)

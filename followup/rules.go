@@ -74,6 +74,9 @@ type RuleInput struct {
 	ChannelIDs  *[]string
 	Template    **parley.Template
 	Active      *bool
+
+	// SendAsWritten opts out of the AI writing the follow-up.
+	SendAsWritten *bool
 }
 
 // Apply copies the input over r and checks the result; errors name the field.
@@ -81,6 +84,7 @@ func (in RuleInput) Apply(ctx context.Context, q *store.Queries, r *parley.Follo
 	set(&r.Title, in.Title)
 	set(&r.Message, in.Message)
 	set(&r.Generate, in.Generate)
+	set(&r.SendAsWritten, in.SendAsWritten)
 	set(&r.Survey, in.Survey)
 	set(&r.ChannelIDs, in.ChannelIDs)
 	set(&r.Template, in.Template)
@@ -108,6 +112,9 @@ func (in RuleInput) Apply(ctx context.Context, q *store.Queries, r *parley.Follo
 	}
 	if r.ReplyWindow == 0 {
 		r.ReplyWindow = DefaultReplyWindow
+	}
+	if r.Generate && r.SendAsWritten {
+		return parley.FieldError("send_as_written", "cannot be true with generate: one lets the AI write, the other sends the message as written")
 	}
 	if !r.Generate && r.Message == "" {
 		return parley.FieldError("message", "is required unless generate is true")

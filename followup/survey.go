@@ -5,48 +5,50 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/delivery"
 )
 
-// A survey travels in the queued message so the channel's send worker can
-// build the interactive message (the shape is documented on surveyMessage).
-// Choice ids are "followup:<follow-up id>:<answer>", so the customer's
-// button_reply / list_reply id leads straight back to the follow-up.
+// A survey travels in the queued message as a delivery.Interactive, which
+// the channel's sender turns into reply buttons or a list (WhatsApp Cloud
+// API) or into text with numbered choices (Twilio, where buttons and lists
+// need pre-approved Content templates). Choice ids are
+// "followup:<follow-up id>:<answer>", so the customer's button_reply /
+// list_reply id leads straight back to the follow-up; a typed answer (the
+// choice's number or its title) counts for the survey it answers.
 const choicePrefix = "followup:"
 
-// Choice is one button or list row of a survey.
-type Choice struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
-	Description string `json:"description,omitempty"`
-}
+// csatLabels are the csat choices, by score. They are listed from 1 up, so
+// the number of a choice in Twilio's numbered text is its score.
+var csatLabels = []string{"", "Very poor", "Poor", "Okay", "Good", "Excellent"}
 
 // surveyMessage turns a follow-up's text into its survey message:
 //
-//   - yes_no: Type interactive, Extra["buttons"] = [{id, title}] (2 reply buttons)
-//   - csat:   Type interactive, Extra["list"] = {"button": label,
-//     "sections": [{"title", "rows": [{id, title, description}]}]} (5 rows)
-//   - nps:    Type text, the question asks for a number 0–10: eleven
-//     choices exceed WhatsApp's 10 list rows, so the typed number is the answer.
+//   - yes_no: two reply buttons, Yes and No
+//   - csat:   a list of five rows, 1 (Very poor) to 5 (Excellent)
+//   - nps:    text; the question asks for a number 0–10: eleven choices
+//     exceed WhatsApp's 10 list rows, so the typed number is the answer.
 //
-// Content is always the body text. Extra also carries followup_id,
-// followup_rule_id and survey.
-func surveyMessage(msg *parley.Message, survey parley.SurveyType, followUpID string) {
+// Content stays the body text; Extra keeps followup_id, followup_rule_id
+// and survey.
+func surveyMessage(msg parley.Message, survey parley.SurveyType, followUpID string) parley.Message {
 	id := func(answer string) string { return choicePrefix + followUpID + ":" + answer }
 	switch survey {
 	case parley.SurveyYesNo:
-		msg.Type = parley.MessageInteractive
-		msg.Extra["buttons"] = []Choice{{ID: id("yes"), Title: "Yes"}, {ID: id("no"), Title: "No"}}
+		return delivery.WithInteractive(msg, delivery.Interactive{
+			Buttons: []delivery.Choice{{ID: id("yes"), Title: "Yes"}, {ID: id("no"), Title: "No"}},
+		})
 	case parley.SurveyCSAT:
-		msg.Type = parley.MessageInteractive
-		labels := []string{"", "Very poor", "Poor", "Okay", "Good", "Excellent"}
-		rows := make([]Choice, 0, 5)
-		for score := 5; score >= 1; score-- {
-			rows = append(rows, Choice{ID: id(strconv.Itoa(score)), Title: strconv.Itoa(score) + " - " + labels[score]})
+		rows := make([]delivery.Choice, 0, 5)
+		for score := 1; score <= 5; score++ {
+			rows = append(rows, delivery.Choice{ID: id(strconv.Itoa(score)), Title: csatLabels[score]})
 		}
-		msg.Extra["list"] = map[string]any{"button": "Rate us", "sections": []map[string]any{{"title": "Your rating", "rows": rows}}}
+		return delivery.WithInteractive(msg, delivery.Interactive{
+			ListButton: "Rate us", Sections: []delivery.Section{{Title: "Your rating", Rows: rows}},
+		})
 	case parley.SurveyNPS:
 		msg.Content += "\n\nHow likely are you to recommend us to a friend? Reply with a number from 0 (not at all) to 10 (extremely)."
 	}
+	return msg
 }
 
 // parseAnswer reads an answer for a survey: a choice's answer part or what
@@ -57,12 +59,20 @@ func parseAnswer(survey parley.SurveyType, raw string) (answer string, score int
 	switch survey {
 	case parley.SurveyYesNo:
 		switch a {
-		case "yes", "y", "sim", "si", "sí":
+		// "1" and "2" are the numbered choices of a survey sent as text.
+		case "yes", "y", "sim", "si", "sí", "1":
 			return "yes", 1, true
-		case "no", "n", "não", "nao":
+		case "no", "n", "não", "nao", "2":
 			return "no", 0, true
 		}
 	case parley.SurveyCSAT, parley.SurveyNPS:
+		if survey == parley.SurveyCSAT {
+			for score, label := range csatLabels {
+				if score > 0 && a == strings.ToLower(label) {
+					return strconv.Itoa(score), score, true
+				}
+			}
+		}
 		if i := strings.IndexAny(a, " -"); i > 0 {
 			a = a[:i] // a row title such as "4 - Good"
 		}

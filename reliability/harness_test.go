@@ -335,10 +335,10 @@ func (w *world) setUp(p *process, customers int, followUpDelay string) []string 
 	must("/api/channels", map[string]any{"type": "whatsapp", "name": "Main", "phone_number_id": numberID, "access_token": token}, nil)
 	must("/api/documents", map[string]any{"title": "Opening hours", "body": "We open at 9 and close at 18."}, nil)
 	if followUpDelay != "" {
-		if _, err := w.api(p.addr, "PATCH", "/api/tenant", map[string]any{"features": map[string]bool{"followups": true}}, nil); err != nil {
+		if _, err := w.api(p.addr, "PATCH", "/api/tenant", map[string]any{"features": map[string]bool{"followups": true}, "modules": []string{"APPOINTMENTS"}}, nil); err != nil {
 			w.t.Fatal(err)
 		}
-		must("/api/followup-rules", map[string]any{"title": "Still there", "message": followUpText, "delay": followUpDelay}, nil)
+		must("/api/followup-rules", map[string]any{"title": "Still there", "message": followUpText, "delay": followUpDelay, "send_as_written": true}, nil)
 	}
 	phones := make([]string, customers)
 	for i := range phones {

@@ -55,6 +55,14 @@ func (q *Queries) DeleteAppointment(ctx context.Context, tenantID, id string) er
 	return affected(res, err, "appointment")
 }
 
+// AnyAppointment returns one of the customer's appointments on record, past
+// or future and whatever its status (the latest), or a not-found error.
+func (q *Queries) AnyAppointment(ctx context.Context, tenantID, customerID string) (parley.Appointment, error) {
+	a, err := scanAppointment(q.q.QueryRowContext(ctx, `SELECT `+appointmentCols+` FROM appointments
+		WHERE tenant_id = $1 AND customer_id = $2 ORDER BY starts_at DESC LIMIT 1`, tenantID, customerID))
+	return a, rowErr(err, "appointment")
+}
+
 // UpcomingAppointment returns the customer's next appointment after now
 // that is still on, or a not-found error.
 func (q *Queries) UpcomingAppointment(ctx context.Context, tenantID, customerID string, now time.Time) (parley.Appointment, error) {

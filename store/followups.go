@@ -15,14 +15,14 @@ import (
 // This file holds follow-ups: rules, their per-session decisions and the
 // due-time index. Every query taking a tenant id is scoped by it.
 
-const ruleCols = `id, tenant_id, title, message, generate, delay, reply_window, survey, channel_ids, template, active, created_at, updated_at`
+const ruleCols = `id, tenant_id, title, message, generate, delay, reply_window, survey, channel_ids, template, active, created_at, updated_at, send_as_written`
 
 func scanRule(row interface{ Scan(...any) error }) (parley.FollowUpRule, error) {
 	var r parley.FollowUpRule
 	var delay, window, created, updated int64
 	var channels string
 	var template sql.NullString
-	if err := row.Scan(&r.ID, &r.TenantID, &r.Title, &r.Message, &r.Generate, &delay, &window, &r.Survey, &channels, &template, &r.Active, &created, &updated); err != nil {
+	if err := row.Scan(&r.ID, &r.TenantID, &r.Title, &r.Message, &r.Generate, &delay, &window, &r.Survey, &channels, &template, &r.Active, &created, &updated, &r.SendAsWritten); err != nil {
 		return r, err
 	}
 	r.Delay, r.ReplyWindow = time.Duration(delay)*time.Microsecond, time.Duration(window)*time.Microsecond
@@ -51,7 +51,7 @@ func ruleArgs(r parley.FollowUpRule) []any {
 		r.ChannelIDs = []string{}
 	}
 	return []any{r.ID, r.TenantID, r.Title, r.Message, r.Generate, r.Delay.Microseconds(), r.ReplyWindow.Microseconds(), r.Survey,
-		encodeJSON(r.ChannelIDs), template, r.Active, micros(r.CreatedAt), micros(r.UpdatedAt)}
+		encodeJSON(r.ChannelIDs), template, r.Active, micros(r.CreatedAt), micros(r.UpdatedAt), r.SendAsWritten}
 }
 
 // CreateFollowUpRule stores a rule; ID and times are set here.
@@ -61,7 +61,7 @@ func (q *Queries) CreateFollowUpRule(ctx context.Context, r parley.FollowUpRule)
 	if r.ChannelIDs == nil {
 		r.ChannelIDs = []string{}
 	}
-	if _, err := q.q.ExecContext(ctx, `INSERT INTO followup_rules (`+ruleCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, ruleArgs(r)...); err != nil {
+	if _, err := q.q.ExecContext(ctx, `INSERT INTO followup_rules (`+ruleCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, ruleArgs(r)...); err != nil {
 		return r, fmt.Errorf("create follow-up rule: %w", err)
 	}
 	return r, nil
@@ -101,9 +101,9 @@ func (q *Queries) ActiveFollowUpRules(ctx context.Context, tenantID string) ([]p
 func (q *Queries) UpdateFollowUpRule(ctx context.Context, r parley.FollowUpRule) (parley.FollowUpRule, error) {
 	r.UpdatedAt = q.clock.Now()
 	a := ruleArgs(r)
-	a = append(a[:11], a[12]) // every column but created_at
+	a = append(a[:11], a[12:]...) // every column but created_at
 	res, err := q.q.ExecContext(ctx, `UPDATE followup_rules SET title = $3, message = $4, generate = $5, delay = $6, reply_window = $7, survey = $8,
-		channel_ids = $9, template = $10, active = $11, updated_at = $12 WHERE id = $1 AND tenant_id = $2`, a...)
+		channel_ids = $9, template = $10, active = $11, updated_at = $12, send_as_written = $13 WHERE id = $1 AND tenant_id = $2`, a...)
 	return r, affected(res, err, "follow-up rule")
 }
 

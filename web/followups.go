@@ -33,6 +33,8 @@ type ruleIn struct {
 	ChannelIDs  []string          `json:"channel_ids,omitempty" maxItems:"100" doc:"Channels the rule covers; empty covers all"`
 	Template    *parley.Template  `json:"template,omitempty" doc:"Sent instead when the customer's 24-hour window has closed"`
 	Active      *bool             `json:"active,omitempty" doc:"Default true"`
+
+	SendAsWritten bool `json:"send_as_written,omitempty" doc:"Send the message as written; by default, with an LLM configured, the AI writes each follow-up from it"`
 }
 
 type rulePatch struct {
@@ -45,6 +47,8 @@ type rulePatch struct {
 	ChannelIDs  *[]string          `json:"channel_ids,omitempty" maxItems:"100"`
 	Template    *parley.Template   `json:"template,omitempty"`
 	Active      *bool              `json:"active,omitempty"`
+
+	SendAsWritten *bool `json:"send_as_written,omitempty"`
 }
 
 type appointmentIn struct {
@@ -76,7 +80,7 @@ func (s *Server) registerFollowUps(fu *followup.Service) {
 				tmpl = &in.Template
 			}
 			input := followup.RuleInput{Title: &in.Title, Message: &in.Message, Generate: &in.Generate, Delay: &in.Delay, Survey: &in.Survey,
-				ChannelIDs: &in.ChannelIDs, Template: tmpl, Active: in.Active}
+				ChannelIDs: &in.ChannelIDs, Template: tmpl, Active: in.Active, SendAsWritten: &in.SendAsWritten}
 			if in.ReplyWindow != "" {
 				input.ReplyWindow = &in.ReplyWindow
 			}
@@ -109,7 +113,7 @@ func (s *Server) registerFollowUps(fu *followup.Service) {
 				tmpl = &in.Template
 			}
 			input := followup.RuleInput{Title: in.Title, Message: in.Message, Generate: in.Generate, Delay: in.Delay, ReplyWindow: in.ReplyWindow,
-				Survey: in.Survey, ChannelIDs: in.ChannelIDs, Template: tmpl, Active: in.Active}
+				Survey: in.Survey, ChannelIDs: in.ChannelIDs, Template: tmpl, Active: in.Active, SendAsWritten: in.SendAsWritten}
 			err := s.store.InTx(ctx, func(q *store.Queries) error {
 				var err error
 				if r, err = q.GetFollowUpRule(ctx, t.ID, id); err != nil {
