@@ -132,9 +132,10 @@ func (q *Queries) NotificationByNumber(ctx context.Context, tenantID string, num
 type NotificationFilter struct {
 	Status     parley.NotificationStatus
 	Type       parley.NotificationType
-	// Types matches any of these types (with Type, any of both).
-	Types      []parley.NotificationType
 	DocumentID string
+
+	// Types matches any of these types (with Type, any of both).
+	Types []parley.NotificationType
 }
 
 // ListNotifications pages through the tenant's notifications, newest first.
