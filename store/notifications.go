@@ -19,7 +19,8 @@ const notificationCols = `id, tenant_id, number, type, status, conversation_id, 
 // and error follow the real send (a provider refusal shows as failed).
 const notificationSelect = notificationCols + `, delivery_status, delivery_reason, delivery_message_id,
 	(SELECT m.status FROM messages m WHERE m.id = notifications.delivery_message_id),
-	(SELECT m.error_code || ': ' || m.error_reason FROM messages m WHERE m.id = notifications.delivery_message_id AND m.status = 'failed')`
+	(SELECT m.error_code FROM messages m WHERE m.id = notifications.delivery_message_id),
+	(SELECT m.error_reason FROM messages m WHERE m.id = notifications.delivery_message_id)`
 
 // NotificationRef is the prefixed id staff see for a notification number.
 func NotificationRef(number int64) string { return "NOTIF_" + strconv.FormatInt(number, 10) }
@@ -30,17 +31,17 @@ func scanNotification(row interface{ Scan(...any) error }) (parley.Notification,
 	var requested, schema, recipients string
 	var answeredAt sql.NullInt64
 	var created, updated int64
-	var msgID, msgStatus, msgError sql.NullString
+	var msgID, msgStatus, msgCode, msgReason sql.NullString
 	if err := row.Scan(&n.ID, &n.TenantID, &n.Number, &n.Type, &n.Status, &convID, &docID, &requested, &answered, &n.TargetType, &n.RequestType,
 		&schema, &n.AllowMultiple, &recipients, &n.AnsweredBy, &answeredAt, &n.Answers, &n.Delivered, &n.DeliveredVia, &created, &updated,
-		&n.DeliveryStatus, &n.DeliveryReason, &msgID, &msgStatus, &msgError); err != nil {
+		&n.DeliveryStatus, &n.DeliveryReason, &msgID, &msgStatus, &msgCode, &msgReason); err != nil {
 		return n, err
 	}
 	n.DeliveryMessageID = msgID.String
 	if n.DeliveryStatus == parley.DeliveryQueued && msgStatus.Valid {
 		n.DeliveryStatus = msgStatus.String
-		if msgError.Valid {
-			n.DeliveryReason = msgError.String
+		if msgStatus.String == string(parley.StatusFailed) {
+			n.DeliveryReason = strings.TrimPrefix(msgCode.String+": "+msgReason.String, ": ")
 		}
 	}
 	n.Ref = NotificationRef(n.Number)
