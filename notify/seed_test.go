@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/store"
 )
@@ -149,8 +151,19 @@ func TestRefusedAnswerShowsAsFailed(t *testing.T) {
 		}) {
 			t.Fatalf("event log lacks the answer's message: %+v", evs)
 		}
-		page := e.browser("owner@acme.test", e.tenant.ID).get("/notifications/" + n.ID)
-		if !strings.Contains(page, `id="delivery-status">failed</span>`) || !strings.Contains(page, d.Reason) {
+		if !slices.ContainsFunc(evs, func(ev parley.Event) bool {
+			return ev.Name == flow.MessageSendFailed && ev.Payload["message_id"] == d.MessageID
+		}) {
+			t.Fatalf("event log lacks the failed send of the answer: %+v", evs)
+		}
+		b := e.browser("owner@acme.test", e.tenant.ID)
+		if list := b.get("/notifications?status=answered"); !strings.Contains(list, "to the customer: failed") {
+			t.Fatalf("dashboard list lacks the failed delivery:\n%s", list)
+		}
+		page := b.get("/notifications/" + n.ID)
+		t.Logf("failed delivery reason: %q", d.Reason)
+		if !strings.Contains(page, `id="delivery-status">failed</span>`) || !strings.Contains(page, html.EscapeString(d.Reason)) ||
+			!strings.Contains(page, "The customer did not get this answer") {
 			t.Fatalf("dashboard page lacks the failed delivery:\n%s", page)
 		}
 	})
