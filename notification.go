@@ -19,6 +19,13 @@ const (
 	NotificationAnswered  NotificationStatus = "answered"  // a staff member answered
 )
 
+// What became of an answer, as stored: a queued message (whose own status
+// then follows the send), or nothing sent.
+const (
+	DeliveryQueued  = "queued"
+	DeliverySkipped = "skipped"
+)
+
 // CodeAlreadyAnswered is the error code of an answer to a single-answer
 // notification that someone answered first (HTTP 409).
 const CodeAlreadyAnswered Code = "already_answered"
@@ -50,10 +57,18 @@ type Notification struct {
 	AnsweredBy    string         `json:"answered_by,omitempty" doc:"staff:<id>, api or dashboard:<user id>"`
 	AnsweredAt    *time.Time     `json:"answered_at,omitempty"`
 	Answers       int            `json:"answers" doc:"How many answers were accepted"`
-	Delivered     int            `json:"delivered" doc:"How many answers reached the customer's conversation"`
-	DeliveredVia  string         `json:"delivered_via,omitempty" doc:"template (outside the 24-hour window), ai (inside it) or text (inside it, offline mode)"`
+	Delivered     int            `json:"delivered" doc:"How many answers the delivery job handled (sent or skipped: see delivery_status)"`
+	DeliveredVia  string         `json:"delivered_via,omitempty" doc:"template (outside the 24-hour window), ai (inside it, written by the AI agent), text (the localized answer as written: inside it when a ticket holds the conversation, it is closed, or offline) or none (skipped)"`
 	CreatedAt     time.Time      `json:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at"`
+
+	// DeliveryStatus is what became of the latest answer: queued, sent,
+	// delivered, read or failed (the message's own status, which follows
+	// the real send) or skipped; DeliveryReason says why it failed or was
+	// skipped. Empty before an answer.
+	DeliveryStatus    string `json:"delivery_status,omitempty" enum:"queued,sent,delivered,read,failed,skipped"`
+	DeliveryReason    string `json:"delivery_reason,omitempty" doc:"why the answer failed (the provider's error) or was skipped"`
+	DeliveryMessageID string `json:"delivery_message_id,omitempty" doc:"the message that carries the answer in the customer's conversation"`
 }
 
 // Recipient is a staff member a notification was sent to, in their staff

@@ -3,9 +3,11 @@ package conversation
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -29,4 +31,34 @@ func (s *Service) AddContext(ctx context.Context, q *store.Queries, conv parley.
 		return msg, fmt.Errorf("enqueue %s: %w", flow.GenerateAIAgentAnswer, err)
 	}
 	return msg, nil
+}
+
+// Compose has the AI agent write, now, the message that passes a note (a
+// staff answer) on to the contact, with the conversation's history and
+// the note in view. It runs no tool and opens no ticket: the caller queues
+// the text in its own transaction, so what it records is what was sent.
+func (s *Service) Compose(ctx context.Context, conv parley.Conversation, note string) (string, error) {
+	if s.LLM == nil {
+		return "", fmt.Errorf("compose: no LLM configured")
+	}
+	t, err := s.gather(ctx, s.Store.Read(), conv, parley.Message{TenantID: conv.TenantID, ConversationID: conv.ID, Role: parley.RoleSystem, Content: note})
+	if err != nil {
+		return "", err
+	}
+	schema, err := s.answerSchema()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.answerBudget())
+	defer cancel()
+	req := t.request(nil)
+	req.Schema = schema
+	out, _, err := llm.CompleteJSON[agentOutput](ctx, s.LLM, req)
+	if err != nil {
+		return "", fmt.Errorf("compose: %w", err)
+	}
+	if strings.TrimSpace(out.Answer) == "" {
+		return "", fmt.Errorf("compose: the model gave an empty answer")
+	}
+	return strings.TrimSpace(out.Answer), nil
 }

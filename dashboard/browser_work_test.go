@@ -261,4 +261,16 @@ func (b *tab) answerNotification(p *apptest.Parley, graph *whatsapptest.FakeGrap
 			continue
 		}
 	}
+	// The notification page tells what became of the answer: the message
+	// that carried it was accepted by the Graph API.
+	var delivery string
+	apptest.Eventually(t, "the notification page to show the answer sent", func() bool {
+		b.do("reload the notification", chromedp.Navigate(b.base+"/notifications/"+id), chromedp.WaitVisible(chromedp.ID("delivery-status")))
+		delivery = b.text("#delivery-status")
+		return delivery == "sent" || delivery == "delivered" || delivery == "read"
+	})
+	if s := b.text("#delivery"); !strings.Contains(s, "To the customer: "+delivery) {
+		t.Fatalf("the notification's delivery shows %q", s)
+	}
+	b.screenshot("notification-delivered")
 }

@@ -25,12 +25,17 @@ type AnsweredPayload struct {
 	Answer         int    `json:"answer" jsonschema:"which answer (1 for the first)"`
 }
 
-// DeliveredPayload is Notification Answer Delivered.
+// DeliveredPayload is Notification Answer Delivered: the answer was queued
+// to the customer (the message's own events tell whether it was sent).
 type DeliveredPayload struct {
-	NotificationID string `json:"notification_id"`
-	Ref            string `json:"ref"`
-	Via            string `json:"via" jsonschema:"template, ai or text"`
-	Language       string `json:"language"`
+	NotificationID     string `json:"notification_id"`
+	Ref                string `json:"ref"`
+	Via                string `json:"via" jsonschema:"template, ai or text"`
+	Language           string `json:"language"`
+	Status             string `json:"status" jsonschema:"queued"`
+	MessageID          string `json:"message_id" jsonschema:"the message that carries the answer"`
+	TicketID           string `json:"ticket_id,omitempty" jsonschema:"the open ticket that held the conversation (its agent got a note; it stays open)"`
+	ConversationClosed bool   `json:"conversation_closed,omitempty" jsonschema:"the conversation was closed; the answer went all the same"`
 }
 
 // Catalog lists the merchant-notification commands and events for `parley events`.
@@ -40,6 +45,6 @@ func Catalog() []flow.Entry {
 		{Name: EventRequested, Type: "event", Summary: "Staff were asked; the recipients are kept.", Payload: reflect.TypeFor[RequestedPayload]()},
 		{Name: EventAnswered, Type: "event", Summary: "A staff member answered (single-answer notifications accept one).", Payload: reflect.TypeFor[AnsweredPayload]()},
 		{Name: "Deliver Notification Answer", Type: "command", JobKind: DeliverArgs{}.Kind(), Summary: "Localize the answer and bring it to the customer (template outside the 24-hour window).", Payload: reflect.TypeFor[DeliverArgs]()},
-		{Name: EventDelivered, Type: "event", Summary: "The answer went to the customer.", Payload: reflect.TypeFor[DeliveredPayload]()},
+		{Name: EventDelivered, Type: "event", Summary: "The answer was queued to the customer, even past a ticket or a closed conversation; the message's own events tell the send.", Payload: reflect.TypeFor[DeliveredPayload]()},
 	}
 }

@@ -29,6 +29,7 @@ const (
 // Field is one requested or answered field.
 type Field struct {
 	Name        string
+	Label       string // for people and prompts: "Question"
 	Description string // what to put in it, for staff, the API and the AI
 	MaxLength   int    // in characters
 	Optional    bool   // may be left out or empty (answered fields only)
@@ -48,7 +49,7 @@ type Spec struct {
 	// Templates names the WhatsApp template campaign sent for each status:
 	// requested → to staff (parameters: NOTIF_<n>, request type, the
 	// requested text); answered → to the customer outside the 24-hour
-	// window (parameter: the localized answer).
+	// window (see answerParams).
 	Templates     map[parley.NotificationStatus]string
 	AllowMultiple bool
 }
@@ -62,7 +63,7 @@ var specs = []Spec{
 	{
 		Type:          parley.NotificationQuestion,
 		Label:         "Customer question",
-		Requested:     []Field{{Name: "question", Description: "the customer's question the knowledge base does not answer", MaxLength: 2000}},
+		Requested:     []Field{{Name: "question", Label: "Question", Description: "the customer's question the knowledge base does not answer", MaxLength: 2000}},
 		Answered:      []Field{{Name: "answer", Description: "the answer to the customer's question, as the staff member gave it", MaxLength: maxAnswer}},
 		CustomerField: "answer",
 		RequestTo:     PartyStaff,
@@ -75,7 +76,7 @@ var specs = []Spec{
 	{
 		Type:      parley.NotificationSupport,
 		Label:     "Support request",
-		Requested: []Field{{Name: "support_request_reason", Description: "what the customer needs that the AI agent cannot solve", MaxLength: 2000}},
+		Requested: []Field{{Name: "support_request_reason", Label: "Support request", Description: "what the customer needs that the AI agent cannot solve", MaxLength: 2000}},
 		Answered: []Field{
 			{Name: "agent_response_to_customer", Description: "what to tell the customer", MaxLength: maxAnswer},
 			{Name: "resolution_notes", Description: "internal notes on how it was resolved (not sent to the customer; may be empty)", MaxLength: maxAnswer, Optional: true},

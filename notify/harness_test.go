@@ -146,7 +146,12 @@ func (e *env) respond(r llmtest.Request) llmtest.Reply {
 		if fn != nil {
 			target, label = fn(r.LastUser())
 		}
-		return llmtest.JSON(map[string]any{"target_user_type": target, "support_request_type": label})
+		// "a,b" plays a classification to several types.
+		types := strings.Split(target, ",")
+		if target == "" {
+			types = []string{}
+		}
+		return llmtest.JSON(map[string]any{"target_user_types": types, "support_request_type": label})
 	case strings.Contains(sys, "rewrite a business's staff answer"):
 		lang := langOf.FindStringSubmatch(sys)[1]
 		_, text, _ := strings.Cut(r.LastUser(), "Staff answer:\n")

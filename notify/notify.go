@@ -98,9 +98,9 @@ func (s *Service) Get(ctx context.Context, tenantID, id string) (parley.Notifica
 
 // List pages through the tenant's notifications, newest first.
 func (s *Service) List(ctx context.Context, tenantID string, f store.NotificationFilter, p store.Page) ([]parley.Notification, string, error) {
-	if f.Type != "" {
-		if _, ok := SpecOf(f.Type); !ok {
-			return nil, "", parley.FieldError("type", "unknown notification type %q (expected one of %s)", f.Type, typeList())
+	for _, t := range append([]parley.NotificationType{f.Type}, f.Types...) {
+		if _, ok := SpecOf(t); t != "" && !ok {
+			return nil, "", parley.FieldError("type", "unknown notification type %q (expected one of %s)", t, typeList())
 		}
 	}
 	switch f.Status {

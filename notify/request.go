@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +79,8 @@ func (w *requestWorker) Work(ctx context.Context, job *river.Job[RequestArgs]) e
 		return err
 	}
 
-	route := routing{target: parley.StaffAdmin, label: "Admin"}
+	// A question asks every staff member (no target type).
+	route := routing{label: spec.Label}
 	if a.Type == parley.NotificationSupport {
 		route, err = s.classify(ctx, a.TenantID, fields["support_request_reason"])
 		if ctx.Err() != nil {
@@ -133,18 +135,18 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 		n.DocumentID = doc.ID
 	}
 
-	staff, err := q.StaffMembersByType(ctx, a.TenantID, route.target)
+	staff, err := staffOf(ctx, q, a.TenantID, route.targets)
 	if err != nil {
 		return n, err
 	}
-	if len(staff) == 0 && route.target != parley.StaffAdmin {
-		s.log().WarnContext(ctx, "no staff of the classified type; the admins get the request", "tenant_id", a.TenantID, "target_type", route.target)
-		route = routing{target: parley.StaffAdmin, label: "Admin"}
-		if staff, err = q.StaffMembersByType(ctx, a.TenantID, route.target); err != nil {
+	if len(staff) == 0 && len(route.targets) > 0 && !slices.Equal(route.targets, admins.targets) {
+		s.log().WarnContext(ctx, "no staff of the classified types; the admins get the request", "tenant_id", a.TenantID, "target_types", route.targets)
+		route = admins
+		if staff, err = staffOf(ctx, q, a.TenantID, route.targets); err != nil {
 			return n, err
 		}
 	}
-	n.TargetType, n.RequestType = route.target, route.label
+	n.TargetType, n.RequestType = strings.Join(route.targets, ","), route.label
 	if n, err = q.CreateNotification(ctx, n); err != nil {
 		return n, err
 	}
@@ -175,6 +177,28 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 	_, err = q.AppendEvent(ctx, a.TenantID, conv.ID, EventRequested, map[string]any{"notification_id": n.ID, "ref": n.Ref, "type": n.Type,
 		"target_type": n.TargetType, "request_type": n.RequestType, "recipients": len(n.Recipients), "document_id": n.DocumentID})
 	return n, err
+}
+
+// staffOf lists the staff of the given types, each once, or every staff
+// member when no type is given (seed 004: "Fetch all merchant users").
+func staffOf(ctx context.Context, q *store.Queries, tenantID string, types []string) ([]parley.StaffMember, error) {
+	if len(types) == 0 {
+		all, _, err := q.ListStaffMembers(ctx, tenantID, store.Page{Limit: 200})
+		return all, err
+	}
+	var out []parley.StaffMember
+	for _, t := range types {
+		ms, err := q.StaffMembersByType(ctx, tenantID, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if !slices.ContainsFunc(out, func(o parley.StaffMember) bool { return o.ID == m.ID }) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
 }
 
 // staffConversation is the staff member's open staff conversation, created

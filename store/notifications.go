@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/parleyhq/parley"
 )
@@ -13,6 +14,13 @@ import (
 
 const notificationCols = `id, tenant_id, number, type, status, conversation_id, document_id, requested, answered, target_type, request_type,
 	answer_schema, allow_multiple, recipients, answered_by, answered_at, answers, delivered, delivered_via, created_at, updated_at`
+
+// notificationSelect adds the answer's delivery: the message's own status
+// and error follow the real send (a provider refusal shows as failed).
+const notificationSelect = notificationCols + `, delivery_status, delivery_reason, delivery_message_id,
+	(SELECT m.status FROM messages m WHERE m.id = notifications.delivery_message_id),
+	(SELECT m.error_code FROM messages m WHERE m.id = notifications.delivery_message_id),
+	(SELECT m.error_reason FROM messages m WHERE m.id = notifications.delivery_message_id)`
 
 // NotificationRef is the prefixed id staff see for a notification number.
 func NotificationRef(number int64) string { return "NOTIF_" + strconv.FormatInt(number, 10) }
@@ -23,9 +31,18 @@ func scanNotification(row interface{ Scan(...any) error }) (parley.Notification,
 	var requested, schema, recipients string
 	var answeredAt sql.NullInt64
 	var created, updated int64
+	var msgID, msgStatus, msgCode, msgReason sql.NullString
 	if err := row.Scan(&n.ID, &n.TenantID, &n.Number, &n.Type, &n.Status, &convID, &docID, &requested, &answered, &n.TargetType, &n.RequestType,
-		&schema, &n.AllowMultiple, &recipients, &n.AnsweredBy, &answeredAt, &n.Answers, &n.Delivered, &n.DeliveredVia, &created, &updated); err != nil {
+		&schema, &n.AllowMultiple, &recipients, &n.AnsweredBy, &answeredAt, &n.Answers, &n.Delivered, &n.DeliveredVia, &created, &updated,
+		&n.DeliveryStatus, &n.DeliveryReason, &msgID, &msgStatus, &msgCode, &msgReason); err != nil {
 		return n, err
+	}
+	n.DeliveryMessageID = msgID.String
+	if n.DeliveryStatus == parley.DeliveryQueued && msgStatus.Valid {
+		n.DeliveryStatus = msgStatus.String
+		if msgStatus.String == string(parley.StatusFailed) {
+			n.DeliveryReason = strings.TrimPrefix(msgCode.String+": "+msgReason.String, ": ")
+		}
 	}
 	n.Ref = NotificationRef(n.Number)
 	n.ConversationID, n.DocumentID = convID.String, docID.String
@@ -77,10 +94,20 @@ func (q *Queries) CreateNotification(ctx context.Context, n parley.Notification)
 		return n, fmt.Errorf("next notification number: %w", err)
 	}
 	n.Ref = NotificationRef(n.Number)
+	// Created answered (an answer recorded without asking the staff): the
+	// answer is its first.
+	var answered sql.NullString
+	var answeredAt sql.NullInt64
+	if n.Status == parley.NotificationAnswered {
+		answered = sql.NullString{String: encodeJSON(n.Answered), Valid: true}
+		answeredAt = sql.NullInt64{Int64: micros(now), Valid: true}
+		n.AnsweredAt, n.Answers = &now, 1
+	}
 	_, err := q.q.ExecContext(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES
-		($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12, $13, '', NULL, 0, 0, '', $14, $14)`,
+		($1, $2, $3, $4, $5, $6, $7, $8, $15, $9, $10, $11, $12, $13, $16, $17, $18, 0, '', $14, $14)`,
 		n.ID, n.TenantID, n.Number, n.Type, n.Status, nullString(n.ConversationID), nullString(n.DocumentID), encodeJSON(n.Requested),
-		n.TargetType, n.RequestType, encodeJSON(n.AnswerSchema), n.AllowMultiple, encodeJSON(n.Recipients), micros(now))
+		n.TargetType, n.RequestType, encodeJSON(n.AnswerSchema), n.AllowMultiple, encodeJSON(n.Recipients), micros(now),
+		answered, n.AnsweredBy, answeredAt, n.Answers)
 	if isUniqueViolation(err) {
 		return n, fmt.Errorf("create notification: %w", parley.Errorf(parley.CodeConflict, "notification %s exists already", n.ID))
 	}
@@ -92,13 +119,13 @@ func (q *Queries) CreateNotification(ctx context.Context, n parley.Notification)
 
 // GetNotification returns one of the tenant's notifications.
 func (q *Queries) GetNotification(ctx context.Context, tenantID, id string) (parley.Notification, error) {
-	n, err := scanNotification(q.q.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	n, err := scanNotification(q.q.QueryRowContext(ctx, `SELECT `+notificationSelect+` FROM notifications WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	return n, rowErr(err, "notification")
 }
 
 // NotificationByNumber finds a notification by the number staff see.
 func (q *Queries) NotificationByNumber(ctx context.Context, tenantID string, number int64) (parley.Notification, error) {
-	n, err := scanNotification(q.q.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE tenant_id = $1 AND number = $2`, tenantID, number))
+	n, err := scanNotification(q.q.QueryRowContext(ctx, `SELECT `+notificationSelect+` FROM notifications WHERE tenant_id = $1 AND number = $2`, tenantID, number))
 	return n, rowErr(err, "notification")
 }
 
@@ -107,6 +134,9 @@ type NotificationFilter struct {
 	Status     parley.NotificationStatus
 	Type       parley.NotificationType
 	DocumentID string
+
+	// Types matches any of these types (with Type, any of both).
+	Types []parley.NotificationType
 }
 
 // ListNotifications pages through the tenant's notifications, newest first.
@@ -120,13 +150,22 @@ func (q *Queries) ListNotifications(ctx context.Context, tenantID string, f Noti
 	if f.Status != "" {
 		b.add("status = ?", f.Status)
 	}
+	types := f.Types
 	if f.Type != "" {
-		b.add("type = ?", f.Type)
+		types = append([]parley.NotificationType{f.Type}, types...)
+	}
+	if len(types) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(types)), ", ")
+		args := make([]any, len(types))
+		for i, t := range types {
+			args[i] = string(t)
+		}
+		b.add("type IN ("+marks+")", args...)
 	}
 	if f.DocumentID != "" {
 		b.add("document_id = ?", f.DocumentID)
 	}
-	rows, err := q.q.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE `+b.where()+` ORDER BY id DESC LIMIT `+strconv.Itoa(p.Limit+1), b.args...)
+	rows, err := q.q.QueryContext(ctx, `SELECT `+notificationSelect+` FROM notifications WHERE `+b.where()+` ORDER BY id DESC LIMIT `+strconv.Itoa(p.Limit+1), b.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -185,12 +224,22 @@ func (q *Queries) AnswerNotification(ctx context.Context, tenantID, id string, f
 	return q.GetNotification(ctx, tenantID, id)
 }
 
-// MarkNotificationDelivered records that answer number n reached the
-// customer's conversation, and how. It reports false when that answer was
-// delivered already (a retried job), changing nothing.
-func (q *Queries) MarkNotificationDelivered(ctx context.Context, tenantID, id string, n int, via string) (bool, error) {
-	res, err := q.q.ExecContext(ctx, `UPDATE notifications SET delivered = $3, delivered_via = $4, updated_at = $5
-		WHERE tenant_id = $1 AND id = $2 AND delivered < $3`, tenantID, id, n, via, micros(q.clock.Now()))
+// NotificationDelivery is what became of one answer on its way to the
+// customer: a queued message (status queued, its id) or skipped (a reason).
+type NotificationDelivery struct {
+	Via       string
+	Status    string // parley.DeliveryQueued or parley.DeliverySkipped
+	Reason    string
+	MessageID string
+}
+
+// MarkNotificationDelivered records what became of answer number n, and
+// how it went. It reports false when that answer was handled already (a
+// retried job), changing nothing.
+func (q *Queries) MarkNotificationDelivered(ctx context.Context, tenantID, id string, n int, d NotificationDelivery) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE notifications SET delivered = $3, delivered_via = $4, updated_at = $5,
+		delivery_status = $6, delivery_reason = $7, delivery_message_id = $8
+		WHERE tenant_id = $1 AND id = $2 AND delivered < $3`, tenantID, id, n, d.Via, micros(q.clock.Now()), d.Status, d.Reason, nullString(d.MessageID))
 	if err != nil {
 		return false, fmt.Errorf("mark notification delivered: %w", err)
 	}

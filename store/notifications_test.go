@@ -82,11 +82,15 @@ func TestNotificationsAreNumberedAnsweredOnceAndScoped(t *testing.T) {
 			}
 		}
 		// Delivery is recorded once per answer.
-		if ok, err := s.MarkNotificationDelivered(ctx, tn.ID, first.ID, 1, "template"); !ok || err != nil {
+		skipped := store.NotificationDelivery{Via: "none", Status: parley.DeliverySkipped, Reason: "the customer's conversation was deleted"}
+		if ok, err := s.MarkNotificationDelivered(ctx, tn.ID, first.ID, 1, skipped); !ok || err != nil {
 			t.Fatalf("first delivery: %v %v", ok, err)
 		}
-		if ok, err := s.MarkNotificationDelivered(ctx, tn.ID, first.ID, 1, "template"); ok || err != nil {
+		if ok, err := s.MarkNotificationDelivered(ctx, tn.ID, first.ID, 1, store.NotificationDelivery{Via: "template", Status: parley.DeliveryQueued}); ok || err != nil {
 			t.Fatalf("a retried delivery was recorded again: %v %v", ok, err)
+		}
+		if got, _ := s.GetNotification(ctx, tn.ID, first.ID); got.DeliveryStatus != parley.DeliverySkipped || got.DeliveryReason != skipped.Reason || got.DeliveredVia != "none" {
+			t.Fatalf("delivery = %+v", got)
 		}
 
 		list, _, err := s.ListNotifications(ctx, tn.ID, store.NotificationFilter{Status: parley.NotificationAnswered}, store.Page{})
@@ -96,6 +100,10 @@ func TestNotificationsAreNumberedAnsweredOnceAndScoped(t *testing.T) {
 		list, _, err = s.ListNotifications(ctx, tn.ID, store.NotificationFilter{Type: parley.NotificationSupport}, store.Page{})
 		if err != nil || len(list) != 0 {
 			t.Fatalf("support list = %d, %v", len(list), err)
+		}
+		list, _, err = s.ListNotifications(ctx, tn.ID, store.NotificationFilter{Types: []parley.NotificationType{parley.NotificationSupport, parley.NotificationQuestion}}, store.Page{})
+		if err != nil || len(list) != 2 {
+			t.Fatalf("list by two types = %d, %v", len(list), err)
 		}
 	})
 }

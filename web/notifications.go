@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -14,7 +15,7 @@ import (
 type notificationListInput struct {
 	PageParams
 	Status string `query:"status" enum:"requested,answered," doc:"requested or answered"`
-	Type   string `query:"type" enum:"user_question_request,user_support_request," doc:"The notification type"`
+	Type   string `query:"type" maxLength:"200" doc:"The notification types, comma-separated (user_question_request, user_support_request); empty: all"`
 }
 
 type notificationRaiseInput struct {
@@ -22,7 +23,15 @@ type notificationRaiseInput struct {
 		Type           string            `json:"type" maxLength:"64" doc:"user_question_request or user_support_request"`
 		ConversationID string            `json:"conversation_id" maxLength:"64" doc:"The customer's conversation"`
 		Context        map[string]string `json:"context" doc:"The type's requested fields: question, or support_request_reason"`
+		Answer         map[string]any    `json:"answer,omitempty" doc:"With it, the notification is created answered (no staff are asked) and the answer goes to the customer: 201 with the notification"`
 	}
+}
+
+// notificationRaiseOutput is 202 with NotificationRaised, or 201 with the
+// notification when it was created answered.
+type notificationRaiseOutput struct {
+	Status int
+	Body   any
 }
 
 // NotificationRaised is the answer to POST /api/notifications.
@@ -57,7 +66,13 @@ func (s *Server) registerNotifications(n *notify.Service) {
 	huma.Register(s.api, huma.Operation{OperationID: "list-notifications", Method: http.MethodGet, Path: "/api/notifications", Summary: "List notifications, newest first",
 		Tags: tags, Security: bearer},
 		func(ctx context.Context, in *notificationListInput) (*bodyOut[PageOf[parley.Notification]], error) {
-			items, next, err := n.List(ctx, TenantFrom(ctx).ID, store.NotificationFilter{Status: parley.NotificationStatus(in.Status), Type: parley.NotificationType(in.Type)}, in.page())
+			f := store.NotificationFilter{Status: parley.NotificationStatus(in.Status)}
+			for _, t := range strings.Split(in.Type, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					f.Types = append(f.Types, parley.NotificationType(t))
+				}
+			}
+			items, next, err := n.List(ctx, TenantFrom(ctx).ID, f, in.page())
 			if err != nil {
 				return nil, apiError(err)
 			}
@@ -66,12 +81,19 @@ func (s *Server) registerNotifications(n *notify.Service) {
 	huma.Register(s.api, huma.Operation{OperationID: "raise-notification", Method: http.MethodPost, Path: "/api/notifications",
 		Summary: "Ask the staff a customer's question or support request (the request job routes and sends it)",
 		Tags:    tags, Security: bearer, DefaultStatus: http.StatusAccepted},
-		func(ctx context.Context, in *notificationRaiseInput) (*bodyOut[NotificationRaised], error) {
+		func(ctx context.Context, in *notificationRaiseInput) (*notificationRaiseOutput, error) {
+			if in.Body.Answer != nil {
+				out, err := n.CreateAnswered(ctx, TenantFrom(ctx).ID, in.Body.ConversationID, parley.NotificationType(in.Body.Type), in.Body.Context, in.Body.Answer, notify.ByAPI)
+				if err != nil {
+					return nil, apiError(err)
+				}
+				return &notificationRaiseOutput{Status: http.StatusCreated, Body: out}, nil
+			}
 			id, err := n.Raise(ctx, TenantFrom(ctx).ID, in.Body.ConversationID, parley.NotificationType(in.Body.Type), in.Body.Context, "")
 			if err != nil {
 				return nil, apiError(err)
 			}
-			return &bodyOut[NotificationRaised]{Body: NotificationRaised{ID: id, Status: "pending"}}, nil
+			return &notificationRaiseOutput{Status: http.StatusAccepted, Body: NotificationRaised{ID: id, Status: "pending"}}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-notification", Method: http.MethodGet, Path: "/api/notifications/{id}", Summary: "Get a notification",
 		Tags: tags, Security: bearer},
