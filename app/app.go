@@ -172,7 +172,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
 	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: a.log, Clock: opts.Clock, PublicURL: cfg.PublicURL,
-		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, Webhooks: webhooks, TrustedProxies: cfg.TrustedProxies})
+		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, Webhooks: webhooks, TrustedProxies: cfg.TrustedProxies,
+		FollowUps: a.FollowUps})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("dashboard: %w", err)

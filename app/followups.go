@@ -32,6 +32,7 @@ func (a *App) wireFollowUps(cfg config.Config, st *store.Store, ins *jobs.Insert
 	a.Outbox.OnAgentMessage = fu.OnAgentMessage
 	river.AddWorker(workers, &followup.RequestWorker{S: fu})
 	river.AddWorker(workers, &followup.ScanWorker{S: fu, Grace: followup.DefaultScanGrace})
+	river.AddWorker(workers, &followup.BackfillWorker{S: fu})
 	a.FollowUps = fu
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,10 @@ func (b *tab) followUpRule(p *apptest.Parley, tenantID string, support parley.Ch
 	row := "#rule-" + rule.ID
 	if s := b.text(row); !strings.Contains(s, "Still there?") || !strings.Contains(s, "2h") || !strings.Contains(s, "Support line") || !strings.Contains(s, "CSAT") || !strings.Contains(s, "Active") {
 		t.Fatalf("the rule's row = %q", s)
+	}
+	// Its preview and reach: no conversation on the new line is silent yet.
+	if s := b.text(row + " td.reach"); !regexp.MustCompile(`^0 silent now\s+0 reached$`).MatchString(strings.TrimSpace(s)) {
+		t.Fatalf("the rule's reach cell = %q, want its preview and reach counts", s)
 	}
 	b.screenshot("followups")
 	b.do("deactivate it", chromedp.Click(chromedp.CSS(row+` button.toggle`)), chromedp.WaitVisible(chromedp.CSS(row+`[data-active="false"]`)))

@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/conversation"
+	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/leads"
@@ -66,6 +67,9 @@ type Deps struct {
 	// Knowledge is the AI agent's retriever, for the knowledge search;
 	// default the full-text retriever of the store's engine.
 	Knowledge knowledge.Retriever
+	// FollowUps makes a saved follow-up rule reach the conversations
+	// already silent (its back-fill); nil leaves that out.
+	FollowUps *followup.Service
 }
 
 // Dashboard serves the web app.
@@ -92,6 +96,7 @@ type Dashboard struct {
 	leads         *leads.Service
 	knowledge     knowledge.Retriever
 	publicURL     string
+	followUpSvc   *followup.Service
 }
 
 // Page is one section of the dashboard.
@@ -147,7 +152,7 @@ func New(deps Deps) (*Dashboard, error) {
 		proxies:   deps.TrustedProxies,
 		mux:       http.NewServeMux(), views: v, notify: deps.Notifications, webhooks: deps.Webhooks,
 		conversations: deps.Conversations, leads: deps.Leads, knowledge: deps.Knowledge,
-		publicURL: strings.TrimRight(deps.PublicURL, "/"),
+		publicURL: strings.TrimRight(deps.PublicURL, "/"), followUpSvc: deps.FollowUps,
 	}
 	if d.knowledge == nil && deps.Store != nil {
 		d.knowledge = knowledge.New(deps.Store.Engine())

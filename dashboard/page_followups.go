@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/parleyhq/parley"
@@ -29,6 +30,7 @@ type ruleRow struct {
 	Delay    string
 	Channels []string // names; empty means every channel
 	Stats    store.FollowUpStats
+	Reach    store.FollowUpReach // the preview (silent now) and the conversations reached
 }
 
 type followUpsData struct {
@@ -40,6 +42,9 @@ type followUpsData struct {
 	Form     *Form
 	Channels []parley.Channel
 	Chosen   map[string]bool
+	// FeatureOff: the tenant's follow-ups are switched off, so no rule
+	// sends anything; the page says so, and how to switch them on.
+	FeatureOff bool
 }
 
 func (d *Dashboard) followUps(w http.ResponseWriter, r *http.Request, s *Session) error {
@@ -58,7 +63,11 @@ func (d *Dashboard) showFollowUps(w http.ResponseWriter, r *http.Request, s *Ses
 	if err != nil {
 		return err
 	}
-	data := followUpsData{Pager: pager(r, "cursor", next), Open: open, Form: f, Channels: channels, Chosen: chosen}
+	tenant, err := d.store.GetTenant(ctx, s.TenantID)
+	if err != nil {
+		return err
+	}
+	data := followUpsData{Pager: pager(r, "cursor", next), Open: open, Form: f, Channels: channels, Chosen: chosen, FeatureOff: !followup.Enabled(tenant)}
 	for _, rule := range rules {
 		row, err := d.ruleRow(ctx, rule, channels)
 		if err != nil {
@@ -80,7 +89,11 @@ func (d *Dashboard) ruleRow(ctx context.Context, rule parley.FollowUpRule, chann
 	if err != nil {
 		return ruleRow{}, err
 	}
-	row := ruleRow{Rule: rule, Delay: followup.FormatDelay(rule.Delay), Stats: stats}
+	reach, err := d.store.RuleReach(ctx, rule, d.clock.Now())
+	if err != nil {
+		return ruleRow{}, err
+	}
+	row := ruleRow{Rule: rule, Delay: followup.FormatDelay(rule.Delay), Stats: stats, Reach: reach}
 	for _, id := range rule.ChannelIDs {
 		name := id
 		for _, c := range channels {
@@ -132,8 +145,10 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request, s *Sessio
 				return err
 			}
 			var err error
-			rule, err = q.CreateFollowUpRule(ctx, rule)
-			return err
+			if rule, err = q.CreateFollowUpRule(ctx, rule); err != nil {
+				return err
+			}
+			return d.ruleSaved(ctx, q, nil, rule)
 		})
 		if err == nil {
 			d.log.InfoContext(ctx, "follow-up rule created from the dashboard", "tenant_id", s.TenantID, "rule_id", rule.ID, "user_id", s.UserID)
@@ -185,11 +200,15 @@ func (d *Dashboard) saveRule(w http.ResponseWriter, r *http.Request, s *Session)
 			if err != nil {
 				return err
 			}
+			before := rule
+			before.ChannelIDs = slices.Clone(rule.ChannelIDs)
 			if err := in.Apply(ctx, q, &rule); err != nil {
 				return err
 			}
-			_, err = q.UpdateFollowUpRule(ctx, rule)
-			return err
+			if rule, err = q.UpdateFollowUpRule(ctx, rule); err != nil {
+				return err
+			}
+			return d.ruleSaved(ctx, q, &before, rule)
 		})
 		if err == nil {
 			return redirect(w, r, "/followups")
@@ -212,9 +231,12 @@ func (d *Dashboard) toggleRule(w http.ResponseWriter, r *http.Request, s *Sessio
 		if rule, err = q.GetFollowUpRule(ctx, s.TenantID, r.PathValue("id")); err != nil {
 			return err
 		}
+		before := rule
 		rule.Active = active
-		rule, err = q.UpdateFollowUpRule(ctx, rule)
-		return err
+		if rule, err = q.UpdateFollowUpRule(ctx, rule); err != nil {
+			return err
+		}
+		return d.ruleSaved(ctx, q, &before, rule)
 	})
 	if err != nil {
 		return err
@@ -232,4 +254,13 @@ func (d *Dashboard) toggleRule(w http.ResponseWriter, r *http.Request, s *Sessio
 		return err
 	}
 	return d.fragment(w, r, s, "followups", "rule-row", row)
+}
+
+// ruleSaved makes a saved rule reach the conversations already silent, in
+// the saving transaction (followup.Service.RuleSaved).
+func (d *Dashboard) ruleSaved(ctx context.Context, q *store.Queries, before *parley.FollowUpRule, after parley.FollowUpRule) error {
+	if d.followUpSvc == nil {
+		return nil
+	}
+	return d.followUpSvc.RuleSaved(ctx, q, before, after)
 }

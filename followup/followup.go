@@ -43,6 +43,9 @@ const (
 	ReasonOutsideHours         = "outside_availability_hours"
 	ReasonNoChannel            = "no_channel"
 	ReasonGenerationFailed     = "generation_failed_used_rule_text"
+	// ReasonOncePerSession: another rule's follow-up, due earlier, went out
+	// in the same session (at most one follow-up per session).
+	ReasonOncePerSession = "once_per_session"
 )
 
 // Writer is the language model a generated follow-up is written by.

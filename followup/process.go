@@ -80,9 +80,9 @@ func (s *Service) Process(ctx context.Context, conv parley.Conversation) error {
 			}
 			continue
 		}
-		// One follow-up per run: it is an agent message, so it restarts the
-		// clock of every other rule.
-		return s.send(ctx, log, sit, r, out)
+		// One follow-up per session: the rules due with it are skipped in
+		// the same transaction (seed: "only once per session").
+		return s.send(ctx, log, sit, r, out, sit.due[i+1:])
 	}
 	return nil
 }
@@ -95,9 +95,9 @@ func (s *Service) load(ctx context.Context, conv parley.Conversation, now time.T
 	if err != nil || len(rules) == 0 {
 		return sit, err
 	}
-	decided, err := r.DecidedRuleIDs(ctx, conv.ID, conv.SessionStartedAt)
-	if err != nil {
-		return sit, err
+	decided, sent, err := r.SessionFollowUps(ctx, conv.ID, conv.SessionStartedAt)
+	if err != nil || sent {
+		return sit, err // at most one follow-up per session
 	}
 	rules = pending(rules, decided, conv.ChannelID)
 	if len(rules) == 0 || conv.LastAgentMessageAt.Add(rules[0].Delay).After(now) {
@@ -283,13 +283,17 @@ func (s *Service) delay(ctx context.Context, log *slog.Logger, sit situation, op
 	return err
 }
 
-// send queues the follow-up through the outbox (whose agent-message hook
-// schedules the next rule) and records it.
-func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r parley.FollowUpRule, out outgoing) error {
-	_, err := s.decide(ctx, log, sit, func(q *store.Queries) error {
+// send queues the follow-up through the outbox and records it, and records
+// the rules due with it (others) as skipped: once per session. The outbox's
+// agent-message hook then finds the session done and clears its due time.
+func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r parley.FollowUpRule, out outgoing, others []parley.FollowUpRule) error {
+	done, err := s.decide(ctx, log, sit, func(q *store.Queries) error {
 		f, err := q.ClaimFollowUp(ctx, parley.FollowUp{TenantID: sit.conv.TenantID, RuleID: r.ID, ConversationID: sit.conv.ID,
 			SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSent, Survey: out.survey, ReplyWindow: r.ReplyWindow})
 		if err != nil {
+			return err
+		}
+		if err := s.skipOthers(ctx, q, sit, r, f.ID, others); err != nil {
 			return err
 		}
 		// Counted at the commit, before the outbox's sender (which runs
@@ -315,5 +319,29 @@ func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r p
 		_, err = q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSent, payload)
 		return err
 	})
+	if done {
+		for _, o := range others {
+			s.Metrics.countSkipped(ReasonOncePerSession)
+			log.InfoContext(ctx, "follow-up skipped", "rule_id", o.ID, "reason", ReasonOncePerSession, "sent_rule_id", r.ID)
+		}
+	}
 	return err
+}
+
+// skipOthers records the rules due with the one sent as skipped: the
+// session has had its follow-up.
+func (s *Service) skipOthers(ctx context.Context, q *store.Queries, sit situation, sent parley.FollowUpRule, followUpID string, others []parley.FollowUpRule) error {
+	for _, o := range others {
+		if _, err := q.ClaimFollowUp(ctx, parley.FollowUp{TenantID: sit.conv.TenantID, RuleID: o.ID, ConversationID: sit.conv.ID,
+			SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSkipped, Reason: ReasonOncePerSession, Survey: o.Survey, ReplyWindow: o.ReplyWindow}); err != nil {
+			return err
+		}
+		if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, map[string]any{
+			"rule_id": o.ID, "title": o.Title, "decision": "skipped", "reason": ReasonOncePerSession,
+			"sent_rule_id": sent.ID, "followup_id": followUpID,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -149,3 +149,11 @@ func set[T any](dst *T, src *T) {
 		*dst = *src
 	}
 }
+
+// FeatureOffWarning is what the rule API and the dashboard say while the
+// tenant's follow-ups feature is off (the default): rules can be written,
+// but nothing is sent.
+const FeatureOffWarning = `Follow-ups are switched off for this tenant: no rule sends anything (each due follow-up is logged as skipped with the reason followups_feature_off) until you switch them on with PATCH /api/tenant {"features": {"followups": true}} or in the dashboard's Settings.`
+
+// Enabled reports whether the tenant's follow-ups feature is on.
+func Enabled(t parley.Tenant) bool { return t.Features[parley.FeatureFollowUps] }

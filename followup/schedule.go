@@ -36,8 +36,14 @@ func (s *Service) reschedule(ctx context.Context, q *store.Queries, conv parley.
 	}
 	decided := map[string]bool{}
 	if len(rules) > 0 {
-		if decided, err = q.DecidedRuleIDs(ctx, conv.ID, conv.SessionStartedAt); err != nil {
+		var sent bool
+		if decided, sent, err = q.SessionFollowUps(ctx, conv.ID, conv.SessionStartedAt); err != nil {
 			return nil, err
+		}
+		if sent {
+			// The session has had its follow-up: no other rule's clock
+			// runs until the customer writes again.
+			return nil, q.ClearFollowUpDue(ctx, conv.ID)
 		}
 	}
 	var due *time.Time

@@ -402,3 +402,112 @@ func (q *Queries) SweepFollowUpDue(ctx context.Context, dueBy, sweptBefore, now 
 	}
 	return ids, nil
 }
+
+// silentWhere selects a tenant's open customer conversations whose last
+// message is the agent's and that have not had rule $2 decided, nor any
+// follow-up sent, in their current session: the conversations a rule may
+// still follow up. Its literals match the conversations_followup_silent
+// index's predicate, so both engines read that index.
+const silentWhere = `c.tenant_id = $1 AND c.status = 'open' AND c.kind = 'customer' AND c.last_agent_message_at IS NOT NULL
+	AND (c.last_customer_message_at IS NULL OR c.last_customer_message_at <= c.last_agent_message_at)
+	AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.conversation_id = c.id AND f.session_started_at = c.session_started_at
+		AND (f.rule_id = $2 OR f.outcome = 'sent'))`
+
+// SilentConversation is a conversation waiting on the customer, with when
+// the agent last wrote.
+type SilentConversation struct {
+	ID          string
+	LastAgentAt time.Time
+}
+
+// SilentConversations pages through the conversations on channelID that
+// rule ruleID may still follow up (see silentWhere), by when the agent last
+// wrote; after is the previous page's last item (zero for the first page).
+func (q *Queries) SilentConversations(ctx context.Context, tenantID, ruleID, channelID string, after SilentConversation, limit int) ([]SilentConversation, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT c.id, c.last_agent_message_at FROM conversations c
+		WHERE `+silentWhere+` AND c.channel_id = $3 AND (c.last_agent_message_at > $4 OR (c.last_agent_message_at = $4 AND c.id > $5))
+		ORDER BY c.last_agent_message_at, c.id LIMIT $6`, tenantID, ruleID, channelID, micros(after.LastAgentAt), after.ID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("silent conversations: %w", err)
+	}
+	defer rows.Close()
+	var out []SilentConversation
+	for rows.Next() {
+		var s SilentConversation
+		var at int64
+		if err := rows.Scan(&s.ID, &at); err != nil {
+			return nil, err
+		}
+		s.LastAgentAt = fromMicros(at)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// FollowUpReach is a rule's preview and its reach so far.
+type FollowUpReach struct {
+	// WouldReachNow counts the open conversations silent for at least the
+	// rule's delay that it may still follow up, on its channels, before the
+	// business rules and availability hours are checked.
+	WouldReachNow int64 `json:"would_reach_now" doc:"Open conversations on the rule's channels silent for at least its delay that have not had a follow-up this session: what it would reach now (before the business rules and availability hours)"`
+	// Reached counts the conversations the rule has sent a follow-up to.
+	Reached int64 `json:"reached" doc:"Conversations this rule has sent a follow-up to"`
+}
+
+// RuleReach counts rule r's preview at now and the conversations it reached.
+func (q *Queries) RuleReach(ctx context.Context, r parley.FollowUpRule, now time.Time) (FollowUpReach, error) {
+	var out FollowUpReach
+	args := []any{r.TenantID, r.ID, micros(now.Add(-r.Delay))}
+	channels := ""
+	if len(r.ChannelIDs) > 0 {
+		marks := make([]string, len(r.ChannelIDs))
+		for i, id := range r.ChannelIDs {
+			args = append(args, id)
+			marks[i] = "$" + strconv.Itoa(len(args))
+		}
+		channels = ` AND c.channel_id IN (` + strings.Join(marks, ", ") + `)`
+	}
+	if err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM conversations c
+		WHERE `+silentWhere+` AND c.last_agent_message_at <= $3`+channels, args...).Scan(&out.WouldReachNow); err != nil {
+		return out, fmt.Errorf("follow-up rule preview: %w", err)
+	}
+	if err := q.q.QueryRowContext(ctx, `SELECT COUNT(DISTINCT conversation_id) FROM followups WHERE rule_id = $1 AND outcome = 'sent' AND tenant_id = $2`,
+		r.ID, r.TenantID).Scan(&out.Reached); err != nil {
+		return out, fmt.Errorf("follow-up rule reach: %w", err)
+	}
+	return out, nil
+}
+
+// SessionFollowUps lists the rules decided in a conversation session and
+// whether one of them sent a follow-up (at most one is sent per session).
+func (q *Queries) SessionFollowUps(ctx context.Context, conversationID string, session time.Time) (decided map[string]bool, sent bool, err error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT rule_id, outcome FROM followups WHERE conversation_id = $1 AND session_started_at = $2`, conversationID, micros(session))
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	decided = map[string]bool{}
+	for rows.Next() {
+		var id, outcome string
+		if err := rows.Scan(&id, &outcome); err != nil {
+			return nil, false, err
+		}
+		decided[id] = true
+		sent = sent || outcome == parley.FollowUpSent
+	}
+	return decided, sent, rows.Err()
+}
+
+// AdvanceFollowUpDue records that the conversation's next follow-up falls
+// due at `at` unless one already falls due earlier. It reports whether the
+// due time moved (or was set).
+func (q *Queries) AdvanceFollowUpDue(ctx context.Context, tenantID, conversationID string, at time.Time) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `INSERT INTO followup_due (conversation_id, tenant_id, due_at) VALUES ($1, $2, $3)
+		ON CONFLICT (conversation_id) DO UPDATE SET due_at = excluded.due_at, swept_at = NULL WHERE followup_due.due_at > excluded.due_at`,
+		conversationID, tenantID, micros(at))
+	if err != nil {
+		return false, fmt.Errorf("advance follow-up due: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}

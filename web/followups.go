@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -12,15 +13,28 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// RuleView is a follow-up rule as the API shows it, durations as text.
+// RuleView is a follow-up rule as the API shows it, durations as text,
+// with its preview and reach counts and whether the tenant's follow-ups
+// are on at all.
 type RuleView struct {
 	parley.FollowUpRule
 	Delay       string `json:"delay" doc:"After the last agent message, e.g. 30m, 2h, 3d"`
 	ReplyWindow string `json:"reply_window" doc:"A customer message this long after the follow-up counts as a reply"`
+	store.FollowUpReach
+	FollowUpsEnabled bool   `json:"followups_enabled" doc:"The tenant's followups feature; while it is off no rule sends anything"`
+	Warning          string `json:"warning,omitempty" doc:"Set while the tenant's follow-ups are switched off, with how to switch them on"`
 }
 
-func viewRule(r parley.FollowUpRule) RuleView {
-	return RuleView{FollowUpRule: r, Delay: followup.FormatDelay(r.Delay), ReplyWindow: followup.FormatDelay(r.ReplyWindow)}
+// viewRule shows r with its counts, read with q (the saving transaction
+// on a write, so a back-fill that runs at once cannot change them first).
+func (s *Server) viewRule(ctx context.Context, q *store.Queries, t parley.Tenant, r parley.FollowUpRule) (RuleView, error) {
+	v := RuleView{FollowUpRule: r, Delay: followup.FormatDelay(r.Delay), ReplyWindow: followup.FormatDelay(r.ReplyWindow), FollowUpsEnabled: followup.Enabled(t)}
+	if !v.FollowUpsEnabled {
+		v.Warning = followup.FeatureOffWarning
+	}
+	var err error
+	v.FollowUpReach, err = q.RuleReach(ctx, r, s.store.Clock().Now())
+	return v, err
 }
 
 type ruleIn struct {
@@ -84,27 +98,42 @@ func (s *Server) registerFollowUps(fu *followup.Service) {
 			if in.ReplyWindow != "" {
 				input.ReplyWindow = &in.ReplyWindow
 			}
+			var v RuleView
 			err := s.store.InTx(ctx, func(q *store.Queries) error {
 				if err := input.Apply(ctx, q, &r); err != nil {
 					return err
 				}
 				var err error
-				r, err = q.CreateFollowUpRule(ctx, r)
+				if r, err = q.CreateFollowUpRule(ctx, r); err != nil {
+					return err
+				}
+				if err := fu.RuleSaved(ctx, q, nil, r); err != nil {
+					return err
+				}
+				v, err = s.viewRule(ctx, q, t, r)
 				return err
 			})
-			return viewRule(r), err
+			return v, err
 		},
 		get: func(ctx context.Context, tenantID, id string) (RuleView, error) {
 			r, err := s.store.GetFollowUpRule(ctx, tenantID, id)
-			return viewRule(r), err
+			if err != nil {
+				return RuleView{}, err
+			}
+			return s.viewRule(ctx, s.store.Read(), TenantFrom(ctx), r)
 		},
 		list: func(ctx context.Context, tenantID string, p store.Page) ([]RuleView, string, error) {
 			rs, next, err := s.store.ListFollowUpRules(ctx, tenantID, p)
+			if err != nil {
+				return nil, "", err
+			}
 			out := make([]RuleView, len(rs))
 			for i, r := range rs {
-				out[i] = viewRule(r)
+				if out[i], err = s.viewRule(ctx, s.store.Read(), TenantFrom(ctx), r); err != nil {
+					return nil, "", err
+				}
 			}
-			return out, next, err
+			return out, next, nil
 		},
 		update: func(ctx context.Context, t parley.Tenant, id string, in rulePatch) (RuleView, error) {
 			var r parley.FollowUpRule
@@ -114,18 +143,27 @@ func (s *Server) registerFollowUps(fu *followup.Service) {
 			}
 			input := followup.RuleInput{Title: in.Title, Message: in.Message, Generate: in.Generate, Delay: in.Delay, ReplyWindow: in.ReplyWindow,
 				Survey: in.Survey, ChannelIDs: in.ChannelIDs, Template: tmpl, Active: in.Active, SendAsWritten: in.SendAsWritten}
+			var v RuleView
 			err := s.store.InTx(ctx, func(q *store.Queries) error {
 				var err error
 				if r, err = q.GetFollowUpRule(ctx, t.ID, id); err != nil {
 					return err
 				}
+				before := r
+				before.ChannelIDs = slices.Clone(r.ChannelIDs)
 				if err := input.Apply(ctx, q, &r); err != nil {
 					return err
 				}
-				r, err = q.UpdateFollowUpRule(ctx, r)
+				if r, err = q.UpdateFollowUpRule(ctx, r); err != nil {
+					return err
+				}
+				if err := fu.RuleSaved(ctx, q, &before, r); err != nil {
+					return err
+				}
+				v, err = s.viewRule(ctx, q, t, r)
 				return err
 			})
-			return viewRule(r), err
+			return v, err
 		},
 		delete: s.store.DeleteFollowUpRule,
 	})
