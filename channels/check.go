@@ -6,6 +6,7 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -47,7 +48,10 @@ type Checker struct {
 	// Retryable tells a passing provider failure (retry later) from a
 	// refusal such as a revoked token (record it, do not retry).
 	Retryable func(error) bool
-	Log       *slog.Logger
+	// Verified, when set, runs in the transaction that records a passed
+	// check: the gateway hands the channel the messages held for its number.
+	Verified func(ctx context.Context, q *store.Queries, ch parley.Channel) (int, error)
+	Log      *slog.Logger
 }
 
 // Saved is called in the transaction that saved a channel; for WhatsApp
@@ -81,23 +85,57 @@ func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) er
 	switch {
 	case err == nil:
 		ch.DisplayNumber = display
-		ch.Settings["verified_name"] = name
-		ch.Settings["check"] = "ok"
-		delete(ch.Settings, "check_error")
+		ch.Settings[parley.SettingVerified] = name
+		ch.Settings[parley.SettingCheck] = parley.CheckOK
+		delete(ch.Settings, parley.SettingCheckError)
 	case c.Retryable(err):
 		return err // River retries with backoff
 	default:
-		ch.Settings["check"] = "failed"
-		ch.Settings["check_error"] = err.Error()
+		ch.Settings[parley.SettingCheck] = parley.CheckFailed
+		ch.Settings[parley.SettingCheckError] = err.Error()
 	}
-	ch.Settings["checked_at"] = c.Store.Clock().Now().Format(time.RFC3339)
-	if uerr := c.Store.UpdateChannel(ctx, ch); uerr != nil {
-		return uerr
-	}
-	if err != nil {
-		log.WarnContext(ctx, "channel credentials rejected", "err", err)
+	ch.Settings[parley.SettingCheckedAt] = c.Store.Clock().Now().Format(time.RFC3339)
+	released := 0
+	stale := false
+	uerr := c.Store.InTx(ctx, func(q *store.Queries) error {
+		// The tenant may have changed the number or the token while the
+		// provider answered: that answer proves nothing about the new pair
+		// (the save enqueued a check of its own).
+		now, gerr := q.GetChannel(ctx, ch.TenantID, ch.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if now.PhoneNumberID != ch.PhoneNumberID || now.AccessToken != ch.AccessToken {
+			stale = true
+			return nil
+		}
+		if uerr := q.UpdateChannel(ctx, ch); uerr != nil {
+			return uerr
+		}
+		if ch.Verified() && c.Verified != nil {
+			var verr error
+			released, verr = c.Verified(ctx, q, ch)
+			return verr
+		}
+		return nil
+	})
+	if parley.ErrorCode(uerr) == parley.CodeNotFound {
+		log.InfoContext(ctx, "channel gone before its check was recorded")
 		return nil
 	}
-	log.InfoContext(ctx, "channel checked", "display_number", display)
+	if uerr != nil {
+		return uerr
+	}
+	if stale {
+		// A save while this job runs enqueues no second check (one per
+		// channel), so this one goes again, with the new pair.
+		log.InfoContext(ctx, "channel changed during its check: result not recorded, checking again")
+		return errors.New("channel changed during its check; checking again")
+	}
+	if err != nil {
+		log.WarnContext(ctx, "channel credentials rejected: webhooks for its number are not routed to it", "err", err)
+		return nil
+	}
+	log.InfoContext(ctx, "channel checked", "display_number", display, "released_messages", released)
 	return nil
 }
