@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/netguard"
 )
 
 // Config is every setting of `parley serve`.
@@ -51,6 +54,11 @@ type Config struct {
 	// DatabaseMaxConns caps this process's PostgreSQL connections; with
 	// replicas, their sum must stay under the server's max_connections.
 	DatabaseMaxConns int
+
+	// OutboundAllow are the ranges Parley may connect to, on any port, when a
+	// tenant names the address (a site's SMTP server); outside them only
+	// public addresses on the usual ports are dialed (see netguard).
+	OutboundAllow []netip.Prefix
 }
 
 // Error is a configuration error; it names the variable at fault.
@@ -165,6 +173,14 @@ func settings() []setting {
 		}},
 		{"PARLEY_DATABASE_MAX_CONNS", "database-max-conns", "20", "PostgreSQL connections this process opens at most (replicas × this must stay under the server's max_connections)",
 			intSetter(func(c *Config) *int { return &c.DatabaseMaxConns }, 2)},
+		{"PARLEY_OUTBOUND_ALLOW", "outbound-allow", "", "comma-separated CIDR ranges (e.g. 127.0.0.0/8) a tenant's SMTP server may be in, on any port; outside them only public addresses on ports 25, 465, 587 and 2525", func(c *Config, v string) error {
+			allow, err := netguard.ParseAllow(v)
+			if err != nil {
+				return err
+			}
+			c.OutboundAllow = allow
+			return nil
+		}},
 	}
 }
 

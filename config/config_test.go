@@ -44,6 +44,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{env: map[string]string{"PARLEY_WHATSAPP_RATE_LIMIT": "0"}, want: "PARLEY_WHATSAPP_RATE_LIMIT"},
 		{env: map[string]string{"PARLEY_JOB_TIMEOUT": "-1s"}, want: "PARLEY_JOB_TIMEOUT"},
 		{env: map[string]string{"PARLEY_JOB_TIMEOUT": "10m"}, want: "PARLEY_JOB_RESCUE_AFTER"},
+		{env: map[string]string{"PARLEY_OUTBOUND_ALLOW": "127.0.0.0/8,localhost"}, want: "PARLEY_OUTBOUND_ALLOW"},
 		{args: []string{"--addr", "x"}, want: "--addr"},
 		{args: []string{"--nope"}, want: "flags"},
 	}
@@ -53,5 +54,18 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Var != tc.want || strings.Contains(err.Error(), "\n") {
 			t.Errorf("env %v args %v: err = %v, want a one-line error naming %s", tc.env, tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestOutboundAllowList(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"PARLEY_OUTBOUND_ALLOW": "127.0.0.0/8, 10.2.0.0/16"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.OutboundAllow) != 2 || c.OutboundAllow[0].String() != "127.0.0.0/8" || c.OutboundAllow[1].String() != "10.2.0.0/16" {
+		t.Fatalf("allow = %v", c.OutboundAllow)
+	}
+	if c, _ := Load(nil, env(nil), io.Discard); len(c.OutboundAllow) != 0 {
+		t.Fatalf("default allow = %v, want none", c.OutboundAllow)
 	}
 }

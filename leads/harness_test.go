@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +48,9 @@ type env struct {
 type envOpts struct {
 	llm        bool
 	copywriter bool
+	// guarded leaves PARLEY_OUTBOUND_ALLOW empty, so the site's SMTP server
+	// on loopback is refused as a tenant's private address would be.
+	guarded bool
 }
 
 const janePhone = "+5511987654321"
@@ -69,6 +73,9 @@ func newEnv(t *testing.T, engine store.Engine, o envOpts) *env {
 		// of real time), and the rate limiter's buckets refill by the fake
 		// clock, which stands still: the limit would end the wait, not the step.
 		c.APIRateLimit = 0
+		if !o.guarded { // PARLEY_OUTBOUND_ALLOW=127.0.0.0/8: the SMTP server is on loopback
+			c.OutboundAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		}
 		if e.llm != nil {
 			c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = e.llm.URL, "llm-key", "fake-model"
 		}
