@@ -41,6 +41,13 @@ func TestWhatsAppNumberRoutesOnlyToProvenOwner(t *testing.T) {
 			}
 			intruderCh := r.Map(t)["id"].(string)
 			waitCheck(t, p, intruderKey, intruderCh, "failed")
+			// Nor can it write the result afterwards.
+			r = p.Do("PATCH", "/api/channels/"+intruderCh, intruderKey, map[string]any{"settings": map[string]string{"check": "ok", "check_error": ""}})
+			var patched struct{ Settings map[string]string }
+			r.JSON(t, &patched)
+			if r.Status != http.StatusOK || patched.Settings["check"] != "failed" || patched.Settings["check_error"] == "" {
+				t.Fatalf("PATCH settings.check = %d %s", r.Status, r.Body)
+			}
 
 			body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.HELD1", Time: clk.Now()}, "Is my order ready?")
 			deliver(t, p, body)
