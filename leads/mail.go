@@ -3,6 +3,7 @@ package leads
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,8 @@ type SMTPMailer struct {
 	Guard *netguard.Guard
 	// Log gets what the server answered, which tenants are not shown.
 	Log *slog.Logger
+	// RootCAs verify a server on implicit TLS; nil: the system's roots.
+	RootCAs *x509.CertPool
 }
 
 // Send delivers m over SMTP. A refusal that will not change is wrapped
@@ -101,11 +104,17 @@ func (s SMTPMailer) Send(ctx context.Context, sender parley.EmailSender, m Email
 		// Over TLS the strongest mechanism the server offers is chosen.
 		// Without TLS (a relay on the same machine) only PLAIN is left, and
 		// go-mail sends it to localhost only, never in clear over a network.
-		auth := gomail.SMTPAuthAutoDiscover
-		if sender.TLS == parley.TLSNone {
-			auth = gomail.SMTPAuthPlain
+		auth := gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover)
+		switch sender.TLS {
+		case parley.TLSNone:
+			auth = gomail.WithSMTPAuth(gomail.SMTPAuthPlain)
+		case parley.TLSImplicit:
+			// The guarded dialer does this TLS, so go-mail does not count
+			// the connection as encrypted: the same choice, made explicit.
+			auth = gomail.WithOpportunisticSMTPAuth(gomail.SMTPAuthSCRAMSHA256PLUS, gomail.SMTPAuthSCRAMSHA256, gomail.SMTPAuthSCRAMSHA1PLUS,
+				gomail.SMTPAuthSCRAMSHA1, gomail.SMTPAuthNTLM, gomail.SMTPAuthCramMD5, gomail.SMTPAuthPlain, gomail.SMTPAuthLogin)
 		}
-		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(sender.Username), gomail.WithPassword(sender.Password))
+		opts = append(opts, auth, gomail.WithUsername(sender.Username), gomail.WithPassword(sender.Password))
 	}
 	client, err := gomail.NewClient(sender.Host, opts...)
 	if err != nil {
@@ -128,7 +137,7 @@ func (s SMTPMailer) dial(sender parley.EmailSender, timeout time.Duration) gomai
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		d := guard.Dialer(timeout)
 		if sender.TLS == parley.TLSImplicit {
-			td := &tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: sender.Host, MinVersion: tls.VersionTLS12}}
+			td := &tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: sender.Host, MinVersion: tls.VersionTLS12, RootCAs: s.RootCAs}}
 			return td.DialContext(ctx, network, address)
 		}
 		return d.DialContext(ctx, network, address)

@@ -2,14 +2,22 @@ package leads_test
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/leads"
+	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -132,4 +140,35 @@ func rawSMTP(t *testing.T, serve func(c net.Conn, r *bufio.Reader)) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// Implicit TLS (port 465 style) goes through the guarded dialer too, and
+// the login still works over it.
+func TestSMTPImplicitTLSThroughTheGuard(t *testing.T) {
+	ts := httptest.NewTLSServer(nil) // for its certificate, valid for 127.0.0.1
+	cert, roots := ts.TLS.Certificates[0], x509.NewCertPool()
+	roots.AddCert(ts.Certificate())
+	ts.Close()
+
+	s := &smtpServer{User: "sales@acme.example", Password: "smtp-secret"}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{srv: s}, nil }))
+	srv.Domain = "localhost"
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	portN, _ := strconv.Atoi(port)
+	sender := parley.EmailSender{Host: host, Port: portN, Username: s.User, Password: s.Password, FromAddress: "sales@acme.example", TLS: parley.TLSImplicit}
+	allow, _ := netguard.ParseAllow("127.0.0.0/8") // as PARLEY_OUTBOUND_ALLOW would
+	m := leads.SMTPMailer{Timeout: 5 * time.Second, Guard: netguard.New(allow, netguard.SMTPPorts), RootCAs: roots}
+	if err := m.Send(context.Background(), sender, leads.Email{To: "jane@acme.com", Subject: "Hi", Body: "Hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Received(); len(got) != 1 || got[0].To[0] != "jane@acme.com" {
+		t.Fatalf("received %+v", got)
+	}
 }
