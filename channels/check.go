@@ -6,12 +6,10 @@ package channels
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/jobs"
@@ -27,11 +25,12 @@ type CheckChannelArgs struct {
 // Kind is the job's stable name.
 func (CheckChannelArgs) Kind() string { return "check_channel" }
 
-// InsertOpts keeps one pending check per channel: saving a channel twice
-// before the check runs does not ask Meta twice.
+// InsertOpts: every save gets a check of its own. Jobs are not deduplicated:
+// River counts a job as running until its completion is flushed, so a save
+// right after a check finished would be taken for a duplicate and its new
+// token never checked (and the number never routed).
 func (CheckChannelArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
+	return river.InsertOpts{MaxAttempts: 10}
 }
 
 // PhoneNumbers looks a business number up at the provider.
@@ -127,10 +126,8 @@ func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) er
 		return uerr
 	}
 	if stale {
-		// A save while this job runs enqueues no second check (one per
-		// channel), so this one goes again, with the new pair.
-		log.InfoContext(ctx, "channel changed during its check: result not recorded, checking again")
-		return errors.New("channel changed during its check; checking again")
+		log.InfoContext(ctx, "channel changed during its check: result not recorded (the save's own check records it)")
+		return nil
 	}
 	if err != nil {
 		log.WarnContext(ctx, "channel credentials rejected: webhooks for its number are not routed to it", "err", err)

@@ -160,3 +160,47 @@ func customerTexts(t *testing.T, p *apptest.Parley, key string) map[string]bool 
 	}
 	return out
 }
+
+// A verified channel whose token is changed is not trusted on the old
+// check: its number's messages wait until the new token is checked.
+func TestChangedTokenIsCheckedBeforeRouting(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			graph := whatsapptest.NewFakeGraph()
+			t.Cleanup(graph.Close)
+			graph.AddNumber(whatsapptest.Number{ID: pnID, Token: "owner-token", Display: "+1 555-000-2222", VerifiedName: "Lima Shop"})
+			graph.AddNumber(whatsapptest.Number{ID: "106000000000099", Token: "other-token", Display: "+1 555-000-9999", VerifiedName: "Other"})
+			clk := clock.NewFake(now())
+			p := apptest.Start(t, engine, clk, func(c *config.Config) {
+				c.WhatsAppAppSecret, c.WhatsAppVerifyToken, c.WhatsAppGraphURL = appSecret, verifyToken, graph.URL
+			})
+			_, key := p.Tenant("Lima Shop")
+			r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("channel = %d %s", r.Status, r.Body)
+			}
+			id := r.Map(t)["id"].(string)
+			waitCheck(t, p, key, id, "ok")
+
+			r = p.Do("PATCH", "/api/channels/"+id, key, map[string]any{"access_token": "other-token"})
+			var patched struct{ Settings map[string]string }
+			r.JSON(t, &patched)
+			if r.Status != http.StatusOK || patched.Settings["check"] != "" {
+				t.Fatalf("after a new token the old check still shows: %d %s", r.Status, r.Body)
+			}
+			waitCheck(t, p, key, id, "failed")
+			deliver(t, p, whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.WAIT1", Time: clk.Now()}, "Anyone there?"))
+			if got := conversationCount(t, p, key); got != 0 {
+				t.Fatalf("routed on a failed check: %d conversations", got)
+			}
+
+			if r := p.Do("PATCH", "/api/channels/"+id, key, map[string]any{"access_token": "owner-token"}); r.Status != http.StatusOK {
+				t.Fatalf("PATCH = %d %s", r.Status, r.Body)
+			}
+			waitCheck(t, p, key, id, "ok")
+			apptest.Eventually(t, "the held message in the conversation", func() bool {
+				return customerTexts(t, p, key)["Anyone there?"]
+			})
+		})
+	}
+}
