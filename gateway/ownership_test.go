@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/clock"
@@ -203,4 +204,34 @@ func TestChangedTokenIsCheckedBeforeRouting(t *testing.T) {
 			})
 		})
 	}
+}
+
+// While nobody has proven a number, its messages are held, not routed, and
+// counted; a status still reaches the message its own channel sent (a wamid
+// names one message), so an unproven channel's sends keep their receipts.
+func TestUnprovenNumberHoldsMessagesButTakesItsStatuses(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.deliver(e.text("wamid.V0", ana, "Ana", "hi"))
+		conv := e.message("wamid.V0").ConversationID
+		out := e.outbound(conv, "wamid.VOUT", parley.StatusSent)
+
+		ch := e.ch
+		ch.Settings = map[string]string{parley.SettingCheck: parley.CheckFailed, parley.SettingCheckError: "token cannot read the number"}
+		if err := e.Store.UpdateChannel(context.Background(), ch); err != nil {
+			t.Fatal(err)
+		}
+		e.deliver(e.text("wamid.V1", ana, "Ana", "still there?"))
+		e.deliver(e.text("wamid.V1", ana, "Ana", "still there?")) // Meta redelivers
+		e.deliver(whatsapptest.StatusWebhook(whatsapptest.StatusEvent{PhoneNumberID: pnID, MessageID: "wamid.VOUT", Status: "delivered", RecipientID: ana, Time: e.clk.Now()}))
+
+		if m, err := e.Store.GetMessage(context.Background(), e.tenant.ID, out.ID); err != nil || m.Status != parley.StatusDelivered {
+			t.Fatalf("status of the channel's own message = %v %v", m.Status, err)
+		}
+		if got := len(e.messages(conv)); got != 1 {
+			t.Fatalf("customer messages = %d, want only the one from before", got)
+		}
+		if held, dup := e.metric("whatsapp", "held_unverified"), e.metric("whatsapp", "duplicate"); held != 1 || dup != 1 {
+			t.Fatalf("held = %v, duplicate = %v", held, dup)
+		}
+	})
 }
