@@ -80,7 +80,9 @@ var metadata = []netip.Addr{
 // Check says whether ap may be dialed: nil, or a *RefusedError.
 func (g *Guard) Check(ap netip.AddrPort) error {
 	addr := ap.Addr().Unmap()
-	refuse := func(reason string) error { return &RefusedError{Addr: netip.AddrPortFrom(addr, ap.Port()), Reason: reason} }
+	refuse := func(reason string) error {
+		return &RefusedError{Addr: netip.AddrPortFrom(addr, ap.Port()), Reason: reason}
+	}
 	if g != nil {
 		for _, p := range g.allow {
 			if p.Contains(addr) {
