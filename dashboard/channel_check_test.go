@@ -49,4 +49,3 @@ func TestChannelListShowsTheOwnershipCheck(t *testing.T) {
 		})
 	}
 }
-
