@@ -91,6 +91,23 @@ type Channel struct {
 	CreatedAt time.Time         `json:"created_at"`
 }
 
+// The ownership check's result lives in a WhatsApp channel's settings:
+// SettingCheck is CheckOK once the Graph API answered for the number with
+// the channel's token, CheckFailed when it refused. Parley writes these
+// keys; the API never takes them from a tenant.
+const (
+	SettingCheck      = "check"
+	SettingCheckError = "check_error"
+	SettingCheckedAt  = "checked_at"
+	SettingVerified   = "verified_name"
+	CheckOK           = "ok"
+	CheckFailed       = "failed"
+)
+
+// Verified reports whether the channel's token was shown to own its number;
+// webhooks for a number go only to a verified channel.
+func (c Channel) Verified() bool { return c.Settings[SettingCheck] == CheckOK }
+
 // IsTestSender reports whether phone (E.164) is in the channel's test-sender list.
 func (c Channel) IsTestSender(phone string) bool {
 	for _, p := range c.TestSenders {

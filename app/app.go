@@ -119,6 +119,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
 	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv)
 	a.gateway = gw
+	// A passed ownership check routes the messages held for its number.
+	checker.Verified = gw.Release
 	// One outbox for the whole flow: every agent message schedules follow-ups.
 	a.Outbox = conv.Outbox
 	if err := a.wireFollowUps(cfg, st, ins, workers, reg); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/web"
 )
@@ -24,8 +25,11 @@ import (
 // the follow-up clock's hook does not run for it.
 func newLeads(cfg config.Config, st *store.Store, ins *jobs.Inserter, clk clock.Clock, hc *http.Client, log *slog.Logger) (*leads.Service, error) {
 	outbox := &flow.Outbox{Jobs: ins}
-	svc := &leads.Service{Store: st, Jobs: ins, Outbox: outbox, Mailer: leads.SMTPMailer{}, Clock: clk,
-		Log: log.With("component", "leads")}
+	svc := &leads.Service{Store: st, Jobs: ins, Outbox: outbox, Clock: clk,
+		// A tenant names the SMTP host: only public addresses on mail ports,
+		// or the operator's PARLEY_OUTBOUND_ALLOW ranges.
+		Mailer: leads.SMTPMailer{Guard: netguard.New(cfg.OutboundAllow, netguard.SMTPPorts), Log: log.With("component", "leads")},
+		Log:    log.With("component", "leads")}
 	if cfg.LLMConfigured() {
 		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,
 			HTTPClient: hc, Logger: log, Clock: clk})

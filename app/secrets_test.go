@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -72,6 +73,7 @@ func TestSecretsNeverShow(t *testing.T) {
 				c.WhatsAppGraphURL, c.WhatsAppAppSecret, c.WhatsAppVerifyToken = graph.URL, secAppSecret, secVerifyToken
 				c.TwilioBaseURL = tw.URL
 				c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = model.URL, secLLMKey, "fake"
+				c.OutboundAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} // the SMTP servers are on loopback
 			})
 			tn, key := p.Tenant("Acme")
 			var answers bytes.Buffer // every API answer of the session

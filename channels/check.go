@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/jobs"
@@ -26,11 +25,12 @@ type CheckChannelArgs struct {
 // Kind is the job's stable name.
 func (CheckChannelArgs) Kind() string { return "check_channel" }
 
-// InsertOpts keeps one pending check per channel: saving a channel twice
-// before the check runs does not ask Meta twice.
+// InsertOpts: every save gets a check of its own. Jobs are not deduplicated:
+// River counts a job as running until its completion is flushed, so a save
+// right after a check finished would be taken for a duplicate and its new
+// token never checked (and the number never routed).
 func (CheckChannelArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
+	return river.InsertOpts{MaxAttempts: 10}
 }
 
 // PhoneNumbers looks a business number up at the provider.
@@ -47,7 +47,10 @@ type Checker struct {
 	// Retryable tells a passing provider failure (retry later) from a
 	// refusal such as a revoked token (record it, do not retry).
 	Retryable func(error) bool
-	Log       *slog.Logger
+	// Verified, when set, runs in the transaction that records a passed
+	// check: the gateway hands the channel the messages held for its number.
+	Verified func(ctx context.Context, q *store.Queries, ch parley.Channel) (int, error)
+	Log      *slog.Logger
 }
 
 // Saved is called in the transaction that saved a channel; for WhatsApp
@@ -81,23 +84,55 @@ func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) er
 	switch {
 	case err == nil:
 		ch.DisplayNumber = display
-		ch.Settings["verified_name"] = name
-		ch.Settings["check"] = "ok"
-		delete(ch.Settings, "check_error")
+		ch.Settings[parley.SettingVerified] = name
+		ch.Settings[parley.SettingCheck] = parley.CheckOK
+		delete(ch.Settings, parley.SettingCheckError)
 	case c.Retryable(err):
 		return err // River retries with backoff
 	default:
-		ch.Settings["check"] = "failed"
-		ch.Settings["check_error"] = err.Error()
+		ch.Settings[parley.SettingCheck] = parley.CheckFailed
+		ch.Settings[parley.SettingCheckError] = err.Error()
 	}
-	ch.Settings["checked_at"] = c.Store.Clock().Now().Format(time.RFC3339)
-	if uerr := c.Store.UpdateChannel(ctx, ch); uerr != nil {
-		return uerr
-	}
-	if err != nil {
-		log.WarnContext(ctx, "channel credentials rejected", "err", err)
+	ch.Settings[parley.SettingCheckedAt] = c.Store.Clock().Now().Format(time.RFC3339)
+	released := 0
+	stale := false
+	uerr := c.Store.InTx(ctx, func(q *store.Queries) error {
+		// The tenant may have changed the number or the token while the
+		// provider answered: that answer proves nothing about the new pair
+		// (the save enqueued a check of its own).
+		now, gerr := q.GetChannel(ctx, ch.TenantID, ch.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if now.PhoneNumberID != ch.PhoneNumberID || now.AccessToken != ch.AccessToken {
+			stale = true
+			return nil
+		}
+		if uerr := q.UpdateChannel(ctx, ch); uerr != nil {
+			return uerr
+		}
+		if ch.Verified() && c.Verified != nil {
+			var verr error
+			released, verr = c.Verified(ctx, q, ch)
+			return verr
+		}
+		return nil
+	})
+	if parley.ErrorCode(uerr) == parley.CodeNotFound {
+		log.InfoContext(ctx, "channel gone before its check was recorded")
 		return nil
 	}
-	log.InfoContext(ctx, "channel checked", "display_number", display)
+	if uerr != nil {
+		return uerr
+	}
+	if stale {
+		log.InfoContext(ctx, "channel changed during its check: result not recorded (the save's own check records it)")
+		return nil
+	}
+	if err != nil {
+		log.WarnContext(ctx, "channel credentials rejected: webhooks for its number are not routed to it", "err", err)
+		return nil
+	}
+	log.InfoContext(ctx, "channel checked", "display_number", display, "released_messages", released)
 	return nil
 }

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/ratelimit"
 )
 
@@ -69,6 +71,10 @@ type Config struct {
 	// (nats://host:port/<stream>) the conversation events are published to.
 	EventsURL   string
 	SNSEndpoint string // an SNS-compatible endpoint instead of AWS's
+	// OutboundAllow are the ranges Parley may connect to, on any port, when a
+	// tenant names the address (a site's SMTP server); outside them only
+	// public addresses on the usual ports are dialed (see netguard).
+	OutboundAllow []netip.Prefix
 }
 
 // Error is a configuration error; it names the variable at fault.
@@ -237,6 +243,14 @@ func settings() []setting {
 				}
 			}
 			c.SNSEndpoint = v
+			return nil
+		}},
+		{"PARLEY_OUTBOUND_ALLOW", "outbound-allow", "", "comma-separated CIDR ranges (e.g. 127.0.0.0/8) a tenant's SMTP server may be in, on any port; outside them only public addresses on ports 25, 465, 587 and 2525", func(c *Config, v string) error {
+			allow, err := netguard.ParseAllow(v)
+			if err != nil {
+				return err
+			}
+			c.OutboundAllow = allow
 			return nil
 		}},
 	}

@@ -48,6 +48,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{env: map[string]string{"PARLEY_PPROF_ADDR": "10.0.0.5:6060"}, want: "PARLEY_PPROF_ADDR"},
 		{env: map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8,nonsense"}, want: "PARLEY_TRUSTED_PROXIES"},
 		{args: []string{"--trusted-proxies", "10.0.0.0/40"}, want: "--trusted-proxies"},
+		{env: map[string]string{"PARLEY_OUTBOUND_ALLOW": "127.0.0.0/8,localhost"}, want: "PARLEY_OUTBOUND_ALLOW"},
 		{args: []string{"--addr", "x"}, want: "--addr"},
 		{args: []string{"--nope"}, want: "flags"},
 	}
@@ -72,5 +73,18 @@ func TestProxiesAndMetricsTokenAndLoopbackProfiler(t *testing.T) {
 		if _, err := Load([]string{"--pprof-addr", ok}, env(nil), io.Discard); err != nil {
 			t.Errorf("loopback %s refused: %v", ok, err)
 		}
+	}
+}
+
+func TestOutboundAllowList(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"PARLEY_OUTBOUND_ALLOW": "127.0.0.0/8, 10.2.0.0/16"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.OutboundAllow) != 2 || c.OutboundAllow[0].String() != "127.0.0.0/8" || c.OutboundAllow[1].String() != "10.2.0.0/16" {
+		t.Fatalf("allow = %v", c.OutboundAllow)
+	}
+	if c, _ := Load(nil, env(nil), io.Discard); len(c.OutboundAllow) != 0 {
+		t.Fatalf("default allow = %v, want none", c.OutboundAllow)
 	}
 }

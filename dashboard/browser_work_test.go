@@ -32,7 +32,7 @@ func supportLine(t *testing.T, p *apptest.Parley, graph *whatsapptest.FakeGraph,
 	t.Helper()
 	graph.AddNumber(whatsapptest.Number{ID: supportNumber, Token: supportToken, Display: "+1 555-000-0777", VerifiedName: "Acme"})
 	c, err := p.Store.CreateChannel(context.Background(), parley.Channel{TenantID: tenantID, Type: parley.ChannelWhatsApp, Name: "Support line",
-		PhoneNumberID: supportNumber, DisplayNumber: "+15550000777", AccessToken: supportToken, Active: true})
+		PhoneNumberID: supportNumber, DisplayNumber: "+15550000777", AccessToken: supportToken, Active: true, Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
 	if err != nil {
 		t.Fatal(err)
 	}

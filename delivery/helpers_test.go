@@ -81,7 +81,8 @@ func start(t *testing.T, engine store.Engine) *env {
 	})
 	tn, _ := p.Tenant("Acme")
 	ctx := context.Background()
-	wa, err := p.Store.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "wa", PhoneNumberID: pnID, AccessToken: graphToken, Active: true})
+	wa, err := p.Store.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "wa", PhoneNumberID: pnID, AccessToken: graphToken, Active: true,
+		Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func FuzzWhatsAppWebhook(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ch, err := st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main", PhoneNumberID: pnID, AccessToken: "t"})
+	ch, err := st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main", PhoneNumberID: pnID, AccessToken: "t", Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
 	if err != nil {
 		f.Fatal(err)
 	}

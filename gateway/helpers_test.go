@@ -79,7 +79,9 @@ func start(t *testing.T, engine store.Engine, tune func(*config.Config)) *env {
 	})
 	tn, key := p.Tenant("Acme")
 	ch, err := p.Store.CreateChannel(context.Background(), parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
-		PhoneNumberID: pnID, AccessToken: "token-main", Active: true})
+		PhoneNumberID: pnID, AccessToken: "token-main", Active: true,
+		// As if its ownership check had passed: webhooks go to verified channels only.
+		Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
 	if err != nil {
 		t.Fatal(err)
 	}

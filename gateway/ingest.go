@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -71,6 +72,10 @@ func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, provider st
 			"messages", len(b.messages), "statuses", len(b.statuses))
 		t["unknown_number"] += len(b.messages) + len(b.statuses)
 		return nil
+	}
+	var claims *unverified
+	if errors.As(err, &claims) {
+		return g.holdBatch(ctx, q, provider, b, claims.claims, t)
 	}
 	if err != nil {
 		return err

@@ -42,7 +42,8 @@ func TestInlinePanicHandsTheMessageBackToItsJob(t *testing.T) {
 				t.Fatal(err)
 			}
 			if _, err := st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
-				PhoneNumberID: pnID, AccessToken: "token-main", Active: true}); err != nil {
+				PhoneNumberID: pnID, AccessToken: "token-main", Active: true,
+				Settings: map[string]string{parley.SettingCheck: parley.CheckOK}}); err != nil { // routed: its ownership check passed
 				t.Fatal(err)
 			}
 			jc, err := jobs.NewClient(st, nil, jobs.Config{}) // insert-only: nothing works the backstop here

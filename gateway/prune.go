@@ -13,6 +13,11 @@ import (
 // unique key catches it.
 const InboxRetention = 8 * 24 * time.Hour
 
+// HoldRetention is how long a message for a number whose ownership no
+// tenant has proven waits for a check to succeed: as long as Meta itself
+// would keep redelivering it.
+const HoldRetention = 7 * 24 * time.Hour
+
 // PruneInboxArgs is the periodic job that deletes old processed inbox
 // messages.
 type PruneInboxArgs struct{}
@@ -41,6 +46,18 @@ func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneInboxArgs]) 
 	}
 	if n > 0 {
 		w.g.log.InfoContext(ctx, "pruned the channel inbox", "deleted", n, "job_id", job.ID)
+	}
+	if _, err := w.g.releaseVerified(ctx); err != nil {
+		return err
+	}
+	// Messages held for a number nobody proved to own do not wait forever.
+	held, err := w.g.store.PruneHeld(ctx, w.g.store.Clock().Now().Add(-HoldRetention))
+	if err != nil {
+		return err
+	}
+	if held > 0 {
+		w.g.count(providerWhatsApp, "held_expired", int(held))
+		w.g.log.WarnContext(ctx, "dropped messages held for a WhatsApp number no tenant proved it owns", "deleted", held, "job_id", job.ID)
 	}
 	return nil
 }

@@ -91,11 +91,7 @@ func whatsAppBatches(b *whatsapp.Batch) []batch {
 			i = len(out)
 			index[pnid] = i
 			out = append(out, batch{route: pnid, lookup: func(ctx context.Context, q *store.Queries) (parley.Channel, error) {
-				ch, err := q.ChannelByPhoneNumberID(ctx, pnid)
-				if err == nil && ch.Type != parley.ChannelWhatsApp {
-					return ch, parley.Errorf(parley.CodeNotFound, "no WhatsApp channel with phone_number_id %s", pnid)
-				}
-				return ch, err
+				return ownerOf(ctx, q, pnid)
 			}})
 		}
 		return &out[i]
@@ -138,4 +134,35 @@ func whatsAppInbox(m whatsapp.Inbound) store.InboxMessage {
 		ProviderMessageID: m.MessageID, Sender: m.From, ContactName: m.ContactName,
 		Type: m.Type, Content: m.Content, Extra: extra, SentAt: m.Timestamp,
 	}
+}
+
+// unverified is the lookup's answer for a number that channels claim but
+// none has proven to own yet: its messages are held, and a status goes to
+// whichever claim sent the message it names.
+type unverified struct{ claims []parley.Channel }
+
+func (u *unverified) Error() string { return "no claim on this number has passed its ownership check" }
+
+// ownerOf is the channel a Cloud API number's webhooks go to: the oldest
+// WhatsApp claim whose check proved its token can read the number. Being
+// first to register a number proves nothing (issue 15).
+func ownerOf(ctx context.Context, q *store.Queries, pnid string) (parley.Channel, error) {
+	chs, err := q.ChannelsByPhoneNumberID(ctx, pnid)
+	if err != nil {
+		return parley.Channel{}, err
+	}
+	var claims []parley.Channel
+	for _, ch := range chs {
+		if ch.Type != parley.ChannelWhatsApp {
+			continue
+		}
+		if ch.Verified() {
+			return ch, nil
+		}
+		claims = append(claims, ch)
+	}
+	if len(claims) == 0 {
+		return parley.Channel{}, parley.Errorf(parley.CodeNotFound, "no WhatsApp channel with phone_number_id %s", pnid)
+	}
+	return parley.Channel{}, &unverified{claims: claims}
 }

@@ -414,7 +414,7 @@ func TestEveryFixtureEndToEnd(t *testing.T) {
 		ctx := context.Background()
 		// batch_multi also carries a message for another tenant's number.
 		other, _ := e.Tenant("Other")
-		otherCh, err := e.Store.CreateChannel(ctx, parley.Channel{TenantID: other.ID, Type: parley.ChannelWhatsApp, Name: "de", PhoneNumberID: "106000000000008", AccessToken: "t"})
+		otherCh, err := e.Store.CreateChannel(ctx, parley.Channel{TenantID: other.ID, Type: parley.ChannelWhatsApp, Name: "de", PhoneNumberID: "106000000000008", AccessToken: "t", Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
 		if err != nil {
 			t.Fatal(err)
 		}

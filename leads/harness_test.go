@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,6 +53,9 @@ type envOpts struct {
 	// graph points the WhatsApp sender at a fake Graph API, so a test can
 	// read what reached it.
 	graph bool
+	// guarded leaves PARLEY_OUTBOUND_ALLOW empty, so the site's SMTP server
+	// on loopback is refused as a tenant's private address would be.
+	guarded bool
 }
 
 // channelDisplay is the site's WhatsApp number: a Brazilian line, so a
@@ -84,6 +88,9 @@ func newEnv(t *testing.T, engine store.Engine, o envOpts) *env {
 		c.APIRateLimit = 0
 		if e.graph != nil {
 			c.WhatsAppGraphURL, c.WhatsAppAppSecret = e.graph.URL, "app-secret"
+		}
+		if !o.guarded { // PARLEY_OUTBOUND_ALLOW=127.0.0.0/8: the SMTP server is on loopback
+			c.OutboundAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		}
 		if e.llm != nil {
 			c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = e.llm.URL, "llm-key", "fake-model"

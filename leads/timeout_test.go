@@ -2,6 +2,7 @@ package leads_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/leads"
+	"github.com/parleyhq/parley/netguard"
 )
 
 // An SMTP server that accepts the connection and never greets does not
@@ -32,9 +34,16 @@ func TestSMTPSendTimesOut(t *testing.T) {
 	portN, _ := strconv.Atoi(port)
 	sender := parley.EmailSender{Host: host, Port: portN, FromAddress: "sales@acme.example", TLS: parley.TLSNone}
 	start := time.Now()
-	err = leads.SMTPMailer{Timeout: time.Second}.Send(context.Background(), sender, leads.Email{To: "jane@acme.com", Subject: "Hi", Body: "Hello"})
+	allow, err := netguard.ParseAllow("127.0.0.0/8") // as PARLEY_OUTBOUND_ALLOW would
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = leads.SMTPMailer{Timeout: time.Second, Guard: netguard.New(allow, netguard.SMTPPorts)}.Send(context.Background(), sender, leads.Email{To: "jane@acme.com", Subject: "Hi", Body: "Hello"})
 	if err == nil {
 		t.Fatal("a silent server took the e-mail")
+	}
+	if errors.Is(err, leads.ErrMailRejected) {
+		t.Fatalf("refused rather than timed out: %v", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("gave up after %s with a 1s timeout", d)

@@ -112,7 +112,7 @@ func start(t *testing.T, o options) *env {
 	})
 	e.tenant, e.key = e.Tenant("Acme")
 	wa, err := e.Store.CreateChannel(context.Background(), parley.Channel{TenantID: e.tenant.ID, Type: parley.ChannelWhatsApp, Name: "wa",
-		PhoneNumberID: pnID, AccessToken: graphToken, Active: true})
+		PhoneNumberID: pnID, AccessToken: graphToken, Active: true, Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@ func scanChannel(row interface{ Scan(...any) error }) (parley.Channel, error) {
 	return c, decodeJSON(settings, &c.Settings)
 }
 
-// CreateChannel stores a channel. A phone_number_id already used by any
-// channel is a conflict: Meta routes webhooks by it.
+// CreateChannel stores a channel. A phone_number_id the tenant already
+// uses is a conflict; another tenant's use of it is not (and is not told):
+// the gateway routes by ownership, not by who came first.
 func (q *Queries) CreateChannel(ctx context.Context, c parley.Channel) (parley.Channel, error) {
 	c.ID, c.CreatedAt = newID(), q.clock.Now()
 	if c.TestSenders == nil {
@@ -42,7 +43,7 @@ func (q *Queries) CreateChannel(ctx context.Context, c parley.Channel) (parley.C
 	_, err := q.q.ExecContext(ctx, `INSERT INTO channels (`+channelCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		c.ID, c.TenantID, c.Type, c.Name, nullString(c.PhoneNumberID), c.DisplayNumber, c.AccessToken, c.Active,
 		encodeJSON(c.TestSenders), encodeJSON(c.Settings), micros(c.CreatedAt))
-	if err := conflictOr(err, "phone_number_id is already used by a channel"); err != nil {
+	if err := conflictOr(err, "phone_number_id is already used by another of your channels"); err != nil {
 		return c, fmt.Errorf("create channel: %w", err)
 	}
 	return c, nil
@@ -54,11 +55,24 @@ func (q *Queries) GetChannel(ctx context.Context, tenantID, id string) (parley.C
 	return c, rowErr(err, "channel")
 }
 
-// ChannelByPhoneNumberID finds the channel a Cloud API webhook is for, in
-// whichever tenant owns it.
-func (q *Queries) ChannelByPhoneNumberID(ctx context.Context, phoneNumberID string) (parley.Channel, error) {
-	c, err := scanChannel(q.q.QueryRowContext(ctx, `SELECT `+channelCols+` FROM channels WHERE phone_number_id = $1`, phoneNumberID))
-	return c, rowErr(err, "channel")
+// ChannelsByPhoneNumberID lists every channel, in any tenant, that claims a
+// Cloud API number, oldest claim first: the gateway routes to the one whose
+// ownership check succeeded.
+func (q *Queries) ChannelsByPhoneNumberID(ctx context.Context, phoneNumberID string) ([]parley.Channel, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+channelCols+` FROM channels WHERE phone_number_id = $1 ORDER BY created_at, id`, phoneNumberID)
+	if err != nil {
+		return nil, fmt.Errorf("channels by phone number id: %w", err)
+	}
+	defer rows.Close()
+	var out []parley.Channel
+	for rows.Next() {
+		c, err := scanChannel(rows)
+		if err != nil {
+			return nil, fmt.Errorf("channels by phone number id: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // ChannelByID finds a channel by id alone, for webhooks whose URL names it

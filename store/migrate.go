@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -103,6 +104,13 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 		if done[m.version] {
 			continue
 		}
+		fkOff := s.engine == SQLite && strings.HasPrefix(m.sql, fkOffMarker)
+		if fkOff {
+			// A table rebuild: the pragma is a no-op inside a transaction.
+			if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+				return applied, fmt.Errorf("migration %s: %w", m.name, err)
+			}
+		}
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return applied, err
@@ -111,12 +119,24 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 			tx.Rollback()
 			return applied, fmt.Errorf("migration %s: %w", m.name, err)
 		}
+		if fkOff {
+			if err := foreignKeysHold(ctx, tx); err != nil {
+				tx.Rollback()
+				return applied, fmt.Errorf("migration %s: %w", m.name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO parley_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 			m.version, m.name, micros(s.clock.Now())); err != nil {
 			tx.Rollback()
 			return applied, err
 		}
-		if err := tx.Commit(); err != nil {
+		err = tx.Commit()
+		if fkOff {
+			if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); ferr != nil && err == nil {
+				err = ferr
+			}
+		}
+		if err != nil {
 			return applied, fmt.Errorf("migration %s: %w", m.name, err)
 		}
 		applied = append(applied, m.name)
@@ -139,4 +159,24 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 		applied = append(applied, fmt.Sprintf("river_%03d", v.Version))
 	}
 	return applied, nil
+}
+
+// fkOffMarker opens a SQLite migration that rebuilds a table other tables
+// reference: it runs with foreign keys off (SQLite's documented procedure),
+// and is checked before it commits.
+const fkOffMarker = "-- parley:foreign-keys-off"
+
+// foreignKeysHold fails if a rebuild left a reference dangling.
+func foreignKeysHold(ctx context.Context, tx interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		return fmt.Errorf("foreign key check failed after the rebuild")
+	}
+	return rows.Err()
 }

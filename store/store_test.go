@@ -102,8 +102,14 @@ func TestChannelsAreScopedAndUnique(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateChannel(ctx, parley.Channel{TenantID: b.ID, Type: parley.ChannelWhatsApp, Name: "Dup", PhoneNumberID: "1060001"}); parley.ErrorCode(err) != parley.CodeConflict {
-			t.Fatalf("duplicate phone_number_id: %v, want conflict", err)
+		// Within a tenant a number is named once; another tenant may claim it
+		// (webhooks go to the claim whose token owns the number).
+		if _, err := s.CreateChannel(ctx, parley.Channel{TenantID: a.ID, Type: parley.ChannelWhatsApp, Name: "Dup", PhoneNumberID: "1060001"}); parley.ErrorCode(err) != parley.CodeConflict {
+			t.Fatalf("duplicate phone_number_id in a tenant: %v, want conflict", err)
+		}
+		other, err := s.CreateChannel(ctx, parley.Channel{TenantID: b.ID, Type: parley.ChannelWhatsApp, Name: "Claim", PhoneNumberID: "1060001"})
+		if err != nil {
+			t.Fatalf("another tenant's claim: %v", err)
 		}
 		// Channels without a phone number id do not collide with each other.
 		for i := 0; i < 2; i++ {
@@ -111,9 +117,12 @@ func TestChannelsAreScopedAndUnique(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, err := s.ChannelByPhoneNumberID(ctx, "1060001")
-		if err != nil || got.ID != ch.ID || got.AccessToken != "secret-token" || !got.IsTestSender("+5511999990000") {
-			t.Fatalf("by phone number id = %+v, %v", got, err)
+		claims, err := s.ChannelsByPhoneNumberID(ctx, "1060001")
+		if err != nil || len(claims) != 2 || claims[0].ID != ch.ID || claims[1].ID != other.ID {
+			t.Fatalf("by phone number id = %+v, %v", claims, err)
+		}
+		if got := claims[0]; got.AccessToken != "secret-token" || !got.IsTestSender("+5511999990000") {
+			t.Fatalf("by phone number id = %+v", got)
 		}
 		if _, err := s.GetChannel(ctx, b.ID, ch.ID); parley.ErrorCode(err) != parley.CodeNotFound {
 			t.Fatalf("other tenant reads channel: %v", err)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"maps"
 	"strings"
 
 	"github.com/parleyhq/parley"
@@ -67,6 +68,9 @@ func checkChannel(c *parley.Channel) error {
 		if c.PhoneNumberID == "" {
 			return parley.FieldError("phone_number_id", "is required for a whatsapp channel")
 		}
+		if !numeric(c.PhoneNumberID) {
+			return parley.FieldError("phone_number_id", "must be Meta's numeric phone number id (digits only), not the phone number")
+		}
 		if c.AccessToken == "" {
 			return parley.FieldError("access_token", "is required for a whatsapp channel")
 		}
@@ -85,12 +89,43 @@ func checkChannel(c *parley.Channel) error {
 	return nil
 }
 
+// numeric reports whether id is all ASCII digits (Meta's ids are).
+func numeric(id string) bool {
+	for _, r := range id {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return id != ""
+}
+
+// checkKeys are the settings the ownership check writes. A tenant cannot set
+// them (a "check": "ok" of its own would route it another business's
+// customers); a new number or token clears them until the check runs again.
+var checkKeys = []string{parley.SettingCheck, parley.SettingCheckError, parley.SettingCheckedAt, parley.SettingVerified}
+
+// keepCheck puts the stored check result back into settings a client sent,
+// or clears it when the number or token the check was about changed.
+func keepCheck(c *parley.Channel, before parley.Channel) {
+	if c.Settings == nil {
+		c.Settings = map[string]string{}
+	}
+	unchanged := c.PhoneNumberID == before.PhoneNumberID && c.AccessToken == before.AccessToken
+	for _, k := range checkKeys {
+		delete(c.Settings, k)
+		if v, ok := before.Settings[k]; ok && unchanged {
+			c.Settings[k] = v
+		}
+	}
+}
+
 func (s *Server) registerDirectory() {
 	registerCRUD(s, resource[ChannelView, channelIn, channelPatch]{
 		name: "channel", path: "/api/channels", tag: "Directory",
 		create: func(ctx context.Context, t parley.Tenant, in channelIn) (ChannelView, error) {
 			c := parley.Channel{TenantID: t.ID, Type: in.Type, Name: in.Name, PhoneNumberID: in.PhoneNumberID, DisplayNumber: in.DisplayNumber,
 				AccessToken: in.AccessToken, Active: in.Active == nil || *in.Active, TestSenders: in.TestSenders, Settings: in.Settings}
+			keepCheck(&c, parley.Channel{})
 			if err := checkChannel(&c); err != nil {
 				return ChannelView{}, err
 			}
@@ -120,6 +155,8 @@ func (s *Server) registerDirectory() {
 			if err != nil {
 				return ChannelView{}, err
 			}
+			before := c
+			before.Settings = maps.Clone(c.Settings)
 			set(&c.Name, in.Name)
 			set(&c.PhoneNumberID, in.PhoneNumberID)
 			set(&c.DisplayNumber, in.DisplayNumber)
@@ -138,6 +175,7 @@ func (s *Server) registerDirectory() {
 				}
 				c.Settings = merged
 			}
+			keepCheck(&c, before)
 			if err := checkChannel(&c); err != nil {
 				return ChannelView{}, err
 			}
