@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	webhooks, dispatcher := newWebhooks(a)
+	webhooks, dispatcher := newWebhooks(a, cfg)
 	a.hooks = dispatcher
 	var backlog func() int64
 	if a.events != nil {

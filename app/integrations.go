@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/hooks"
 	natsintake "github.com/parleyhq/parley/intake/nats"
 	sqsintake "github.com/parleyhq/parley/intake/sqs"
+	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/notify"
 )
 
@@ -144,8 +145,10 @@ func (e *events) stop() {
 	e.bus.Close()
 }
 
-// newWebhooks builds the tenants' webhook subscriptions and their dispatcher.
-func newWebhooks(a *App) (*hooks.Service, *hooks.Dispatcher) {
+// newWebhooks builds the tenants' webhook subscriptions and their
+// dispatcher, whose connections go only where a tenant may send them (the
+// outbound address rules, PARLEY_OUTBOUND_ALLOW).
+func newWebhooks(a *App, cfg config.Config) (*hooks.Service, *hooks.Dispatcher) {
 	known := map[string]bool{}
 	for _, cat := range [][]flow.Entry{flow.Catalog(), followup.Catalog(), notify.Catalog()} {
 		for _, e := range cat {
@@ -153,8 +156,15 @@ func newWebhooks(a *App) (*hooks.Service, *hooks.Dispatcher) {
 		}
 	}
 	svc := &hooks.Service{Store: a.Store, Clock: a.clock, Log: a.log, Known: func(n string) bool { return known[n] }}
+	guard := netguard.New(cfg.OutboundAllow, netguard.WebPorts)
+	transport := &http.Transport{
+		Proxy:       nil, // a proxy would dial for us, past the guard
+		DialContext: guard.Dialer(10 * time.Second).DialContext, ForceAttemptHTTP2: true,
+		TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second,
+	}
 	d := &hooks.Dispatcher{Store: a.Store, Clock: a.clock, Log: a.log,
-		HTTP: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		HTTP: &http.Client{Timeout: 15 * time.Second, Transport: transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	return svc, d
 }
 

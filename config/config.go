@@ -245,7 +245,7 @@ func settings() []setting {
 			c.SNSEndpoint = v
 			return nil
 		}},
-		{"PARLEY_OUTBOUND_ALLOW", "outbound-allow", "", "comma-separated CIDR ranges (e.g. 127.0.0.0/8) a tenant's SMTP server may be in, on any port; outside them only public addresses on ports 25, 465, 587 and 2525", func(c *Config, v string) error {
+		{"PARLEY_OUTBOUND_ALLOW", "outbound-allow", "", "comma-separated CIDR ranges (e.g. 127.0.0.0/8) a tenant's SMTP server or webhook endpoint may be in, on any port; outside them only public addresses on ports 25, 465, 587 and 2525 (SMTP) or 80, 443, 8080 and 8443 (webhooks)", func(c *Config, v string) error {
 			allow, err := netguard.ParseAllow(v)
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/eventbus"
+	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -168,6 +170,10 @@ func (d *Dispatcher) attempt(ctx context.Context, dd store.DueDelivery) store.De
 
 // errorText says why no answer came, without Go's wrapping noise.
 func errorText(err error) string {
+	var refused *netguard.RefusedError
+	if errors.As(err, &refused) {
+		return refused.Error() // what Parley refused, in full
+	}
 	s := err.Error()
 	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "Post ") {
 		s = s[i+2:]

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,13 @@ import (
 )
 
 var start = time.Date(2030, 3, 6, 12, 0, 0, 0, time.UTC)
+
+// allowLoopback lets deliveries reach the test's receivers on loopback
+// (PARLEY_OUTBOUND_ALLOW=127.0.0.0/8), as an operator may allow a range.
+func allowLoopback(c *config.Config) {
+	c.JobRescueAfter = 100 * 365 * 24 * time.Hour
+	c.OutboundAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+}
 
 // receiver is a tenant's endpoint: it answers with the statuses it is given
 // in turn (the last one from then on) and keeps what it got.
@@ -70,7 +78,7 @@ func TestWebhookDeliveredSignedRetriedAndVisible(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(start)
-			p := apptest.Start(t, engine, clk, func(c *config.Config) { c.JobRescueAfter = 100 * 365 * 24 * time.Hour })
+			p := apptest.Start(t, engine, clk, allowLoopback)
 			tenant, key := p.Tenant("Acme")
 			_, otherKey := p.Tenant("Other")
 			rcv := newReceiver(t, 500, 200)
@@ -156,7 +164,7 @@ func TestWebhookThatKeepsFailingIsSwitchedOffWithTheReason(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(start)
-			p := apptest.Start(t, engine, clk, func(c *config.Config) { c.JobRescueAfter = 100 * 365 * 24 * time.Hour })
+			p := apptest.Start(t, engine, clk, allowLoopback)
 			tenant, key := p.Tenant("Acme")
 			rcv := newReceiver(t, 503)
 			r := p.Do("POST", "/api/webhook-subscriptions", key, map[string]any{"url": rcv.URL, "events": []string{"*"}})
@@ -226,5 +234,33 @@ func ticketEvent(t *testing.T, p *apptest.Parley, conv parley.Conversation) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Without the operator's leave, a tenant's endpoint on loopback (or any
+// private address) is never connected to: the attempt fails saying what
+// was refused, and the receiver hears nothing.
+func TestWebhookToAPrivateAddressIsRefused(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			clk := clock.NewFake(start)
+			p := apptest.Start(t, engine, clk, func(c *config.Config) { c.JobRescueAfter = 100 * 365 * 24 * time.Hour })
+			tenant, key := p.Tenant("Acme")
+			rcv := newReceiver(t, 200)
+			var sub parley.WebhookSubscription
+			p.Do("POST", "/api/webhook-subscriptions", key, map[string]any{"url": rcv.URL, "events": []string{"*"}}).JSON(t, &sub)
+			customerWrites(t, p, tenant, "+5511999990404")
+			var ds deliveries
+			apptest.Eventually(t, "the refused attempt recorded", func() bool {
+				p.Do("GET", "/api/webhook-subscriptions/"+sub.ID+"/deliveries", key, nil).JSON(t, &ds)
+				return len(ds.Items) == 1 && ds.Items[0].Attempts == 1
+			})
+			if d := ds.Items[0]; d.Status != parley.DeliveryPending || d.LastStatusCode != 0 || !strings.Contains(d.LastError, "refused: a loopback address") {
+				t.Fatalf("delivery to loopback: %+v", d)
+			}
+			if rcv.count() != 0 {
+				t.Fatalf("the receiver on loopback got %d requests", rcv.count())
+			}
+		})
 	}
 }

@@ -24,6 +24,9 @@ import (
 // alternative submission port many mail services offer where 587 is blocked.
 var SMTPPorts = []int{25, 465, 587, 2525}
 
+// WebPorts are the ports a tenant's webhook endpoint may listen on.
+var WebPorts = []int{80, 443, 8080, 8443}
+
 // Guard decides which addresses may be dialed. The zero value is not
 // usable; a nil *Guard refuses like New(nil, nil) would (no port allowed).
 type Guard struct {
