@@ -45,7 +45,7 @@ type FollowUpRule struct {
 	UpdatedAt time.Time `json:"updated_at"`
 
 	// SendAsWritten sends Message as it is even when a model is configured;
-	// by default (seed 000) the AI writes each follow-up from it.
+	// by default the AI writes each follow-up from it.
 	SendAsWritten bool `json:"send_as_written"`
 }
 

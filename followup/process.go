@@ -163,7 +163,7 @@ func clockStart(ctx context.Context, r *store.Queries, conv parley.Conversation,
 	return from, false, nil
 }
 
-// businessRule checks seed 000's business rules, in its order, and returns
+// businessRule checks the original design's business rules, in its order, and returns
 // the reason of the first that fails ("" when all pass): the conversation
 // is open, the tenant has the APPOINTMENTS module and the follow-up feature,
 // the customer has no appointment on record, and the channel is active or

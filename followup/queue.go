@@ -94,7 +94,7 @@ func (s *Service) acceptOne(ctx context.Context, q *store.Queries, source string
 	return QueueOutcome{Outcome: QueueAccepted, JobID: jobID}, q.SetQueueReceiptJob(ctx, source, m.MessageID, jobID)
 }
 
-// ParseQueuedPayload reads a queued Follow-Up Request as the seed's schema
+// ParseQueuedPayload reads a queued Follow-Up Request as the original design's schema
 // does (z.object({id: z.string()})): a JSON object with a string id; other
 // keys are ignored, as Zod strips them.
 func ParseQueuedPayload(body []byte) (string, error) {

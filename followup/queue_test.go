@@ -126,7 +126,7 @@ func TestFollowUpRequestsFromSQS(t *testing.T) {
 		conv := e.customerWrites("+5511999990102", "Hi")
 		source := "sqs:followups-" + string(engine)
 
-		// Published by another service, as in the seed: taken in once.
+		// Published by another service, as the original design has it: taken in once.
 		sqs.Send(t, queue, `{"id":"`+conv.ID+`","origin":"scheduler"}`)
 		sqs.Send(t, queue, `{"conversation_id":"`+conv.ID+`"}`)
 		apptest.Eventually(t, "the request taken in and the queue emptied", func() bool {

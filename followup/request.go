@@ -16,8 +16,8 @@ import (
 
 // RequestArgs is the Follow-Up Request job: look at one conversation and
 // send (or skip, with the reason logged) each follow-up that is due. Its
-// payload is seed 000's FollowUpPayload, {"id": "<conversation id>"}; like
-// the seed's Zod object, other keys are accepted and ignored.
+// payload is the original design's FollowUpPayload, {"id": "<conversation id>"}; like
+// the original design's Zod object, other keys are accepted and ignored.
 type RequestArgs struct {
 	ID string `json:"id"`
 

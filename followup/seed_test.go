@@ -24,7 +24,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// Tests of the seed's contract (issue 13), asserted on the bytes that
+// Tests of the original design's follow-up contract, asserted on the bytes that
 // reach the fake Graph API, the fake Twilio API and the fake model.
 
 const (

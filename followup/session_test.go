@@ -48,7 +48,7 @@ func TestTwoRulesWithDifferentDelaysOnlyTheFirstFires(t *testing.T) {
 
 		e.clk.Advance(30 * time.Minute)
 		e.request(conv)
-		// Once per session (seed 001): the first follow-up is the session's
+		// Once per session: the first follow-up is the session's
 		// only one, and it does not restart the late rule's clock.
 		for _, wait := range []time.Duration{90 * time.Minute, 30 * time.Minute, 5 * 24 * time.Hour} {
 			e.clk.Advance(wait)

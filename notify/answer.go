@@ -311,7 +311,7 @@ func answerContext(spec Spec, n parley.Notification, lang string, loc localized)
 }
 
 // closureText is what the other recipients of a single-answer
-// notification are told once it is answered (seed 004's wording).
+// notification are told once it is answered (the original product's wording).
 func closureText(n parley.Notification) string {
 	return "Notification " + n.Ref + " has been answered and is now closed."
 }

@@ -180,7 +180,7 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 }
 
 // staffOf lists the staff of the given types, each once, or every staff
-// member when no type is given (seed 004: "Fetch all merchant users").
+// member when no type is given (the original design: "Fetch all merchant users").
 func staffOf(ctx context.Context, q *store.Queries, tenantID string, types []string) ([]parley.StaffMember, error) {
 	if len(types) == 0 {
 		all, _, err := q.ListStaffMembers(ctx, tenantID, store.Page{Limit: 200})
