@@ -54,7 +54,9 @@ func TestFollowUpsPageSaysWhenOffAndRulesReachSilentConversations(t *testing.T) 
 			if !strings.Contains(off, `id="followups-off"`) || !strings.Contains(off, `href="/settings/tenant"`) || !strings.Contains(off, "no rule sends anything") {
 				t.Fatal("the page does not say follow-ups are off, nor how to switch them on")
 			}
+			// The original design's business rules: the feature on and the APPOINTMENTS module.
 			tn.Features = map[string]bool{parley.FeatureFollowUps: true}
+			tn.Modules = []string{parley.ModuleAppointments}
 			if err := p.Store.UpdateTenant(ctx, tn); err != nil {
 				t.Fatal(err)
 			}

@@ -66,7 +66,7 @@ func newTenantEnv(t *testing.T, p *apptest.Parley, clk *clock.Fake) *env {
 	t.Helper()
 	tn, key := p.Tenant("Acme")
 	e := &env{t: t, p: p, clk: clk, key: key, tenant: tn}
-	// Seed 000: follow-ups need the APPOINTMENTS module and the feature.
+	// The original design's rules: follow-ups need the APPOINTMENTS module and the feature.
 	e.patchTenant(map[string]any{"features": map[string]bool{"followups": true}, "modules": []string{parley.ModuleAppointments}})
 	ch, err := p.Store.CreateChannel(context.Background(), parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "Main",
 		PhoneNumberID: "pn-" + randHex(), AccessToken: "token", Active: true})
