@@ -54,13 +54,19 @@ func TestFollowUpsPageSaysWhenOffAndRulesReachSilentConversations(t *testing.T) 
 			if !strings.Contains(off, `id="followups-off"`) || !strings.Contains(off, `href="/settings/tenant"`) || !strings.Contains(off, "no rule sends anything") {
 				t.Fatal("the page does not say follow-ups are off, nor how to switch them on")
 			}
-			// The original design's business rules: the feature on and the APPOINTMENTS module.
+			// The original design's business rules: the feature on, and the APPOINTMENTS module.
 			tn.Features = map[string]bool{parley.FeatureFollowUps: true}
+			if err := p.Store.UpdateTenant(ctx, tn); err != nil {
+				t.Fatal(err)
+			}
+			if page := b.get("/followups").Body; strings.Contains(page, `id="followups-off"`) || !strings.Contains(page, `id="followups-module-off"`) {
+				t.Fatal("with the feature on and no APPOINTMENTS module, the page does not say the module is missing")
+			}
 			tn.Modules = []string{parley.ModuleAppointments}
 			if err := p.Store.UpdateTenant(ctx, tn); err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(b.get("/followups").Body, `id="followups-off"`) {
+			if page := b.get("/followups").Body; strings.Contains(page, `id="followups-off"`) || strings.Contains(page, `id="followups-module-off"`) {
 				t.Fatal("the page still says follow-ups are off")
 			}
 

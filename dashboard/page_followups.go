@@ -45,6 +45,9 @@ type followUpsData struct {
 	// FeatureOff: the tenant's follow-ups are switched off, so no rule
 	// sends anything; the page says so, and how to switch them on.
 	FeatureOff bool
+	// ModuleOff: the feature is on but the tenant lacks the APPOINTMENTS
+	// module, which follow-ups also need.
+	ModuleOff bool
 }
 
 func (d *Dashboard) followUps(w http.ResponseWriter, r *http.Request, s *Session) error {
@@ -67,7 +70,8 @@ func (d *Dashboard) showFollowUps(w http.ResponseWriter, r *http.Request, s *Ses
 	if err != nil {
 		return err
 	}
-	data := followUpsData{Pager: pager(r, "cursor", next), Open: open, Form: f, Channels: channels, Chosen: chosen, FeatureOff: !followup.Enabled(tenant)}
+	data := followUpsData{Pager: pager(r, "cursor", next), Open: open, Form: f, Channels: channels, Chosen: chosen, FeatureOff: followup.Warning(tenant) == followup.FeatureOffWarning,
+		ModuleOff: followup.Warning(tenant) == followup.ModuleOffWarning}
 	for _, rule := range rules {
 		row, err := d.ruleRow(ctx, rule, channels)
 		if err != nil {

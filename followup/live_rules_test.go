@@ -226,7 +226,11 @@ func TestRuleAPISaysWhenFollowUpsAreOff(t *testing.T) {
 				t.Errorf("%s: followups_enabled %v, warning %q", name, got["followups_enabled"], w)
 			}
 		}
-		e.patchTenant(map[string]any{"features": map[string]bool{"followups": true}})
+		e.patchTenant(map[string]any{"features": map[string]bool{"followups": true}, "modules": []string{}})
+		if got := e.getRule(id); got["followups_enabled"] != false || !strings.Contains(fmt.Sprint(got["warning"]), "APPOINTMENTS module") {
+			t.Fatalf("without the module: followups_enabled %v, warning %v", got["followups_enabled"], got["warning"])
+		}
+		e.patchTenant(map[string]any{"modules": []string{parley.ModuleAppointments}})
 		if got := e.getRule(id); got["followups_enabled"] != true || got["warning"] != nil {
 			t.Fatalf("switched on: followups_enabled %v, warning %v", got["followups_enabled"], got["warning"])
 		}

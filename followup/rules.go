@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,5 +156,21 @@ func set[T any](dst *T, src *T) {
 // but nothing is sent.
 const FeatureOffWarning = `Follow-ups are switched off for this tenant: no rule sends anything (each due follow-up is logged as skipped with the reason followups_feature_off) until you switch them on with PATCH /api/tenant {"features": {"followups": true}} or in the dashboard's Settings.`
 
-// Enabled reports whether the tenant's follow-ups feature is on.
-func Enabled(t parley.Tenant) bool { return t.Features[parley.FeatureFollowUps] }
+// ModuleOffWarning is what they say while the feature is on but the tenant
+// lacks the APPOINTMENTS module, which the business rules also require.
+const ModuleOffWarning = `Follow-ups need the APPOINTMENTS module, which this tenant does not have: no rule sends anything (each due follow-up is logged as skipped with the reason appointments_module_off) until you add it with PATCH /api/tenant {"modules": ["APPOINTMENTS"]} or in the dashboard's Settings.`
+
+// Enabled reports whether the tenant's follow-ups can be sent at all: the
+// feature is on and the tenant has the APPOINTMENTS module.
+func Enabled(t parley.Tenant) bool { return Warning(t) == "" }
+
+// Warning says why no rule of the tenant sends anything, or "".
+func Warning(t parley.Tenant) string {
+	switch {
+	case !t.Features[parley.FeatureFollowUps]:
+		return FeatureOffWarning
+	case !slices.Contains(t.Modules, parley.ModuleAppointments):
+		return ModuleOffWarning
+	}
+	return ""
+}

@@ -21,7 +21,7 @@ type RuleView struct {
 	Delay       string `json:"delay" doc:"After the last agent message, e.g. 30m, 2h, 3d"`
 	ReplyWindow string `json:"reply_window" doc:"A customer message this long after the follow-up counts as a reply"`
 	store.FollowUpReach
-	FollowUpsEnabled bool   `json:"followups_enabled" doc:"The tenant's followups feature; while it is off no rule sends anything"`
+	FollowUpsEnabled bool   `json:"followups_enabled" doc:"The tenant's followups feature is on and it has the APPOINTMENTS module; otherwise no rule sends anything (warning says which is missing)"`
 	Warning          string `json:"warning,omitempty" doc:"Set while the tenant's follow-ups are switched off, with how to switch them on"`
 }
 
@@ -30,7 +30,7 @@ type RuleView struct {
 func (s *Server) viewRule(ctx context.Context, q *store.Queries, t parley.Tenant, r parley.FollowUpRule) (RuleView, error) {
 	v := RuleView{FollowUpRule: r, Delay: followup.FormatDelay(r.Delay), ReplyWindow: followup.FormatDelay(r.ReplyWindow), FollowUpsEnabled: followup.Enabled(t)}
 	if !v.FollowUpsEnabled {
-		v.Warning = followup.FeatureOffWarning
+		v.Warning = followup.Warning(t)
 	}
 	var err error
 	v.FollowUpReach, err = q.RuleReach(ctx, r, s.store.Clock().Now())
