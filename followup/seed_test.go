@@ -68,7 +68,9 @@ func newWired(t *testing.T, engine store.Engine, responder llmtest.Responder) *w
 	pn := strconv.FormatInt(time.Now().UnixNano()%1e12+pnSeq.Add(1), 10)
 	graph.AddNumber(whatsapptest.Number{ID: pn, Token: "wa-token", Display: "+1 555-000-1111"})
 	wa, err := e.p.Store.CreateChannel(ctx, parley.Channel{TenantID: e.tenant.ID, Type: parley.ChannelWhatsApp, Name: "Graph",
-		PhoneNumberID: pn, AccessToken: "wa-token", Active: true})
+		PhoneNumberID: pn, AccessToken: "wa-token", Active: true,
+		// As if its ownership check had passed: webhooks go to verified channels only.
+		Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
 	if err != nil {
 		t.Fatal(err)
 	}
