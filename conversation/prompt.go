@@ -145,20 +145,7 @@ func (t turn) request(tools []Tool) llm.Request {
 
 	req := llm.Request{System: b.String(), Tools: definitions(tools)}
 	for _, m := range t.history {
-		text := m.Content
-		if text == "" {
-			text = "[" + string(m.Type) + "]"
-		}
-		switch m.Role {
-		case parley.RoleCustomer:
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: text})
-		case parley.RoleAI, parley.RoleAgent:
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: text})
-		case parley.RoleSystem:
-			// Parley's own notes: instructions in staff conversations,
-			// staff answers in customer conversations (notify).
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleSystem, Content: text})
-		}
+		req.Messages = append(req.Messages, t.render(m)...)
 	}
 	if t.message.Role == parley.RoleSystem {
 		// Answering a context note: the note is the last turn.

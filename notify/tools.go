@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/conversation"
@@ -90,8 +91,19 @@ func (s *Service) answerTool() conversation.Tool {
 			}
 			ref, _ := in["notification_id"].(string)
 			n, err := parseRef(ctx, s.Store.Queries, call.Conversation.TenantID, ref)
-			if err != nil {
+			if err != nil && parley.ErrorCode(err) != parley.CodeNotFound && parley.ErrorCode(err) != parley.CodeValidation {
 				return "", err
+			}
+			// Only a notification sent to this staff member: the model may
+			// have been talked into another id (by text quoted from a
+			// customer, say). Unknown ids get the same answer, so the
+			// refusal tells nothing about what exists.
+			if err != nil || !slices.ContainsFunc(n.Recipients, func(r parley.Recipient) bool {
+				return r.StaffMemberID != "" && r.StaffMemberID == call.Conversation.StaffMemberID
+			}) {
+				s.log().WarnContext(ctx, "answer refused: not a recipient", "tenant_id", call.Conversation.TenantID, "conversation_id", call.Conversation.ID,
+					"staff_member_id", call.Conversation.StaffMemberID, "notification_ref", ref, "notification_id", n.ID)
+				return "", fmt.Errorf("%q is not a notification you were asked; nothing was recorded. Tell the staff member which notifications they were sent", ref)
 			}
 			spec, _ := SpecOf(n.Type)
 			answer := map[string]any{}
