@@ -135,15 +135,27 @@ func (t turn) request(tools []Tool) llm.Request {
 	if len(t.passages) == 0 {
 		b.WriteString("(none found for this message)\n")
 	}
+	// A question document's title is a customer's words: in a staff
+	// conversation, whose AI holds AnswerNotification, it goes to the
+	// model as quoted data, not in the system prompt.
+	titles := map[string]string{}
 	for i, p := range t.passages {
 		body := p.Body
 		if r := []rune(body); len(r) > maxPassage {
 			body = string(r[:maxPassage]) + "…"
 		}
-		fmt.Fprintf(&b, "[%d] %s\n%s\n\n", i+1, p.Title, body)
+		title := p.Title
+		if t.conv.Kind == parley.KindStaff && p.Category == parley.CategoryUserQuestion {
+			titles[fmt.Sprint(i+1)] = title
+			title = "(a customer's question: see its title in the quoted customer data)"
+		}
+		fmt.Fprintf(&b, "[%d] %s\n%s\n\n", i+1, title, body)
 	}
 
 	req := llm.Request{System: b.String(), Tools: definitions(tools)}
+	if len(titles) > 0 {
+		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: QuoteCustomerData("titles of knowledge passages, by number", titles)})
+	}
 	for _, m := range t.history {
 		req.Messages = append(req.Messages, t.render(m)...)
 	}
@@ -154,7 +166,7 @@ func (t turn) request(tools []Tool) llm.Request {
 		}
 		return req
 	}
-	if len(req.Messages) == 0 || req.Messages[len(req.Messages)-1].Role != llm.RoleUser {
+	if len(req.Messages) == 0 || req.Messages[len(req.Messages)-1].Role != llm.RoleUser || len(t.history) == 0 {
 		// The history window may end on an agent turn if it was cut; the
 		// model must still see what it answers.
 		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: nonEmpty(t.message.Content, "["+string(t.message.Type)+"]")})
