@@ -135,30 +135,29 @@ func (t turn) request(tools []Tool) llm.Request {
 	if len(t.passages) == 0 {
 		b.WriteString("(none found for this message)\n")
 	}
+	// A question document's title is a customer's words: in a staff
+	// conversation, whose AI holds AnswerNotification, it goes to the
+	// model as quoted data, not in the system prompt.
+	titles := map[string]string{}
 	for i, p := range t.passages {
 		body := p.Body
 		if r := []rune(body); len(r) > maxPassage {
 			body = string(r[:maxPassage]) + "…"
 		}
-		fmt.Fprintf(&b, "[%d] %s\n%s\n\n", i+1, p.Title, body)
+		title := p.Title
+		if t.conv.Kind == parley.KindStaff && p.Category == parley.CategoryUserQuestion {
+			titles[fmt.Sprint(i+1)] = title
+			title = "(a customer's question: see its title in the quoted customer data)"
+		}
+		fmt.Fprintf(&b, "[%d] %s\n%s\n\n", i+1, title, body)
 	}
 
 	req := llm.Request{System: b.String(), Tools: definitions(tools)}
+	if len(titles) > 0 {
+		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: QuoteCustomerData("titles of knowledge passages, by number", titles)})
+	}
 	for _, m := range t.history {
-		text := m.Content
-		if text == "" {
-			text = "[" + string(m.Type) + "]"
-		}
-		switch m.Role {
-		case parley.RoleCustomer:
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: text})
-		case parley.RoleAI, parley.RoleAgent:
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: text})
-		case parley.RoleSystem:
-			// Parley's own notes: instructions in staff conversations,
-			// staff answers in customer conversations (notify).
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleSystem, Content: text})
-		}
+		req.Messages = append(req.Messages, t.render(m)...)
 	}
 	if t.message.Role == parley.RoleSystem {
 		// Answering a context note: the note is the last turn.
@@ -167,7 +166,7 @@ func (t turn) request(tools []Tool) llm.Request {
 		}
 		return req
 	}
-	if len(req.Messages) == 0 || req.Messages[len(req.Messages)-1].Role != llm.RoleUser {
+	if len(req.Messages) == 0 || req.Messages[len(req.Messages)-1].Role != llm.RoleUser || len(t.history) == 0 {
 		// The history window may end on an agent turn if it was cut; the
 		// model must still see what it answers.
 		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: nonEmpty(t.message.Content, "["+string(t.message.Type)+"]")})

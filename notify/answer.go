@@ -54,7 +54,7 @@ func (s *Service) answer(ctx context.Context, n parley.Notification, answer map[
 			return err
 		}
 		if n.DocumentID != "" {
-			if err := writeDocument(ctx, q, n, fields[spec.CustomerField]); err != nil {
+			if err := writeDocument(ctx, q, n, fields[spec.CustomerField], provenance(n, by, s.Store.Clock().Now())); err != nil {
 				return err
 			}
 		}
@@ -75,7 +75,7 @@ func (s *Service) answer(ctx context.Context, n parley.Notification, answer map[
 
 // writeDocument puts the answer into the question's knowledge document,
 // from where retrieval serves it to the next customer who asks.
-func writeDocument(ctx context.Context, q *store.Queries, n parley.Notification, text string) error {
+func writeDocument(ctx context.Context, q *store.Queries, n parley.Notification, text string, p *parley.DocumentProvenance) error {
 	doc, err := q.GetDocument(ctx, n.TenantID, n.DocumentID)
 	if parley.ErrorCode(err) == parley.CodeNotFound {
 		return nil // deleted by hand meanwhile: nothing to grow
@@ -84,8 +84,28 @@ func writeDocument(ctx context.Context, q *store.Queries, n parley.Notification,
 		return err
 	}
 	doc.Body = text
-	_, err = q.UpdateDocument(ctx, doc)
-	return err
+	if _, err = q.UpdateDocument(ctx, doc); err != nil {
+		return err
+	}
+	return q.SetDocumentProvenance(ctx, n.TenantID, doc.ID, p)
+}
+
+// Paths an answer came in by, as a document's provenance names them.
+const (
+	ViaStaffWhatsAppAI = "staff_whatsapp_ai" // the staff member's chat, recorded by the AI tool there
+	ViaAPI             = "api"
+	ViaDashboard       = "dashboard"
+)
+
+// provenance describes the answer by `by` (see ByStaff, ByUser, ByAPI).
+func provenance(n parley.Notification, by string, at time.Time) *parley.DocumentProvenance {
+	p := &parley.DocumentProvenance{NotificationID: n.ID, NotificationRef: n.Ref, AnsweredBy: by, Via: ViaAPI, AnsweredAt: at}
+	if id, ok := strings.CutPrefix(by, "staff:"); ok {
+		p.Via, p.StaffMemberID = ViaStaffWhatsAppAI, id
+	} else if id, ok := strings.CutPrefix(by, "dashboard:"); ok {
+		p.Via, p.UserID = ViaDashboard, id
+	}
+	return p
 }
 
 // DeliverArgs is the Deliver Notification Answer job: bring answer number
@@ -444,6 +464,11 @@ func (s *Service) CreateAnswered(ctx context.Context, tenantID, conversationID s
 		}
 		if n, err = q.CreateNotification(ctx, n); err != nil {
 			return err
+		}
+		if n.DocumentID != "" {
+			if err := q.SetDocumentProvenance(ctx, tenantID, n.DocumentID, provenance(n, by, s.Store.Clock().Now())); err != nil {
+				return err
+			}
 		}
 		if _, err := q.AppendEvent(ctx, tenantID, conv.ID, EventAnswered, map[string]any{
 			"notification_id": n.ID, "ref": n.Ref, "answered_by": by, "answer": n.Answers, "created_answered": true}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/notify"
@@ -57,10 +58,21 @@ func TestQuestionFlowEndToEnd(t *testing.T) {
 			!slices.Equal(req.Template.BodyParams, []string{"NOTIF_1", "Customer question", "Do you ship to Chile?"}) {
 			t.Fatalf("request to staff = %+v %+v", req, req.Template)
 		}
+		// The instruction holds no customer text; the question goes beside it
+		// as quoted data (TestCustomerTextReachesStaffAIOnlyAsQuotedData).
 		notes := systemNotes(e.messages(sc.ID))
-		if len(notes) != 1 || !strings.Contains(notes[0], `notification_id "NOTIF_1"`) || !strings.Contains(notes[0], `question: "Do you ship to Chile?"`) ||
+		if len(notes) != 1 || !strings.Contains(notes[0], `notification_id "NOTIF_1"`) || strings.Contains(notes[0], "Chile") ||
 			!strings.Contains(notes[0], "- answer (required)") {
 			t.Fatalf("instruction = %q", notes)
+		}
+		var quoted []string
+		for _, m := range e.messages(sc.ID) {
+			if d, ok := m.Extra[conversation.ExtraCustomerData].(string); ok {
+				quoted = append(quoted, d)
+			}
+		}
+		if len(quoted) != 1 || !strings.Contains(quoted[0], `"question":"Do you ship to Chile?"`) {
+			t.Fatalf("quoted customer data = %q", quoted)
 		}
 
 		// The admin answers in their chat: the AI there records it.

@@ -7,14 +7,26 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const documentCols = `id, tenant_id, title, body, category, source, created_at, updated_at`
+const documentCols = `id, tenant_id, title, body, category, source, created_at, updated_at, provenance`
 
 func scanDocument(row interface{ Scan(...any) error }) (parley.Document, error) {
 	var d parley.Document
 	var created, updated int64
-	err := row.Scan(&d.ID, &d.TenantID, &d.Title, &d.Body, &d.Category, &d.Source, &created, &updated)
+	var provenance string
+	err := row.Scan(&d.ID, &d.TenantID, &d.Title, &d.Body, &d.Category, &d.Source, &created, &updated, &provenance)
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if err == nil && provenance != "" {
+		d.Provenance = new(parley.DocumentProvenance)
+		err = decodeJSON(provenance, d.Provenance)
+	}
 	return d, err
+}
+
+func encodeProvenance(p *parley.DocumentProvenance) string {
+	if p == nil {
+		return ""
+	}
+	return encodeJSON(p)
 }
 
 // CreateDocument stores a knowledge document.
@@ -24,8 +36,8 @@ func (q *Queries) CreateDocument(ctx context.Context, d parley.Document) (parley
 	if d.Source == "" {
 		d.Source = "manual"
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO documents (`+documentCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		d.ID, d.TenantID, d.Title, d.Body, d.Category, d.Source, micros(d.CreatedAt), micros(d.UpdatedAt))
+	_, err := q.q.ExecContext(ctx, `INSERT INTO documents (`+documentCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		d.ID, d.TenantID, d.Title, d.Body, d.Category, d.Source, micros(d.CreatedAt), micros(d.UpdatedAt), encodeProvenance(d.Provenance))
 	if err != nil {
 		return d, fmt.Errorf("create document: %w", err)
 	}
@@ -57,6 +69,13 @@ func (q *Queries) UpdateDocument(ctx context.Context, d parley.Document) (parley
 		return d, err
 	}
 	return q.GetDocument(ctx, d.TenantID, d.ID)
+}
+
+// SetDocumentProvenance records which answer wrote the document.
+// UpdateDocument leaves it alone: an edit by hand keeps it.
+func (q *Queries) SetDocumentProvenance(ctx context.Context, tenantID, id string, p *parley.DocumentProvenance) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE documents SET provenance = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, encodeProvenance(p))
+	return affected(res, err, "document")
 }
 
 // DeleteDocument removes a document.
