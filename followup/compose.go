@@ -111,7 +111,7 @@ func (s *Service) generate(ctx context.Context, conv parley.Conversation, r parl
 		system += "\nThe customer answers it through a survey (" + string(r.Survey) + ") attached below your text: keep its question, do not list answers."
 	}
 	msgs = append(msgs, llm.Message{Role: llm.RoleUser, Content: "(No reply from the customer yet. Write the follow-up message now.)"})
-	resp, err := s.LLM.Complete(ctx, llm.Request{System: system, Messages: msgs})
+	resp, err := s.LLM.Complete(parley.WithTenant(ctx, conv.TenantID), llm.Request{System: system, Messages: msgs})
 	if err != nil {
 		return "", err
 	}
