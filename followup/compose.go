@@ -55,6 +55,13 @@ func (s *Service) compose(ctx context.Context, sit situation, r parley.FollowUpR
 	switch {
 	case err == nil:
 		out.text, out.kind = text, "generated"
+	case errors.Is(err, llm.ErrBudgetReached):
+		s.log().WarnContext(ctx, "LLM token budget reached; sending the rule's text", "tenant_id", sit.conv.TenantID,
+			"conversation_id", sit.conv.ID, "rule_id", r.ID, "err", err)
+		if out.text == "" {
+			out.text = fallbackText
+		}
+		out.reason = ReasonBudgetReached
 	case errors.Is(err, llm.ErrPermanent), errors.Is(err, llm.ErrInvalidOutput):
 		// Retrying cannot help; the rule's own words still re-engage.
 		s.log().WarnContext(ctx, "follow-up generation failed; sending the rule's text", "tenant_id", sit.conv.TenantID,
