@@ -159,6 +159,14 @@ func TestLLMTokensChargedPerTenant(t *testing.T) {
 				}
 			}
 
+			// Every call was attributed: nothing charged to the operator.
+			if op, err := w.Store.GetUsage(context.Background(), "operator", time.Now().UTC().Format("2006-01")); err != nil || op.LLMRequests != 0 {
+				t.Errorf("operator row %+v (%v), want no calls without a tenant", op, err)
+			}
+			if strings.Contains(w.Logs.String(), "without a tenant") {
+				t.Error("a call without a tenant was logged")
+			}
+
 			// Prometheus: the same numbers, labelled by tenant.
 			res, err := http.Get(w.URL() + "/metrics")
 			if err != nil {
