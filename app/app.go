@@ -29,6 +29,7 @@ import (
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/ratelimit"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/usage"
 	"github.com/parleyhq/parley/web"
 )
 
@@ -52,6 +53,8 @@ type App struct {
 	// Outbox is the one way messages leave; FollowUps hooks into it.
 	Outbox    *flow.Outbox
 	FollowUps *followup.Service
+	// Usage charges LLM tokens and template sends to tenants.
+	Usage *usage.Meter
 
 	srv     *http.Server
 	ln      net.Listener
@@ -93,6 +96,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	a.Usage = usage.New(st, a.log, reg)
+
 	graph, err := newGraph(cfg, opts.HTTPClient)
 	if err != nil {
 		st.Close()
@@ -101,12 +106,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	ins := &jobs.Inserter{}
 	checker := &channels.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Log: a.log}
 
-	conv, err := newConversation(cfg, st, ins, a.log, opts.Clock)
+	conv, err := newConversation(cfg, st, ins, a.log, opts.Clock, a.Usage)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	leadsSvc, err := newLeads(cfg, st, ins, opts.Clock, opts.HTTPClient, a.log)
+	leadsSvc, err := newLeads(cfg, st, ins, opts.Clock, opts.HTTPClient, a.log, a.Usage)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -117,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, conv.AIAgentWorker())
 	river.AddWorker(workers, conv.AssignWorker())
 	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
-	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv)
+	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
 	a.gateway = gw
 	// A passed ownership check routes the messages held for its number.
 	checker.Verified = gw.Release

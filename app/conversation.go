@@ -13,11 +13,12 @@ import (
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/usage"
 )
 
 // newConversation builds the conversation flow: the store and router, the
 // AI agent (or the offline mode when no LLM is configured) and tickets.
-func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, log *slog.Logger, clk clock.Clock) (*conversation.Service, error) {
+func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, log *slog.Logger, clk clock.Clock, meter *usage.Meter) (*conversation.Service, error) {
 	s := &conversation.Service{
 		Jobs:      ins,
 		Outbox:    &flow.Outbox{Jobs: ins},
@@ -34,7 +35,7 @@ func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, log
 	}
 	if cfg.LLMConfigured() {
 		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
-			Timeout: cfg.LLMTimeout, Logger: log, Clock: clk, MaxWait: 10 * time.Second})
+			Timeout: cfg.LLMTimeout, Logger: log, Clock: clk, MaxWait: 10 * time.Second, Meter: meter})
 		if err != nil {
 			return nil, fmt.Errorf("llm: %w", err)
 		}

@@ -23,7 +23,7 @@ func (a *App) wireFollowUps(cfg config.Config, st *store.Store, ins *jobs.Insert
 	}
 	fu := &followup.Service{Store: st, Jobs: ins, Outbox: a.Outbox, Clock: a.clock, Log: a.log, Metrics: followup.NewMetrics(reg)}
 	if cfg.LLMConfigured() {
-		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout, Logger: a.log, Clock: a.clock})
+		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout, Logger: a.log, Clock: a.clock, Meter: a.Usage})
 		if err != nil {
 			return fmt.Errorf("llm: %w", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/usage"
 	"github.com/parleyhq/parley/web"
 )
 
@@ -23,7 +24,7 @@ import (
 // Its WhatsApp messages leave through an outbox of their own, on the same
 // job client: a lead follow-up is not a conversation's agent message, so
 // the follow-up clock's hook does not run for it.
-func newLeads(cfg config.Config, st *store.Store, ins *jobs.Inserter, clk clock.Clock, hc *http.Client, log *slog.Logger) (*leads.Service, error) {
+func newLeads(cfg config.Config, st *store.Store, ins *jobs.Inserter, clk clock.Clock, hc *http.Client, log *slog.Logger, meter *usage.Meter) (*leads.Service, error) {
 	outbox := &flow.Outbox{Jobs: ins}
 	svc := &leads.Service{Store: st, Jobs: ins, Outbox: outbox, Clock: clk,
 		// A tenant names the SMTP host: only public addresses on mail ports,
@@ -32,7 +33,7 @@ func newLeads(cfg config.Config, st *store.Store, ins *jobs.Inserter, clk clock.
 		Log:    log.With("component", "leads")}
 	if cfg.LLMConfigured() {
 		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,
-			HTTPClient: hc, Logger: log, Clock: clk})
+			HTTPClient: hc, Logger: log, Clock: clk, Meter: meter})
 		if err != nil {
 			return nil, fmt.Errorf("lead follow-up llm: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/usage"
 )
 
 // newMessaging builds the message path — the webhooks' gateway, the
@@ -23,7 +24,7 @@ import (
 // their workers. The caller mounts the gateway's webhooks on the server
 // and schedules its periodic jobs.
 func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg prometheus.Registerer, graph *whatsapp.Client,
-	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service) *gateway.Gateway {
+	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) *gateway.Gateway {
 	gw := gateway.New(gateway.Config{
 		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
 		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
@@ -36,6 +37,7 @@ func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg pr
 	river.AddWorker(workers, gw.PruneWorker())
 	sender := &delivery.Sender{
 		Store: st, Jobs: ins, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
+		Usage: meter,
 	}
 	river.AddWorker(workers, sender)
 	convo.AnswerAfterCommit = true

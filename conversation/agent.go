@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/usage"
 )
 
 // Modes of an AI agent answer, as logged in AI Agent Answer Generated.
@@ -117,22 +118,24 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 	}
 
 	out := flow.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
+	var budget *flow.BudgetReachedPayload
 	switch {
 	case s.LLM == nil:
-		out.Mode = ModeOffline
-		if len(t.passages) > 0 && t.passages[0].Confident() {
-			out.Answer = t.passages[0].Excerpt
-			out.Reason = fmt.Sprintf("offline: knowledge passage %q covers %.0f%% of the question", t.passages[0].Title, 100*t.passages[0].Coverage)
-		} else {
-			out.OpenTicket = true
-			out.Reason = "offline: no knowledge passage answers this confidently"
-		}
+		offline(&out, t, "offline")
 	default:
-		res, err := s.ask(ctx, t)
+		res, err := s.ask(parley.WithTenant(ctx, a.TenantID), t)
 		if ctx.Err() != nil {
 			return fmt.Errorf("answer interrupted: %w", ctx.Err()) // retried; nothing was sent
 		}
-		if err != nil {
+		var be *usage.BudgetError
+		if errors.As(err, &be) && errors.Is(err, llm.ErrBudgetReached) {
+			// The operator's limit, not a fault: answer as if no LLM were
+			// configured, and say why in the conversation's log.
+			log.WarnContext(ctx, "token budget reached; answering offline", "used", be.Used, "limit", be.Limit, "month", be.Month)
+			offline(&out, t, "offline (token budget reached)")
+			budget = &flow.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
+				MessageID: msg.ID, Outcome: "answered_offline"}
+		} else if err != nil {
 			log.WarnContext(ctx, "LLM failed; sending a holding reply and opening a ticket", "err", err)
 			out.Mode, out.OpenTicket, out.Error = ModeFallback, true, err.Error()
 			out.Reason = "the AI agent is unavailable: " + faultName(err)
@@ -159,6 +162,11 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 		if err := s.Jobs.DeleteTx(ctx, q.Tx(), backstop); err != nil {
 			return err
 		}
+		if budget != nil {
+			if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.BudgetReached, budget); err != nil {
+				return err
+			}
+		}
 		return s.commitAnswer(ctx, q, a, out)
 	})
 	if errors.Is(err, errSkip) || errors.Is(err, store.ErrAlreadyAnswered) {
@@ -174,6 +182,19 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 	}
 	log.InfoContext(ctx, "AI agent answered", "mode", out.Mode, "open_ticket", out.OpenTicket)
 	return nil
+}
+
+// offline fills out as the no-LLM mode answers: the best knowledge
+// passage when it covers the question, else a ticket. why starts the reason.
+func offline(out *flow.AIAgentAnswerGeneratedPayload, t turn, why string) {
+	out.Mode = ModeOffline
+	if len(t.passages) > 0 && t.passages[0].Confident() {
+		out.Answer = t.passages[0].Excerpt
+		out.Reason = fmt.Sprintf("%s: knowledge passage %q covers %.0f%% of the question", why, t.passages[0].Title, 100*t.passages[0].Coverage)
+	} else {
+		out.OpenTicket = true
+		out.Reason = why + ": no knowledge passage answers this confidently"
+	}
 }
 
 // stillToAnswer loads the conversation and message and says errSkip when

@@ -53,7 +53,7 @@ func (s *Service) Compose(ctx context.Context, conv parley.Conversation, note st
 	defer cancel()
 	req := t.request(nil)
 	req.Schema = schema
-	out, _, err := llm.CompleteJSON[agentOutput](ctx, s.LLM, req)
+	out, _, err := llm.CompleteJSON[agentOutput](parley.WithTenant(ctx, conv.TenantID), s.LLM, req)
 	if err != nil {
 		return "", fmt.Errorf("compose: %w", err)
 	}

@@ -282,6 +282,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		"inbox": "/", "conversation": "/conversations/" + w.Conv.ID, "knowledge": "/knowledge", "document": "/knowledge/" + w.Doc.ID,
 		"settings-channels": "/settings/channels", "settings-staff": "/settings/staff", "settings-agents": "/settings/agents",
 		"settings-tenant": "/settings/tenant", "settings-api-keys": "/settings/api-keys", "settings-webhooks": "/settings/webhooks",
+		"settings-usage": "/settings/usage",
 	}
 	for name, path := range pages {
 		b.do("open "+path+" at 375 px", chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main")))

@@ -33,6 +33,8 @@ func (d *Dashboard) settingsPage() Page {
 		rt.Get("/settings/tenant", d.tenantForm)
 		rt.Post("/settings/tenant", d.saveTenant)
 
+		rt.Get("/settings/usage", d.usage)
+
 		rt.Get("/settings/api-keys", d.apiKeys)
 		rt.Post("/settings/api-keys", d.createAPIKey)
 		rt.Post("/settings/api-keys/{id}/revoke", d.revokeAPIKey)

@@ -36,11 +36,21 @@ import (
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/usage"
 )
 
 // WhatsAppClient is what the sender needs of whatsapp.Client.
 type WhatsAppClient interface {
 	Send(ctx context.Context, token, phoneNumberID string, m whatsapp.Outbound) (string, error)
+}
+
+// TemplateMeter is what the sender needs of usage.Meter.
+type TemplateMeter interface {
+	// TemplateAllowed returns an error (a *usage.BudgetError) when the
+	// tenant may not send another template this month.
+	TemplateAllowed(ctx context.Context, q *store.Queries, tenantID string) error
+	// CountTemplate charges one accepted template send in q's transaction.
+	CountTemplate(ctx context.Context, q *store.Queries, tenantID string) error
 }
 
 // Sender works the send job.
@@ -52,6 +62,9 @@ type Sender struct {
 	WhatsApp WhatsAppClient
 	Twilio   TwilioClient
 	Log      *slog.Logger
+	// Usage, when set, counts accepted template sends per tenant and stops
+	// them at the tenant's monthly template budget.
+	Usage TemplateMeter
 	// PublicURL, when set, is where Twilio posts the statuses of the
 	// messages sent here (PARLEY_PUBLIC_URL).
 	PublicURL string
@@ -76,6 +89,9 @@ const (
 	CodeInvalidMessage = "invalid_message"
 	CodeNoChannel      = "channel_unavailable"
 	CodeGaveUp         = "retries_exhausted"
+	// CodeBudgetReached: a template message over its tenant's monthly
+	// template budget (usage.CodeBudgetReached).
+	CodeBudgetReached = "budget_reached"
 )
 
 // CheckWindow is WhatsApp's 24-hour rule: a free-form message may go only
@@ -210,6 +226,19 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, a flow.SendMessageA
 	if err := CheckWindow(conv, msg, s.Store.Clock().Now()); err != nil {
 		return s.fail(ctx, log, msg, CodeOutsideWindow, err.Error(), err, backstop)
 	}
+	if msg.Template != nil && s.Usage != nil {
+		if err := s.Usage.TemplateAllowed(ctx, r, msg.TenantID); err != nil {
+			var be *usage.BudgetError
+			if !errors.As(err, &be) {
+				return err // the database: retried
+			}
+			return s.fail(ctx, log, msg, CodeBudgetReached, be.Error(), err, backstop, func(q *store.Queries) error {
+				_, err := q.AppendEvent(ctx, msg.TenantID, msg.ConversationID, flow.BudgetReached, flow.BudgetReachedPayload{
+					Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit, MessageID: msg.ID, Outcome: "message_failed"})
+				return err
+			})
+		}
+	}
 
 	// An earlier attempt may have reached the provider (see the package
 	// comment): wait for its status before sending again.
@@ -250,6 +279,12 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, a flow.SendMessageA
 	err = s.Store.InTx(ctx, func(q *store.Queries) error {
 		if err := s.Jobs.DeleteTx(ctx, q.Tx(), backstop); err != nil {
 			return err
+		}
+		if msg.Template != nil && s.Usage != nil {
+			// The provider accepted it: it is paid for.
+			if err := s.Usage.CountTemplate(ctx, q, msg.TenantID); err != nil {
+				return err
+			}
 		}
 		changed, err := q.AdvanceMessageDelivery(ctx, msg.TenantID, msg.ID, store.MessageUpdate{ChannelMessageID: providerID, Status: parley.StatusSent})
 		if err != nil || !changed {
@@ -377,7 +412,8 @@ func (s *Sender) failed(ctx context.Context, log *slog.Logger, job *river.Job[fl
 // fail marks the message failed with a code and reason, logs Message Send
 // Failed in its conversation, and ends the job without retry (deleting
 // the backstop job, when not 0, in the same commit).
-func (s *Sender) fail(ctx context.Context, log *slog.Logger, msg parley.Message, code, reason string, cause error, backstop int64) error {
+// The functions in also run in that commit, after the failure is recorded.
+func (s *Sender) fail(ctx context.Context, log *slog.Logger, msg parley.Message, code, reason string, cause error, backstop int64, also ...func(*store.Queries) error) error {
 	err := s.Store.InTx(ctx, func(q *store.Queries) error {
 		if err := s.Jobs.DeleteTx(ctx, q.Tx(), backstop); err != nil {
 			return err
@@ -388,7 +424,15 @@ func (s *Sender) fail(ctx context.Context, log *slog.Logger, msg parley.Message,
 		}
 		_, err = q.AppendEvent(ctx, msg.TenantID, msg.ConversationID, flow.MessageSendFailed,
 			map[string]any{"message_id": msg.ID, "channel_id": msg.ChannelID, "error_code": code, "error_reason": reason, "source": "send"})
-		return err
+		if err != nil {
+			return err
+		}
+		for _, f := range also {
+			if err := f(q); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err // retried: the failure is not recorded yet

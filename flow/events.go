@@ -16,7 +16,21 @@ const (
 	ConversationClosed   = "Conversation Closed"
 	ConversationReopened = "Conversation Reopened"
 	AssignWaitingTickets = "Assign Waiting Tickets"
+	// BudgetReached: the tenant's monthly budget (set by the operator) of
+	// LLM tokens or template sends is spent, so this conversation got the
+	// offline answer or a template message was not sent.
+	BudgetReached = "Budget Reached"
 )
+
+// BudgetReachedPayload is logged as Budget Reached.
+type BudgetReachedPayload struct {
+	Budget    string `json:"budget" jsonschema:"llm_tokens or template_sends"`
+	Month     string `json:"month" jsonschema:"the calendar month (UTC) of the budget, e.g. 2026-12"`
+	Used      int64  `json:"used"`
+	Limit     int64  `json:"limit"`
+	MessageID string `json:"message_id,omitempty" jsonschema:"the contact's message answered offline, or the template message not sent"`
+	Outcome   string `json:"outcome" jsonschema:"what happened instead: answered_offline or message_failed"`
+}
 
 // GenerateAIAgentAnswerArgs is the Generate AI Agent Answer job: answer the
 // contact's message MessageID in a conversation with no open ticket. The
@@ -193,5 +207,6 @@ func Catalog() []Entry {
 		{TicketClosed, "event", "", "The ticket was closed; the AI agent answers the conversation again.", reflect.TypeFor[TicketPayload]()},
 		{ConversationClosed, "event", "", "The conversation was closed; the contact's next message opens a new one.", reflect.TypeFor[ConversationStatusPayload]()},
 		{ConversationReopened, "event", "", "A closed conversation was opened again.", reflect.TypeFor[ConversationStatusPayload]()},
+		{BudgetReached, "event", "", "The tenant's monthly LLM token or template budget is spent: the AI agent answered offline, or a template message failed with budget_reached.", reflect.TypeFor[BudgetReachedPayload]()},
 	}
 }

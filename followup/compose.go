@@ -55,6 +55,13 @@ func (s *Service) compose(ctx context.Context, sit situation, r parley.FollowUpR
 	switch {
 	case err == nil:
 		out.text, out.kind = text, "generated"
+	case errors.Is(err, llm.ErrBudgetReached):
+		s.log().WarnContext(ctx, "LLM token budget reached; sending the rule's text", "tenant_id", sit.conv.TenantID,
+			"conversation_id", sit.conv.ID, "rule_id", r.ID, "err", err)
+		if out.text == "" {
+			out.text = fallbackText
+		}
+		out.reason = ReasonBudgetReached
 	case errors.Is(err, llm.ErrPermanent), errors.Is(err, llm.ErrInvalidOutput):
 		// Retrying cannot help; the rule's own words still re-engage.
 		s.log().WarnContext(ctx, "follow-up generation failed; sending the rule's text", "tenant_id", sit.conv.TenantID,
@@ -111,7 +118,7 @@ func (s *Service) generate(ctx context.Context, conv parley.Conversation, r parl
 		system += "\nThe customer answers it through a survey (" + string(r.Survey) + ") attached below your text: keep its question, do not list answers."
 	}
 	msgs = append(msgs, llm.Message{Role: llm.RoleUser, Content: "(No reply from the customer yet. Write the follow-up message now.)"})
-	resp, err := s.LLM.Complete(ctx, llm.Request{System: system, Messages: msgs})
+	resp, err := s.LLM.Complete(parley.WithTenant(ctx, conv.TenantID), llm.Request{System: system, Messages: msgs})
 	if err != nil {
 		return "", err
 	}

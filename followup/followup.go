@@ -43,6 +43,9 @@ const (
 	ReasonOutsideHours         = "outside_availability_hours"
 	ReasonNoChannel            = "no_channel"
 	ReasonGenerationFailed     = "generation_failed_used_rule_text"
+	// ReasonBudgetReached: the tenant's monthly LLM token budget is spent
+	// (parley tenant budget), so the rule's own text was sent.
+	ReasonBudgetReached = "llm_budget_reached_used_rule_text"
 	// ReasonOncePerSession: another rule's follow-up, due earlier, went out
 	// in the same session (at most one follow-up per session).
 	ReasonOncePerSession = "once_per_session"

@@ -6,6 +6,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -72,6 +74,7 @@ func NewClient(s *store.Store, workers *river.Workers, cfg Config) (*Client, err
 		// Finished jobs are kept a day for inspection, discarded ones a week.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
+		Middleware:                  []rivertype.Middleware{river.WorkerMiddlewareFunc(withJobTenant)},
 	}
 	if workers != nil {
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
@@ -192,4 +195,17 @@ func (i *Inserter) RunNow(ctx context.Context, id int64) error {
 		return nil
 	}
 	return err
+}
+
+// withJobTenant runs a job with its args' tenant_id in the context
+// (parley.WithTenant), so whatever the job spends of shared resources (LLM
+// tokens) is charged to that tenant without each worker saying so.
+func withJobTenant(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	var a struct {
+		TenantID string `json:"tenant_id"`
+	}
+	if json.Unmarshal(job.EncodedArgs, &a) == nil {
+		ctx = parley.WithTenant(ctx, a.TenantID)
+	}
+	return doInner(ctx)
 }

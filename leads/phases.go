@@ -35,7 +35,7 @@ func (s *Service) phaseOne(ctx context.Context, tenant parley.Tenant, site parle
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: "Write the follow-up for this lead.\n\n" + b.text()}},
 		Schema:   contentSchema(SchemaSales, b.Channels, true),
 	}
-	out, probs, attempts, err := generate(ctx, s.LLM, req)
+	out, probs, attempts, err := generate(parley.WithTenant(ctx, tenant.ID), s.LLM, req)
 	if err != nil {
 		s.finishCommand(ctx, &cmd, parley.CommandFailed, nil, err.Error(), attempts)
 		return cmd, nil, &Error{Code: CodeSalesCommandFailed, Message: "the sales agent could not write the follow-up: " + llmReason(err), Err: err}
@@ -63,7 +63,7 @@ func (s *Service) phaseTwo(ctx context.Context, tenant parley.Tenant, site parle
 			"\nDRAFT FROM THE SALES SPECIALIST\n" + string(raw)}},
 		Schema: contentSchema(SchemaCopywriter, b.Channels, false),
 	}
-	out, probs, attempts, err := generate(ctx, s.LLM, req)
+	out, probs, attempts, err := generate(parley.WithTenant(ctx, tenant.ID), s.LLM, req)
 	if err != nil {
 		s.finishCommand(ctx, &cmd, parley.CommandFailed, nil, err.Error(), attempts)
 		return cmd, nil, err

@@ -56,6 +56,22 @@ type Config struct {
 	HTTPClient *http.Client // default: a client of its own
 	Logger     *slog.Logger // default: discard
 	Clock      clock.Clock  // reads Retry-After dates; default clock.Real
+
+	// Meter, when set, is asked before each call whether the tenant in the
+	// context (parley.WithTenant) may spend more tokens, and told the tokens
+	// of every answered request, including ones retried as unusable.
+	Meter Meter
+}
+
+// Meter charges LLM tokens to tenants. tenantID is "" for a call made
+// without a tenant in its context.
+type Meter interface {
+	// Allow returns an error wrapping ErrBudgetReached to stop the call
+	// before any request; other errors are the meter's own (it should
+	// rather log them and allow).
+	Allow(ctx context.Context, tenantID string) error
+	// Record is told the usage of one answered request.
+	Record(ctx context.Context, tenantID string, u Usage)
 }
 
 // Enabled reports whether an LLM is configured at all. Without one Parley

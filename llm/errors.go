@@ -23,6 +23,12 @@ var (
 	ErrInvalidOutput = errors.New("llm: invalid output")
 )
 
+// ErrBudgetReached is in the chain of an error from a call that Config.Meter
+// refused: the tenant has spent its token budget for the month. Its Kind is
+// ErrPermanent (retrying this month cannot help), so callers that do not
+// look for it take their usual no-LLM path.
+var ErrBudgetReached = errors.New("llm: the tenant's token budget is reached")
+
 // ErrTimeout is in the chain of an error caused by an attempt outlasting
 // Config.Timeout (its Kind is ErrUnavailable).
 var ErrTimeout = errors.New("llm: attempt timed out")

@@ -26,6 +26,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/parleyhq/parley"
 )
 
 // Role says who wrote a message in a Request.
@@ -144,6 +146,11 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Response, error) {
 func (c *Client) complete(ctx context.Context, req Request, check func(*Response) error) (*Response, error) {
 	if err := req.validate(); err != nil {
 		return nil, &Error{Kind: ErrPermanent, Err: err}
+	}
+	if c.cfg.Meter != nil {
+		if err := c.cfg.Meter.Allow(ctx, parley.TenantFrom(ctx)); err != nil {
+			return nil, &Error{Kind: ErrPermanent, Err: err}
+		}
 	}
 	return c.retry(ctx, c.params(req), func(resp *Response) error {
 		if err := checkTools(req.Tools, resp); err != nil {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/parleyhq/parley"
 )
 
 // retry makes up to MaxAttempts requests until one gives an answer that
@@ -83,6 +85,11 @@ func (c *Client) attempt(ctx context.Context, p openai.ChatCompletionNewParams, 
 	}
 	if err != nil {
 		return nil, c.classify(actx, status, header, err)
+	}
+	if c.cfg.Meter != nil {
+		// Every answered request is billed, usable or not.
+		c.cfg.Meter.Record(ctx, parley.TenantFrom(ctx), Usage{PromptTokens: cc.Usage.PromptTokens,
+			CompletionTokens: cc.Usage.CompletionTokens, TotalTokens: cc.Usage.TotalTokens})
 	}
 	resp, err := response(cc)
 	if err == nil {

@@ -55,7 +55,10 @@ func (s *Server) requireAPIKey(ctx huma.Context, next func(huma.Context)) {
 		s.writeErr(ctx, tooManyForTenant)
 		return
 	}
-	next(huma.WithValue(ctx, tenantKey{}, tenant))
+	// parley.WithTenant too: LLM tokens spent for the request are charged
+	// to this tenant (usage.Meter).
+	hc := huma.WithValue(ctx, tenantKey{}, tenant)
+	next(huma.WithContext(hc, parley.WithTenant(hc.Context(), tenant.ID)))
 }
 
 var tooManyForTenant = &ErrorBody{status: http.StatusTooManyRequests, Err: ErrorDetail{Code: parley.CodeRateLimited,

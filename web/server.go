@@ -130,6 +130,7 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 
 	s.registerTenant()
+	s.registerUsage()
 	s.registerDirectory()
 	s.registerConversations()
 	s.registerJobs()

@@ -33,6 +33,8 @@ Usage:
   parley serve [flags]                   run the API, webhooks, dashboard and job workers
   parley migrate [flags]                 bring the database schema up to date
   parley tenant create --name NAME       create a tenant and print its first API key (JSON)
+  parley tenant budget --tenant ID [--llm-tokens N] [--templates N]
+                                         set a tenant's monthly LLM token and template budgets (0 = no limit; JSON)
   parley simulate [flags]                drive a Parley with simulated WhatsApp customers and report figures
   parley user create --tenant ID --email E --name N [--role admin|agent] [--password-stdin]
                                          create a dashboard user (JSON; prints a generated password without --password-stdin)
@@ -84,8 +86,11 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "migrate":
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case "tenant":
+		if len(args) >= 2 && args[1] == "budget" {
+			return tenantBudget(ctx, args[2:], getenv, stdout, stderr)
+		}
 		if len(args) < 2 || args[1] != "create" {
-			return &usageError{`unknown tenant command (want "parley tenant create --name NAME")`}
+			return &usageError{`unknown tenant command (want "parley tenant create --name NAME" or "parley tenant budget --tenant ID")`}
 		}
 		return tenantCreate(ctx, args[2:], getenv, stdout, stderr)
 	case "simulate":
