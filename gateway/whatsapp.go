@@ -148,6 +148,19 @@ func (u *unverified) Error() string { return "no claim on this number has passed
 // first to register a number proves nothing (issue 15).
 func ownerOf(ctx context.Context, q *store.Queries, pnid string) (parley.Channel, error) {
 	chs, err := q.ChannelsByPhoneNumberID(ctx, pnid)
+	ch, err := ownerAmong(pnid, chs, err)
+	var claims *unverified
+	if errors.As(err, &claims) {
+		// About to hold the messages: read the claims again, locked, so an
+		// ownership check being recorded right now either is seen (and the
+		// messages go to its channel) or sees what we hold and releases it.
+		chs, err := q.LockChannelsByPhoneNumberID(ctx, pnid)
+		return ownerAmong(pnid, chs, err)
+	}
+	return ch, err
+}
+
+func ownerAmong(pnid string, chs []parley.Channel, err error) (parley.Channel, error) {
 	if err != nil {
 		return parley.Channel{}, err
 	}

@@ -59,7 +59,23 @@ func (q *Queries) GetChannel(ctx context.Context, tenantID, id string) (parley.C
 // Cloud API number, oldest claim first: the gateway routes to the one whose
 // ownership check succeeded.
 func (q *Queries) ChannelsByPhoneNumberID(ctx context.Context, phoneNumberID string) ([]parley.Channel, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT `+channelCols+` FROM channels WHERE phone_number_id = $1 ORDER BY created_at, id`, phoneNumberID)
+	return q.channelsByPhoneNumberID(ctx, phoneNumberID, "")
+}
+
+// LockChannelsByPhoneNumberID is ChannelsByPhoneNumberID that, on
+// PostgreSQL inside a transaction, share-locks the rows: it waits for a
+// transaction that is changing one of them (an ownership check being
+// recorded) and reads the row as that one committed it. SQLite's single
+// writer already serialises the two.
+func (q *Queries) LockChannelsByPhoneNumberID(ctx context.Context, phoneNumberID string) ([]parley.Channel, error) {
+	if q.engine != Postgres || q.tx == nil {
+		return q.ChannelsByPhoneNumberID(ctx, phoneNumberID)
+	}
+	return q.channelsByPhoneNumberID(ctx, phoneNumberID, " FOR SHARE")
+}
+
+func (q *Queries) channelsByPhoneNumberID(ctx context.Context, phoneNumberID, lock string) ([]parley.Channel, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+channelCols+` FROM channels WHERE phone_number_id = $1 ORDER BY created_at, id`+lock, phoneNumberID)
 	if err != nil {
 		return nil, fmt.Errorf("channels by phone number id: %w", err)
 	}
