@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/notify"
@@ -65,6 +67,7 @@ type notificationData struct {
 	Answerable bool
 	Form       *Form
 	Problem    string // a form-wide message, e.g. already answered
+	AnsweredBy string // who answered, by name
 }
 
 // schemaFields lists an answer schema's properties, required ones first,
@@ -98,8 +101,9 @@ func schemaFields(schema map[string]any) []answerField {
 	return out
 }
 
-func (d *Dashboard) notificationView(n parley.Notification, f *Form) notificationData {
-	data := notificationData{N: n, Fields: schemaFields(n.AnswerSchema), Answerable: notify.Answerable(n), Form: f}
+func (d *Dashboard) notificationView(ctx context.Context, n parley.Notification, f *Form) notificationData {
+	data := notificationData{N: n, Fields: schemaFields(n.AnswerSchema), Answerable: notify.Answerable(n), Form: f,
+		AnsweredBy: d.answererName(ctx, n.TenantID, n.AnsweredBy)}
 	if spec, ok := notify.SpecOf(n.Type); ok {
 		data.Label = spec.Label
 		for _, rf := range spec.Requested {
@@ -117,7 +121,7 @@ func (d *Dashboard) notification(w http.ResponseWriter, r *http.Request, s *Sess
 	if err != nil {
 		return err
 	}
-	return d.render(w, r, s, http.StatusOK, "notification", d.notificationView(n, nil))
+	return d.render(w, r, s, http.StatusOK, "notification", d.notificationView(r.Context(), n, nil))
 }
 
 func (d *Dashboard) answerNotification(w http.ResponseWriter, r *http.Request, s *Session) error {
@@ -142,7 +146,7 @@ func (d *Dashboard) answerNotification(w http.ResponseWriter, r *http.Request, s
 	if err == nil {
 		return redirect(w, r, "/notifications/"+n.ID)
 	}
-	data := d.notificationView(n, form)
+	data := d.notificationView(ctx, n, form)
 	switch parley.ErrorCode(err) {
 	case parley.CodeValidation:
 		fallback := ""
@@ -157,9 +161,32 @@ func (d *Dashboard) answerNotification(w http.ResponseWriter, r *http.Request, s
 		if n, err = d.notify.Get(ctx, s.TenantID, n.ID); err != nil {
 			return err
 		}
-		data = d.notificationView(n, form)
+		data = d.notificationView(ctx, n, form)
 		data.Problem = n.Ref + " was already answered by someone else; your answer was not sent."
 		return d.render(w, r, s, http.StatusConflict, "notification", data)
 	}
 	return err
+}
+
+// answererName says who answered in words a person reads: the dashboard
+// user's or staff member's name (and how), rather than a stored reference.
+func (d *Dashboard) answererName(ctx context.Context, tenantID, by string) string {
+	switch kind, id, _ := strings.Cut(by, ":"); kind {
+	case "":
+		return ""
+	case "dashboard":
+		if u, err := d.store.GetUser(ctx, tenantID, id); err == nil {
+			return u.Name + " (dashboard)"
+		}
+		return "a dashboard user who no longer exists"
+	case "staff":
+		if m, err := d.store.GetStaffMember(ctx, tenantID, id); err == nil {
+			return m.Name + " (staff, on WhatsApp)"
+		}
+		return "a staff member who no longer exists"
+	case "api":
+		return "the API"
+	default:
+		return by
+	}
 }

@@ -132,6 +132,10 @@ func TestDashboardNotificationsPage(t *testing.T) {
 		if strings.Contains(page, `id="answer-form"`) || !strings.Contains(page, "we exchange them for free") {
 			t.Fatalf("answered page still offers the form or lacks the answer:\n%s", page)
 		}
+		// Who answered, by name, not by a stored reference.
+		if !strings.Contains(page, `<small id="answered-by">by User (dashboard)`) || strings.Contains(page, "dashboard:") {
+			t.Fatalf("the answered page does not name who answered:\n%s", page)
+		}
 		if !strings.Contains(b.get("/notifications?status=answered"), "NOTIF_1") {
 			t.Fatal("the answered history lacks NOTIF_1")
 		}
