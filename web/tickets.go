@@ -13,7 +13,7 @@ import (
 
 type ticketListInput struct {
 	PageParams
-	View    string `query:"view" enum:"open,mine,all" default:"open" doc:"open: waiting or assigned; mine: open and assigned to agent_id; all: every ticket"`
+	View    string `query:"view" enum:"open,waiting,mine,all" default:"open" doc:"open: waiting or assigned; waiting: open and no agent yet (the queue); mine: open and assigned to agent_id; all: every ticket"`
 	AgentID string `query:"agent_id" maxLength:"64" doc:"The agent whose tickets the mine view lists"`
 }
 
