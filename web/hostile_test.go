@@ -151,3 +151,23 @@ func TestMetricsNeedTheirTokenWhenSet(t *testing.T) {
 		t.Fatalf("/metrics without a configured token: %d, want open", r.Status)
 	}
 }
+
+// A real /api path with a method it does not take is 405 with Allow (the
+// dashboard mounted at "/" used to answer 404); an unknown /api path is a
+// JSON 404.
+func TestWrongMethodOnAnAPIPathIs405(t *testing.T) {
+	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
+		_, key := p.Tenant("Acme")
+		r := p.Do("DELETE", "/api/tickets", key, nil)
+		if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET" || r.ErrorCode() != "invalid_request" {
+			t.Fatalf("DELETE /api/tickets = %d, Allow %q, %s", r.Status, r.Header.Get("Allow"), r.Body)
+		}
+		r = p.Do("PUT", "/api/followup-rules/0190b3a0-0000-7000-8000-000000000000", key, nil)
+		if r.Status != http.StatusMethodNotAllowed || !strings.Contains(r.Header.Get("Allow"), "PATCH") {
+			t.Fatalf("PUT /api/followup-rules/{id} = %d, Allow %q", r.Status, r.Header.Get("Allow"))
+		}
+		if r := p.Do("GET", "/api/nothing-here", key, nil); r.Status != http.StatusNotFound || r.ErrorCode() != "not_found" {
+			t.Fatalf("GET /api/nothing-here = %d %s", r.Status, r.Body)
+		}
+	})
+}

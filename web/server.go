@@ -144,7 +144,32 @@ func New(d Deps) *Server {
 	if d.Webhooks != nil {
 		s.registerWebhooks(d.Webhooks)
 	}
+	// Below /api the dashboard's "/" must not answer: an unknown path is a
+	// JSON 404, a known path with another method a 405 naming the allowed ones.
+	s.mux.HandleFunc("/api/", s.apiFallback)
 	return s
+}
+
+// apiFallback answers an /api request no operation took.
+func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" && pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSONError(w, &ErrorBody{status: http.StatusMethodNotAllowed, Err: ErrorDetail{Code: parley.CodeInvalid,
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allowed, ", ")}})
+		return
+	}
+	writeJSONError(w, &ErrorBody{status: http.StatusNotFound, Err: ErrorDetail{Code: parley.CodeNotFound, Message: "no such API route: " + r.URL.Path}})
 }
 
 // API is the huma API, for feature packages to register operations on.
