@@ -92,6 +92,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if len(applied) > 0 {
 		a.log.Info("database migrated", "engine", st.Engine(), "applied", applied)
 	}
+	if err := st.RefreshWebhooksActive(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("read webhook subscriptions: %w", err)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

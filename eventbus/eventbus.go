@@ -192,7 +192,15 @@ func (p *Publisher) Round(ctx context.Context) (bool, error) {
 	}
 	var done []int64
 	var pubErr error
-	for _, o := range events {
+	for i, o := range events {
+		// Renew the lease as we go: a slow bus must not let another
+		// process take it and publish the same events beside us.
+		if i > 0 && i%25 == 0 {
+			if ok, err := p.Store.AcquireLease(ctx, leaseName, p.holder, leaseTTL); err != nil || !ok {
+				pubErr = fmt.Errorf("lost the publisher's lease after %d events: %v", i, err)
+				break
+			}
+		}
 		data, err := json.Marshal(Envelope(o.Event, o.Seq))
 		if err != nil {
 			return false, fmt.Errorf("encode event %s: %w", o.ID, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -76,7 +77,13 @@ func (s *Service) acceptOne(ctx context.Context, q *store.Queries, source string
 	if err != nil {
 		return QueueOutcome{Outcome: QueueMalformed, Reason: err.Error()}, nil
 	}
-	conv, err := q.ConversationByID(ctx, id)
+	// Conversation ids are UUIDs (any case, as the API's are read): another
+	// string names no conversation, and is not worth a query (nor able to
+	// fail one, as a NUL byte would on PostgreSQL, taking the batch with it).
+	if !store.IsUUID(strings.ToLower(id)) {
+		return QueueOutcome{Outcome: QueueUnknownConversation, Reason: fmt.Sprintf("no conversation %q", id)}, nil
+	}
+	conv, err := q.ConversationByID(ctx, strings.ToLower(id))
 	if parley.ErrorCode(err) == parley.CodeNotFound {
 		return QueueOutcome{Outcome: QueueUnknownConversation, Reason: fmt.Sprintf("no conversation %q", id)}, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,12 +46,15 @@ func TestQueuedRequestsFollowTheSeedSchema(t *testing.T) {
 			{MessageID: "m4", Body: []byte(`{"conversation":"` + conv.ID + `"}`)},
 			{MessageID: "m5", Body: []byte(`["` + conv.ID + `"]`)},
 			{MessageID: "m6", Body: []byte(`{"id":"conversation-123"}`)},
+			{MessageID: "m7", Body: []byte(`{"id":"a\u0000b"}`)},                         // names nothing, and must not fail the batch
+			{MessageID: "m8", Body: []byte(`{"id":"` + strings.ToUpper(conv.ID) + `"}`)}, // the id in capitals is the same conversation
 		}
 		out, err := e.p.FollowUps.AcceptQueued(ctx, "test", batch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{followup.QueueAccepted, followup.QueueMalformed, followup.QueueMalformed, followup.QueueMalformed, followup.QueueMalformed, followup.QueueUnknownConversation}
+		want := []string{followup.QueueAccepted, followup.QueueMalformed, followup.QueueMalformed, followup.QueueMalformed, followup.QueueMalformed,
+			followup.QueueUnknownConversation, followup.QueueUnknownConversation, followup.QueueAccepted}
 		for i, o := range out {
 			if o.Outcome != want[i] {
 				t.Errorf("message %s: outcome %q (%s), want %q", batch[i].MessageID, o.Outcome, o.Reason, want[i])
@@ -74,8 +78,8 @@ func TestQueuedRequestsFollowTheSeedSchema(t *testing.T) {
 		if err != nil || other[0].Outcome != followup.QueueAccepted {
 			t.Fatalf("same id from another queue: %+v %v", other, err)
 		}
-		if got := e.queuedRequests(conv, "test"); len(got) != 1 || got[0].Payload["job_id"] != float64(out[0].JobID) {
-			t.Fatalf("Follow-Up Request events from the queue = %+v, want one for job %d", got, out[0].JobID)
+		if got := e.queuedRequests(conv, "test"); len(got) != 2 || got[0].Payload["job_id"] != float64(out[0].JobID) {
+			t.Fatalf("Follow-Up Request events from the queue = %+v, want two (m1, m8), the first for job %d", got, out[0].JobID)
 		}
 	})
 }

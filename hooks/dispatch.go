@@ -25,8 +25,9 @@ import (
 const GiveUpAfter = 24 * time.Hour
 
 // lease is how long a claimed delivery is ours: a process that dies holding
-// it leaves it to be taken again then.
-const lease = time.Minute
+// it leaves it to be taken again then. It outlasts the slowest round (50
+// deliveries, 8 at a time, 15 s each), so a live claim is never taken over.
+const lease = 5 * time.Minute
 
 // backoff is the wait after a failed attempt n (1-based).
 func backoff(n int) time.Duration {
@@ -50,21 +51,28 @@ type Dispatcher struct {
 	Poll time.Duration
 }
 
-// Run delivers until ctx ends. It also keeps the store's "any active
-// subscription" flag fresh, for subscriptions made by other replicas.
+// Run delivers until ctx ends. Beside it, it keeps the store's "any active
+// subscription" flag fresh (it matters on SQLite only; see store).
 func (d *Dispatcher) Run(ctx context.Context) {
 	poll := d.Poll
 	if poll <= 0 {
 		poll = 500 * time.Millisecond
 	}
-	lastRefresh := time.Time{}
-	for ctx.Err() == nil {
-		if time.Since(lastRefresh) > 5*time.Second {
-			if on, err := d.Store.AnyActiveWebhookSubscription(ctx); err == nil {
-				d.Store.SetWebhooksActive(on)
-				lastRefresh = time.Now()
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := d.Store.RefreshWebhooksActive(ctx); err != nil && ctx.Err() == nil {
+					d.log().WarnContext(ctx, "webhook subscriptions: refresh failed", "err", err)
+				}
 			}
 		}
+	}()
+	for ctx.Err() == nil {
 		n, err := d.Round(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.log().WarnContext(ctx, "webhook deliveries: round failed", "err", err)
@@ -85,43 +93,61 @@ func (d *Dispatcher) log() *slog.Logger {
 	return d.Log
 }
 
-// Round claims a batch of due deliveries, posts them concurrently and
-// records the outcomes in one transaction. It returns how many it tried.
+// Round claims a batch of due deliveries and posts them concurrently, each
+// outcome recorded as soon as it is known. It returns how many it tried.
 func (d *Dispatcher) Round(ctx context.Context) (int, error) {
-	now := d.Clock.Now()
-	due, err := d.Store.ClaimWebhookDeliveries(ctx, 50, now.Add(lease))
+	until := d.Clock.Now().Add(lease)
+	due, err := d.Store.ClaimWebhookDeliveries(ctx, 50, until)
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
-	results := make([]store.DeliveryResult, len(due))
+	// Outcomes are recorded even while the process stops: a post that went
+	// out must not be made again for want of its record.
+	rctx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
 	sem := make(chan struct{}, 8)
 	for i := range due {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(i int) {
+		go func(dd store.DueDelivery) {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = d.attempt(ctx, due[i])
-		}(i)
+			if err := d.record(rctx, dd, d.attempt(ctx, dd), until); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}(due[i])
 	}
 	wg.Wait()
-	err = d.Store.InTx(context.WithoutCancel(ctx), func(q *store.Queries) error {
-		if err := q.RecordWebhookAttempts(ctx, results); err != nil {
+	return len(due), errors.Join(errs...)
+}
+
+// record saves one attempt's outcome; a delivery given up switches its
+// subscription off with the reason, unless the endpoint took another
+// delivery within the day (it works; this one event it refuses).
+func (d *Dispatcher) record(ctx context.Context, dd store.DueDelivery, r store.DeliveryResult, until time.Time) error {
+	return d.Store.InTx(ctx, func(q *store.Queries) error {
+		ok, err := q.RecordWebhookAttempt(ctx, r, until)
+		if err != nil || !ok || r.Status != parley.DeliveryFailed {
 			return err
 		}
-		for i, r := range results {
-			if r.Status == parley.DeliveryFailed {
-				reason := fmt.Sprintf("deliveries failed for %s; the last attempt: %s", GiveUpAfter, describe(r))
-				if err := q.DisableWebhookSubscription(ctx, due[i].SubscriptionID, reason); err != nil {
-					return err
-				}
-				d.log().WarnContext(ctx, "webhook subscription switched off", "tenant_id", due[i].Event.TenantID,
-					"subscription_id", due[i].SubscriptionID, "reason", reason)
-			}
+		works, err := q.WebhookDeliveredSince(ctx, dd.SubscriptionID, d.Clock.Now().Add(-GiveUpAfter))
+		if err != nil || works {
+			return err
 		}
+		reason := fmt.Sprintf("deliveries failed for %s; the last attempt: %s", GiveUpAfter, describe(r))
+		if err := q.DisableWebhookSubscription(ctx, dd.SubscriptionID, reason); err != nil {
+			return err
+		}
+		if err := q.FailPendingWebhookDeliveries(ctx, dd.SubscriptionID, "not sent: the subscription was switched off ("+reason+")"); err != nil {
+			return err
+		}
+		d.log().WarnContext(ctx, "webhook subscription switched off", "tenant_id", dd.Event.TenantID,
+			"subscription_id", dd.SubscriptionID, "reason", reason)
 		return nil
 	})
-	return len(due), err
 }
 
 func describe(r store.DeliveryResult) string {

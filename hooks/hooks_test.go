@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -260,6 +261,74 @@ func TestWebhookToAPrivateAddressIsRefused(t *testing.T) {
 			}
 			if rcv.count() != 0 {
 				t.Fatalf("the receiver on loopback got %d requests", rcv.count())
+			}
+		})
+	}
+}
+
+// An endpoint that refuses one kind of event but takes the others keeps its
+// subscription: the refused delivery fails after a day, the rest go on.
+func TestWebhookRefusingOneEventKeepsTheSubscription(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			clk := clock.NewFake(start)
+			p := apptest.Start(t, engine, clk, allowLoopback)
+			tenant, key := p.Tenant("Acme")
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Parley-Event") == flow.TicketOpened {
+					w.WriteHeader(http.StatusBadRequest) // an event type this endpoint does not know
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			var sub parley.WebhookSubscription
+			p.Do("POST", "/api/webhook-subscriptions", key, map[string]any{"url": srv.URL, "events": []string{"*"}}).JSON(t, &sub)
+			conv := customerWrites(t, p, tenant, "+5511999990405")
+			ticketEvent(t, p, conv)
+			ticket := func() parley.WebhookDelivery {
+				var ds deliveries
+				p.Do("GET", "/api/webhook-subscriptions/"+sub.ID+"/deliveries?limit=200", key, nil).JSON(t, &ds)
+				for _, d := range ds.Items {
+					if d.EventName == flow.TicketOpened {
+						return d
+					}
+				}
+				return parley.WebhookDelivery{}
+			}
+			delivered := func() int {
+				var ds deliveries
+				p.Do("GET", "/api/webhook-subscriptions/"+sub.ID+"/deliveries?limit=200", key, nil).JSON(t, &ds)
+				n := 0
+				for _, d := range ds.Items {
+					if d.Status == parley.DeliveryDelivered {
+						n++
+					}
+				}
+				return n
+			}
+			apptest.Eventually(t, "the first refusal", func() bool { return ticket().Attempts == 1 })
+			for step := 0; ticket().Status == parley.DeliveryPending; step++ {
+				if step > 20 {
+					t.Fatalf("the refused delivery never gave up: %+v", ticket())
+				}
+				if clk.Now().After(start.Add(12 * time.Hour)) {
+					// The endpoint keeps taking other events.
+					before := delivered()
+					customerWrites(t, p, tenant, fmt.Sprintf("+55119999905%02d", step))
+					apptest.Eventually(t, "the other event delivered", func() bool { return delivered() > before })
+				}
+				n := ticket().Attempts
+				clk.Advance(6 * time.Hour)
+				apptest.Eventually(t, "the next attempt", func() bool { d := ticket(); return d.Attempts > n || d.Status != parley.DeliveryPending })
+			}
+			if d := ticket(); d.Status != parley.DeliveryFailed || d.LastStatusCode != 400 {
+				t.Fatalf("the refused delivery: %+v", d)
+			}
+			var got parley.WebhookSubscription
+			p.Do("GET", "/api/webhook-subscriptions/"+sub.ID, key, nil).JSON(t, &got)
+			if !got.Active || got.DisabledReason != "" {
+				t.Fatalf("a working endpoint's subscription was switched off: %+v", got)
 			}
 		})
 	}

@@ -321,7 +321,7 @@ func (q *Queries) AppendEvent(ctx context.Context, tenantID, conversationID, nam
 			return e, fmt.Errorf("queue event %s for publishing: %w", name, err)
 		}
 	}
-	if q.hooks != nil && q.hooks.Load() {
+	if q.hooks.active() {
 		if err := q.queueDeliveries(ctx, e); err != nil {
 			return e, err
 		}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -59,9 +58,9 @@ type Queries struct {
 	after *[]func(context.Context)
 	// outbox: AppendEvent also queues the event for publishing (Options.EventOutbox).
 	outbox bool
-	// hooks: some tenant has an active webhook subscription, so AppendEvent
-	// queues deliveries (shared by every Queries of the store).
-	hooks *atomic.Bool
+	// hooks says whether AppendEvent must look for webhook subscriptions
+	// (shared by every Queries of the store; see hookFlag).
+	hooks *hookFlag
 }
 
 // AfterCommit registers fn to run once q's transaction has committed, in
@@ -137,7 +136,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", engine, err)
 	}
 	s := &Store{db: db, engine: engine}
-	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock, outbox: opts.EventOutbox, hooks: new(atomic.Bool)}
+	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock, outbox: opts.EventOutbox, hooks: newHookFlag(engine)}
 	if engine == SQLite {
 		if s.readDB, err = openReadPool(source); err != nil {
 			db.Close()

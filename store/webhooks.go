@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -31,9 +33,7 @@ func (q *Queries) CreateWebhookSubscription(ctx context.Context, s parley.Webhoo
 	if err != nil {
 		return s, fmt.Errorf("create webhook subscription: %w", err)
 	}
-	if q.hooks != nil {
-		q.hooks.Store(true)
-	}
+	q.hooks.raise()
 	return s, nil
 }
 
@@ -54,8 +54,8 @@ func (q *Queries) ListWebhookSubscriptions(ctx context.Context, tenantID string,
 func (q *Queries) UpdateWebhookSubscription(ctx context.Context, s parley.WebhookSubscription) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE webhook_subscriptions SET url = $3, events = $4, description = $5, active = $6, disabled_reason = $7
 		WHERE tenant_id = $1 AND id = $2`, s.TenantID, s.ID, s.URL, encodeJSON(s.Events), s.Description, s.Active, s.DisabledReason)
-	if err == nil && s.Active && q.hooks != nil {
-		q.hooks.Store(true)
+	if err == nil && s.Active {
+		q.hooks.raise()
 	}
 	return affected(res, err, "webhook subscription")
 }
@@ -83,9 +83,58 @@ func (q *Queries) AnyActiveWebhookSubscription(ctx context.Context) (bool, error
 	return n > 0, err
 }
 
-// SetWebhooksActive tells the store whether to look for subscriptions when
-// an event is appended (see AnyActiveWebhookSubscription).
-func (s *Store) SetWebhooksActive(on bool) { s.hooks.Store(on) }
+// hookFlag lets AppendEvent skip the delivery fan-out while no tenant has
+// an active subscription. Only on SQLite, where one process owns the
+// database and so sees every subscription made: on PostgreSQL another
+// replica may make one at any moment, and the fan-out always runs (one
+// statement on a small, indexed table) so that no event is missed.
+type hookFlag struct {
+	exact bool // false on PostgreSQL: always look
+	mu    sync.Mutex
+	on    atomic.Bool
+	gen   int64 // raised by every subscription made or switched on
+}
+
+func newHookFlag(engine Engine) *hookFlag {
+	f := &hookFlag{exact: engine == SQLite}
+	f.on.Store(true) // until the first refresh says otherwise
+	return f
+}
+
+func (f *hookFlag) active() bool { return f == nil || !f.exact || f.on.Load() }
+
+func (f *hookFlag) raise() {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.gen++
+	f.on.Store(true)
+	f.mu.Unlock()
+}
+
+// RefreshWebhooksActive reads whether any subscription is active, so that
+// appending events spends nothing on webhooks until one is. A subscription
+// made while it reads keeps the flag on.
+func (s *Store) RefreshWebhooksActive(ctx context.Context) error {
+	f := s.hooks
+	if f == nil || !f.exact {
+		return nil
+	}
+	f.mu.Lock()
+	gen := f.gen
+	f.mu.Unlock()
+	on, err := s.AnyActiveWebhookSubscription(ctx)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	if on || f.gen == gen {
+		f.on.Store(on)
+	}
+	f.mu.Unlock()
+	return nil
+}
 
 // queueDeliveries creates, in the event's transaction, one delivery per
 // active subscription of the tenant that wants the event.
@@ -207,20 +256,40 @@ type DeliveryResult struct {
 	Next       time.Time // for a pending delivery: its next attempt
 }
 
-// RecordWebhookAttempts saves the outcome of attempts and counts them (an
-// attempt cut short by a crash is not counted: its lease runs out and it is
-// made again).
-func (q *Queries) RecordWebhookAttempts(ctx context.Context, results []DeliveryResult) error {
-	now := micros(q.clock.Now())
-	for _, r := range results {
-		var delivered any
-		if r.Status == parley.DeliveryDelivered {
-			delivered = now
-		}
-		if _, err := q.q.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, status = $2, last_status_code = $3, last_response = $4, last_error = $5,
-			next_attempt_at = $6, delivered_at = $7 WHERE id = $1`, r.ID, r.Status, r.StatusCode, r.Response, r.Error, micros(r.Next), delivered); err != nil {
-			return fmt.Errorf("record webhook attempt: %w", err)
-		}
+// RecordWebhookAttempt saves the outcome of one attempt and counts it,
+// unless the claim it was made under (lease) was taken over meanwhile: then
+// it reports false and changes nothing. (An attempt cut short by a crash is
+// not counted: its lease runs out and it is made again.)
+func (q *Queries) RecordWebhookAttempt(ctx context.Context, r DeliveryResult, lease time.Time) (bool, error) {
+	var delivered any
+	if r.Status == parley.DeliveryDelivered {
+		delivered = micros(q.clock.Now())
 	}
-	return nil
+	res, err := q.q.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, status = $2, last_status_code = $3, last_response = $4, last_error = $5,
+		next_attempt_at = $6, delivered_at = $7 WHERE id = $1 AND status = 'pending' AND next_attempt_at = $8`,
+		r.ID, r.Status, r.StatusCode, r.Response, r.Error, micros(r.Next), delivered, micros(lease))
+	if err != nil {
+		return false, fmt.Errorf("record webhook attempt: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// WebhookDeliveredSince reports whether the subscription's endpoint took a
+// delivery after since: a subscription that still works is not switched
+// off for one event it keeps refusing.
+func (q *Queries) WebhookDeliveredSince(ctx context.Context, subscriptionID string, since time.Time) (bool, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries
+		WHERE subscription_id = $1 AND status = 'delivered' AND delivered_at > $2 LIMIT 1) AS d`, subscriptionID, micros(since)).Scan(&n)
+	return n > 0, err
+}
+
+// FailPendingWebhookDeliveries gives up the subscription's waiting
+// deliveries with reason (it was switched off for failing): switched on
+// again, it starts afresh instead of failing on their age at once.
+func (q *Queries) FailPendingWebhookDeliveries(ctx context.Context, subscriptionID, reason string) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'failed', last_error = $2 WHERE subscription_id = $1 AND status = 'pending'`,
+		subscriptionID, reason)
+	return err
 }

@@ -213,10 +213,13 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, id, reason s
 		out.Header.Set("Parley-Source", c.source)
 		out.Header.Set("Parley-Message-Id", id)
 		if _, err := c.js.PublishMsg(ctx, out); err != nil {
-			_ = m.NakWithDelay(c.retry)
-			return fmt.Errorf("publish %s to the dead-letter subject %s: %w", id, c.dead, err)
+			// No stream keeps the subject (or the broker refused): the
+			// message stays in its own stream, terminated, not looping.
+			c.log.ErrorContext(ctx, "malformed follow-up request terminated: publishing it to the dead-letter subject failed",
+				"message_id", id, "subject", c.dead, "reason", reason, "err", err)
+		} else {
+			c.log.WarnContext(ctx, "malformed follow-up request moved to the dead-letter subject", "message_id", id, "subject", c.dead, "reason", reason)
 		}
-		c.log.WarnContext(ctx, "malformed follow-up request moved to the dead-letter subject", "message_id", id, "subject", c.dead, "reason", reason)
 	} else {
 		c.log.ErrorContext(ctx, "malformed follow-up request terminated (no dead-letter subject configured)", "message_id", id, "reason", reason)
 	}

@@ -57,8 +57,9 @@ type Consumer struct {
 
 // keepMalformed is how long a malformed message stays hidden when there is
 // no dead-letter queue to move it to: it is kept, not lost, and logged again
-// each time it comes back.
-const keepMalformed = 12 * time.Hour
+// each time it comes back. SQS refuses a visibility that would end more than
+// 12 hours after the receipt, so this stays a little under.
+const keepMalformed = 12*time.Hour - 5*time.Minute
 
 // New connects to the queue and reads its redrive policy. Credentials and
 // the region come from the AWS SDK's usual sources (AWS_REGION,
