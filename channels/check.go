@@ -108,6 +108,21 @@ func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) er
 			stale = true
 			return nil
 		}
+		// Write the check's result onto the row as it is now, not as it was
+		// read before the provider answered: an edit made meanwhile (the
+		// channel switched off, test senders changed) stays.
+		if now.Settings == nil {
+			now.Settings = map[string]string{}
+		}
+		for _, k := range []string{parley.SettingCheck, parley.SettingCheckError, parley.SettingCheckedAt, parley.SettingVerified} {
+			if v, ok := ch.Settings[k]; ok {
+				now.Settings[k] = v
+			} else {
+				delete(now.Settings, k)
+			}
+		}
+		now.DisplayNumber = ch.DisplayNumber
+		ch = now
 		if uerr := q.UpdateChannel(ctx, ch); uerr != nil {
 			return uerr
 		}

@@ -73,7 +73,7 @@ func (d *Dashboard) toggleChannel(w http.ResponseWriter, r *http.Request, s *Ses
 		return err
 	}
 	c.Active = r.PostFormValue("active") == "true"
-	if err := d.store.UpdateChannel(ctx, c); err != nil {
+	if err := d.store.SetChannelActive(ctx, s.TenantID, c.ID, c.Active); err != nil {
 		return err
 	}
 	d.log.InfoContext(ctx, "channel toggled from the dashboard", "tenant_id", s.TenantID, "channel_id", c.ID, "active", c.Active, "user_id", s.UserID)
@@ -132,7 +132,7 @@ func (d *Dashboard) saveChannel(w http.ResponseWriter, r *http.Request, s *Sessi
 		return d.render(w, r, s, http.StatusUnprocessableEntity, "settings_channel", channelData{Tab: "channels", Channel: c, Form: f})
 	}
 	c.TestSenders = senders
-	if err := d.store.UpdateChannel(ctx, c); err != nil {
+	if err := d.store.SetChannelTestSenders(ctx, s.TenantID, c.ID, senders); err != nil {
 		return err
 	}
 	return redirect(w, r, "/settings/channels")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
@@ -234,4 +235,42 @@ func TestUnprovenNumberHoldsMessagesButTakesItsStatuses(t *testing.T) {
 			t.Fatalf("held = %v, duplicate = %v", held, dup)
 		}
 	})
+}
+
+// A check recorded after the channel was edited meanwhile keeps the edit:
+// the checker writes its result onto the row as it is then, not as it read
+// it before the Graph API answered.
+func TestCheckKeepsAnEditMadeWhileItRan(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			graph := whatsapptest.NewFakeGraph()
+			t.Cleanup(graph.Close)
+			graph.AddNumber(whatsapptest.Number{ID: pnID, Token: "owner-token", Display: "+1 555-000-2222", VerifiedName: "Lima Shop"})
+			graph.Script(whatsapptest.Hang())
+			clk := clock.NewFake(now())
+			p := apptest.Start(t, engine, clk, func(c *config.Config) {
+				c.WhatsAppAppSecret, c.WhatsAppVerifyToken, c.WhatsAppGraphURL = appSecret, verifyToken, graph.URL
+			})
+			tn, key := p.Tenant("Lima Shop")
+			r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("channel = %d %s", r.Status, r.Body)
+			}
+			id := r.Map(t)["id"].(string)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := graph.WaitHanging(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			// Switched off (as the dashboard does) while the check waits for Meta.
+			if err := p.Store.SetChannelActive(context.Background(), tn.ID, id, false); err != nil {
+				t.Fatal(err)
+			}
+			graph.Release()
+			waitCheck(t, p, key, id, "ok")
+			if ch, err := p.Store.GetChannel(context.Background(), tn.ID, id); err != nil || ch.Active {
+				t.Fatalf("the check's result switched the channel back on: active %v, %v", ch.Active, err)
+			}
+		})
+	}
 }

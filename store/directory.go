@@ -115,6 +115,22 @@ func (q *Queries) UpdateChannel(ctx context.Context, c parley.Channel) error {
 	return affected(res, err, "channel")
 }
 
+// SetChannelActive switches a channel on or off, and changes nothing else
+// (an ownership check recorded meanwhile stays).
+func (q *Queries) SetChannelActive(ctx context.Context, tenantID, id string, active bool) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE channels SET active = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, active)
+	return affected(res, err, "channel")
+}
+
+// SetChannelTestSenders saves a channel's test senders, and nothing else.
+func (q *Queries) SetChannelTestSenders(ctx context.Context, tenantID, id string, senders []string) error {
+	if senders == nil {
+		senders = []string{}
+	}
+	res, err := q.q.ExecContext(ctx, `UPDATE channels SET test_senders = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, encodeJSON(senders))
+	return affected(res, err, "channel")
+}
+
 // DeleteChannel removes a channel; its conversations keep their history.
 func (q *Queries) DeleteChannel(ctx context.Context, tenantID, id string) error {
 	res, err := q.q.ExecContext(ctx, `DELETE FROM channels WHERE tenant_id = $1 AND id = $2`, tenantID, id)
