@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,20 +35,7 @@ func TestJobSurvivesSIGKILL(t *testing.T) {
 			first.waitHealthy(t, 10*time.Second)
 			_, key := runTenantCreate(t, dir, env...)
 
-			body := `{"type":"whatsapp","name":"Main","phone_number_id":"106000000000002","access_token":"EAAG-channel-token"}`
-			req, _ := http.NewRequest("POST", first.url+"/api/channels", strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+key)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ch struct{ ID string }
-			json.NewDecoder(res.Body).Decode(&ch)
-			res.Body.Close()
-			if res.StatusCode != 201 {
-				t.Fatalf("create channel = %d", res.StatusCode)
-			}
+			chID := createChannel(t, first.url, key, `{"type":"whatsapp","name":"Main","phone_number_id":"106000000000002","access_token":"EAAG-channel-token"}`)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -67,7 +51,7 @@ func TestJobSurvivesSIGKILL(t *testing.T) {
 			second.waitHealthy(t, 10*time.Second)
 			deadline := time.Now().Add(90 * time.Second)
 			for {
-				code, got := apiGet(t, second.url+"/api/channels/"+ch.ID, key)
+				code, got := apiGet(t, second.url+"/api/channels/"+chID, key)
 				settings, _ := got["settings"].(map[string]any)
 				if code == 200 && settings["check"] == "ok" {
 					if got["display_number"] != "+1 555-000-1111" || settings["verified_name"] != "Acme Store" {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,18 +39,9 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 			first := startServer(t, dir, env...)
 			first.waitHealthy(t, 10*time.Second)
 			_, key := runTenantCreate(t, dir, env...)
-			req, _ := http.NewRequest("POST", first.url+"/api/channels", strings.NewReader(`{"type":"whatsapp","name":"Main","phone_number_id":"`+number+`","access_token":"tok"}`))
-			req.Header.Set("Authorization", "Bearer "+key)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ch struct{ ID string }
-			json.NewDecoder(res.Body).Decode(&ch)
-			res.Body.Close()
+			chID := createChannel(t, first.url, key, `{"type":"whatsapp","name":"Main","phone_number_id":"`+number+`","access_token":"tok"}`)
 			waitFor(t, "the channel check", func() bool {
-				_, got := apiGet(t, first.url+"/api/channels/"+ch.ID, key)
+				_, got := apiGet(t, first.url+"/api/channels/"+chID, key)
 				settings, _ := got["settings"].(map[string]any)
 				return settings["check"] == "ok"
 			})
@@ -61,7 +51,7 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			tenant := tenantOf(t, s, ch.ID)
+			tenant := tenantOf(t, s, chID)
 			customers := []string{"5511999990301", "5511999990302", "5511999990303", "5511999990304"}
 			write := func(srv *server, text string) {
 				for _, c := range customers {

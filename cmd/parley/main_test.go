@@ -208,3 +208,21 @@ func TestMigrateOnBothEngines(t *testing.T) {
 		})
 	}
 }
+
+// createChannel posts a channel with the tenant's key and returns its id.
+func createChannel(t *testing.T, base, key, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/channels", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var ch struct{ ID string }
+	if err := json.NewDecoder(res.Body).Decode(&ch); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("create channel = %d (%v)", res.StatusCode, err)
+	}
+	return ch.ID
+}
