@@ -28,6 +28,7 @@ import (
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/ratelimit"
+	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/usage"
 	"github.com/parleyhq/parley/web"
@@ -58,7 +59,10 @@ type App struct {
 
 	srv     *http.Server
 	ln      net.Listener
-	gateway interface{ Close(context.Context) }
+	// stages are the message path's batch loops (receive, answer), run
+	// while the app serves; stagesRun while they run.
+	stages    []*stage.Loop
+	stagesRun []*background
 	intake  *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
 	events  *events // nil without PARLEY_EVENTS_URL
 	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
@@ -127,7 +131,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, conv.AssignWorker())
 	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
 	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
-	a.gateway = gw
+	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers()}
 	// A passed ownership check routes the messages held for its number.
 	checker.Verified = gw.Release
 	// One outbox for the whole flow: every agent message schedules follow-ups.
@@ -220,6 +224,9 @@ func (a *App) Start(ctx context.Context) error {
 		a.events.start(context.WithoutCancel(ctx))
 	}
 	a.hooksRun = startBackground(context.WithoutCancel(ctx), a.hooks.Run)
+	for _, l := range a.stages {
+		a.stagesRun = append(a.stagesRun, startBackground(context.WithoutCancel(ctx), l.Run))
+	}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
@@ -246,7 +253,11 @@ func (a *App) Close(ctx context.Context) error {
 	var errs []error
 	if a.ln != nil {
 		errs = append(errs, a.srv.Shutdown(ctx))
-		a.gateway.Close(ctx) // messages taken in after their webhook
+		// A batch cut short keeps its lease: any process takes it again
+		// when the lease runs out (seconds).
+		for _, b := range a.stagesRun {
+			b.stop()
+		}
 		if err := a.Jobs.Stop(ctx); err != nil {
 			// Out of patience: cancel what is left; River hands those jobs
 			// back as retryable so another process (or the next start) runs them.

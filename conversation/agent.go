@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -12,6 +14,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/usage"
 )
@@ -26,10 +29,12 @@ const (
 // maxToolRounds bounds how often the model may call tools before answering.
 const maxToolRounds = 3
 
-// errSkip ends a job's transaction without a change: someone else answers.
+// errSkip ends an answer without a change: someone else answers, or nobody.
 var errSkip = errors.New("nothing to answer")
 
-// AIAgentWorker returns the worker of the Generate AI Agent Answer job.
+// AIAgentWorker returns the worker of the Generate AI Agent Answer job,
+// kept for jobs an older version queued: it hands the message to the
+// answer stage (QueueAnswer) and wakes it.
 func (s *Service) AIAgentWorker() river.Worker[flow.GenerateAIAgentAnswerArgs] {
 	return &aiAgent{s: s}
 }
@@ -46,97 +51,203 @@ func (s *Service) answerBudget() time.Duration {
 	return 2 * time.Minute
 }
 
-// Timeout gives the job room for the whole LLM budget and the commit.
-func (w *aiAgent) Timeout(*river.Job[flow.GenerateAIAgentAnswerArgs]) time.Duration {
-	return w.s.answerBudget() + 30*time.Second
-}
-
-// Work answers the contact's message once. The answer ledger
-// (store.MarkAnswered) is written in the transaction that queues the answer,
-// so a retry after that commit finds it and does nothing.
-//
-// Several messages before an answer: only the job of the latest message
-// answers, with all of them in view (history and knowledge query); the
-// jobs of the earlier ones find a newer message and stop. A message that
-// arrives while the model is thinking makes the answer stale: it is
-// dropped at commit and the newer message's job answers instead.
 func (w *aiAgent) Work(ctx context.Context, job *river.Job[flow.GenerateAIAgentAnswerArgs]) error {
 	a := job.Args
-	log := w.s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID, "job_id", job.ID)
-	return w.s.answer(ctx, log, a, 0, nil)
+	return w.s.Store.InTx(ctx, func(q *store.Queries) error {
+		return w.s.queueAnswer(ctx, q, a.TenantID, a.ConversationID, a.MessageID)
+	})
 }
 
-// known is what the routing transaction knew of the message to answer:
-// an answer right after it need not read it back.
-type known struct {
-	conv parley.Conversation
-	msg  parley.Message
-}
-
-// answerNow answers right after the routing commit (AnswerAfterCommit).
-// A failure leaves the answer to the backstop job.
-func (s *Service) answerNow(ctx context.Context, a flow.GenerateAIAgentAnswerArgs, backstop int64, k known) {
-	log := s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID, "backstop_job_id", backstop)
-	if err := s.answer(ctx, log, a, backstop, &k); err != nil {
-		log.WarnContext(ctx, "answer left to its job", "err", err)
+// queueAnswer asks the answer stage, in q's transaction, to answer
+// messageID, and wakes it once that commits.
+func (s *Service) queueAnswer(ctx context.Context, q *store.Queries, tenantID, conversationID, messageID string) error {
+	if err := q.QueueAnswer(ctx, tenantID, conversationID, messageID); err != nil {
+		return fmt.Errorf("queue %s: %w", flow.GenerateAIAgentAnswer, err)
 	}
+	q.AfterCommit(ctx, func(context.Context) { s.Answers().Wake() })
+	return nil
 }
 
-// answer answers the contact's message once. The answer ledger
-// (store.MarkAnswered) is written in the transaction that queues the answer,
-// so a retry after that commit finds it and does nothing. The backstop job,
-// when not 0, is deleted in that transaction too.
+// Answers is the answer stage's loop: run it (Run) in every serving
+// process. The commits that queue answers wake it.
+func (s *Service) Answers() *stage.Loop {
+	s.answersOnce.Do(func() {
+		s.answers = stage.New("answer", s.answerBatch(), 0, s.answerTurn, s.log())
+	})
+	return s.answers
+}
+
+func (s *Service) answerBatch() int {
+	if s.AnswerBatch > 0 {
+		return s.AnswerBatch
+	}
+	return 32
+}
+
+func (s *Service) answerLease() time.Duration {
+	if s.AnswerLease > 0 {
+		return s.AnswerLease
+	}
+	return 10 * time.Second
+}
+
+// maxAnswerAttempts is how often a conversation's answer is claimed and
+// fails (not the model: that ends in a holding reply; the database, or a
+// process that dies on it) before the stage gives up on it.
+const maxAnswerAttempts = 8
+
+// draft is one claimed answer, worked out of any transaction.
+type draft struct {
+	a      flow.GenerateAIAgentAnswerArgs
+	log    *slog.Logger
+	skip   error // errSkip: nothing to answer
+	err    error // failed: left under its lease, tried again after it
+	out    flow.AIAgentAnswerGeneratedPayload
+	budget *flow.BudgetReachedPayload
+	tries  int
+}
+
+// answerTurn claims a batch of conversations to answer, asks the model for
+// all of them at once (bounded by AnswerConcurrency), keeping their leases
+// while it thinks, and commits every answer in one transaction. A batch
+// whose commit fails is committed again one answer at a time.
 //
-// Several messages before an answer: only the job of the latest message
-// answers, with all of them in view (history and knowledge query); the
-// jobs of the earlier ones find a newer message and stop. A message that
-// arrives while the model is thinking makes the answer stale: it is
-// dropped at commit and the newer message's job answers instead.
-func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateAIAgentAnswerArgs, backstop int64, k *known) error {
-	// The answer is sent by this goroutine as soon as it commits.
-	ctx = flow.DeliverAfterCommit(ctx)
-	var conv parley.Conversation
-	var msg parley.Message
-	var err error
-	if k != nil {
-		// Just routed: open, unanswered, the latest, no ticket. The
-		// commit checks again.
-		conv, msg = k.conv, k.msg
-	} else {
-		conv, msg, err = s.stillToAnswer(ctx, s.Store.Read(), a)
+// Several messages before an answer: the queue holds the latest, which is
+// answered with all of them in view (history and knowledge query) and
+// marks the earlier ones answered (superseded). A message that arrives
+// while the model is thinking makes the answer stale: it is dropped at
+// commit and the newer message is answered instead.
+func (s *Service) answerTurn(ctx context.Context) (int, error) {
+	claim := store.NewClaim()
+	rows, err := s.Store.ClaimAnswers(ctx, claim, s.answerBatch(), s.answerLease())
+	if err != nil || len(rows) == 0 {
+		return 0, err
 	}
+	stop := s.keepLeases(ctx, claim)
+	drafts := make([]draft, len(rows))
+	limit := s.AnswerConcurrency
+	if limit <= 0 {
+		limit = len(rows)
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, r := range rows {
+		a := flow.GenerateAIAgentAnswerArgs{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
+		drafts[i] = draft{a: a, tries: r.Attempts,
+			log: s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID)}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(d *draft) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				if p := recover(); p != nil { // a bug must not take the process down
+					d.err = fmt.Errorf("panic writing an answer: %v\n%s", p, debug.Stack())
+				}
+			}()
+			s.draft(ctx, d)
+		}(&drafts[i])
+	}
+	wg.Wait()
+	stop()
+	if err := s.commitDrafts(ctx, claim, drafts); err != nil && len(drafts) > 1 && ctx.Err() == nil {
+		s.log().WarnContext(ctx, "answer batch commit failed; committing its answers one by one", "answers", len(drafts), "err", err)
+		for i := range drafts {
+			if err := s.commitDrafts(ctx, claim, drafts[i:i+1]); err != nil {
+				drafts[i].log.WarnContext(ctx, "answer not committed; tried again after its lease", "err", err)
+			}
+		}
+	} else if err != nil {
+		return len(rows), err
+	}
+	for _, d := range drafts {
+		if d.err == nil || ctx.Err() != nil {
+			continue
+		}
+		if d.tries < maxAnswerAttempts {
+			d.log.WarnContext(ctx, "answer failed; tried again after its lease", "attempts", d.tries, "err", d.err)
+			continue
+		}
+		d.log.ErrorContext(ctx, "answer given up after repeated failures", "attempts", d.tries, "err", d.err)
+		if err := s.Store.DoneAnswers(ctx, claim, []string{d.a.ConversationID}); err != nil {
+			d.log.WarnContext(ctx, "could not drop the failed answer", "err", err)
+		}
+	}
+	return len(rows), nil
+}
+
+// keepLeases renews the claim's leases while the batch is worked (a slow
+// model must not let another process start the same answers); the returned
+// func stops it.
+func (s *Service) keepLeases(ctx context.Context, claim string) func() {
+	lease := s.answerLease()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := s.Store.RenewAnswers(ctx, claim, lease); err != nil {
+					s.log().WarnContext(ctx, "could not renew answer leases", "err", err)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done); <-stopped })
+	}
+}
+
+// draft works out one answer: what to answer (reads), and the model's
+// answer, the offline answer, or a holding reply.
+func (s *Service) draft(ctx context.Context, d *draft) {
+	a := d.a
+	conv, msg, err := s.stillToAnswer(ctx, s.Store.Read(), a)
 	if errors.Is(err, errSkip) {
-		log.DebugContext(ctx, "no answer needed", "why", err)
-		return nil
+		d.skip = err
+		return
 	}
 	if err != nil {
-		return err
+		d.err = err
+		return
 	}
+	// The queue names the newest message to answer; a context note the
+	// contact wrote after is answered as their message.
+	d.a.MessageID = msg.ID
 	t, err := s.gather(ctx, s.Store.Read(), conv, msg)
 	if err != nil {
-		return err
+		d.err = err
+		return
 	}
 
 	out := flow.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
-	var budget *flow.BudgetReachedPayload
 	switch {
 	case s.LLM == nil:
 		offline(&out, t, "offline")
 	default:
 		res, err := s.ask(parley.WithTenant(ctx, a.TenantID), t)
 		if ctx.Err() != nil {
-			return fmt.Errorf("answer interrupted: %w", ctx.Err()) // retried; nothing was sent
+			d.err = fmt.Errorf("answer interrupted: %w", ctx.Err()) // retried; nothing was sent
+			return
 		}
 		var be *usage.BudgetError
 		if errors.As(err, &be) && errors.Is(err, llm.ErrBudgetReached) {
 			// The operator's limit, not a fault: answer as if no LLM were
 			// configured, and say why in the conversation's log.
-			log.WarnContext(ctx, "token budget reached; answering offline", "used", be.Used, "limit", be.Limit, "month", be.Month)
+			d.log.WarnContext(ctx, "token budget reached; answering offline", "used", be.Used, "limit", be.Limit, "month", be.Month)
 			offline(&out, t, "offline (token budget reached)")
-			budget = &flow.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
+			d.budget = &flow.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
 				MessageID: msg.ID, Outcome: "answered_offline"}
 		} else if err != nil {
-			log.WarnContext(ctx, "LLM failed; sending a holding reply and opening a ticket", "err", err)
+			d.log.WarnContext(ctx, "LLM failed; sending a holding reply and opening a ticket", "err", err)
 			out.Mode, out.OpenTicket, out.Error = ModeFallback, true, err.Error()
 			out.Reason = "the AI agent is unavailable: " + faultName(err)
 		} else {
@@ -157,30 +268,51 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 			out.Answers = append(out.Answers, m.ID)
 		}
 	}
+	d.out = out
+}
 
-	err = s.Store.InTx(ctx, func(q *store.Queries) error {
-		if err := s.Jobs.DeleteTx(ctx, q.Tx(), backstop); err != nil {
-			return err
-		}
-		if budget != nil {
-			if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.BudgetReached, budget); err != nil {
+// commitDrafts commits the drafts' answers in one transaction and removes
+// the conversations this claim still holds from the queue: answered, or
+// nothing left to answer. A draft that failed stays under its lease.
+func (s *Service) commitDrafts(ctx context.Context, claim string, drafts []draft) error {
+	var answered []*draft
+	err := s.Store.InTx(ctx, func(q *store.Queries) error {
+		answered = answered[:0]
+		var done []string
+		for i := range drafts {
+			d := &drafts[i]
+			switch {
+			case d.err != nil:
+				continue
+			case d.skip != nil:
+				d.log.DebugContext(ctx, "no answer needed", "why", d.skip)
+				done = append(done, d.a.ConversationID)
+				continue
+			}
+			err := s.commitAnswer(ctx, q, d.a, d.out, d.budget)
+			if errors.Is(err, errSkip) {
+				d.log.InfoContext(ctx, "answer dropped", "why", err)
+				done = append(done, d.a.ConversationID)
+				continue
+			}
+			if err != nil {
 				return err
 			}
+			done = append(done, d.a.ConversationID)
+			answered = append(answered, d)
 		}
-		return s.commitAnswer(ctx, q, a, out)
+		return q.DoneAnswers(ctx, claim, done)
 	})
-	if errors.Is(err, errSkip) || errors.Is(err, store.ErrAlreadyAnswered) {
-		log.InfoContext(ctx, "answer dropped", "why", err)
-		if backstop != 0 {
-			// Whoever answers instead has its own job: this one has nothing left to do.
-			return s.Store.InTx(ctx, func(q *store.Queries) error { return s.Jobs.DeleteTx(ctx, q.Tx(), backstop) })
-		}
-		return nil
+	if errors.Is(err, store.ErrAlreadyAnswered) && len(drafts) == 1 {
+		drafts[0].log.InfoContext(ctx, "answer dropped", "why", err)
+		return s.Store.DoneAnswers(ctx, claim, []string{drafts[0].a.ConversationID})
 	}
 	if err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "AI agent answered", "mode", out.Mode, "open_ticket", out.OpenTicket)
+	for _, d := range answered {
+		d.log.InfoContext(ctx, "AI agent answered", "mode", d.out.Mode, "open_ticket", d.out.OpenTicket)
+	}
 	return nil
 }
 
@@ -242,12 +374,19 @@ func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.Ge
 	return conv, latest, nil
 }
 
-// commitAnswer checks again that the answer is still wanted, then logs
-// it, queues it and opens the ticket it asks for, and writes the ledger.
-func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs, out flow.AIAgentAnswerGeneratedPayload) error {
+// commitAnswer checks again that the answer is still wanted (it writes
+// nothing when not), then logs it, queues it and opens the ticket it asks
+// for, and writes the ledger.
+func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs, out flow.AIAgentAnswerGeneratedPayload,
+	budget *flow.BudgetReachedPayload) error {
 	conv, _, err := s.stillToAnswer(ctx, q, a)
 	if err != nil {
 		return err
+	}
+	if budget != nil {
+		if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.BudgetReached, budget); err != nil {
+			return err
+		}
 	}
 	if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.AIAgentAnswerGenerated, out); err != nil {
 		return err
