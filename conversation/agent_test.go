@@ -87,6 +87,7 @@ func TestARetriedJobDoesNotAnswerTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.settle()
 		if n := len(e.outbound(conv.ID)); n != 1 {
 			t.Fatalf("a retried job answered again: %d answers", n)
 		}
