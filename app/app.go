@@ -57,14 +57,14 @@ type App struct {
 	// Usage charges LLM tokens and template sends to tenants.
 	Usage *usage.Meter
 
-	srv     *http.Server
-	ln      net.Listener
+	srv *http.Server
+	ln  net.Listener
 	// stages are the message path's batch loops (receive, answer), run
 	// while the app serves; stagesRun while they run.
 	stages    []*stage.Loop
 	stagesRun []*background
-	intake  *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
-	events  *events // nil without PARLEY_EVENTS_URL
+	intake    *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
+	events    *events // nil without PARLEY_EVENTS_URL
 	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
 	hooks    *hooks.Dispatcher
 	hooksRun *background
