@@ -74,6 +74,9 @@ type Gateway struct {
 	// events counts what webhooks brought, by provider and outcome
 	// (stored, duplicate, status_applied, unknown_number, bad_signature…).
 	events *prometheus.CounterVec
+	// commits counts the webhook transactions committed (group commit:
+	// fewer than the requests when they come together).
+	commits prometheus.Counter
 
 	group       committer
 	groupWindow time.Duration
@@ -97,8 +100,12 @@ func New(cfg Config) *Gateway {
 			Help: "Webhook requests and the items they carried, by provider and outcome (stored, duplicate, status_applied, unknown_number, bad_signature, …).",
 		}, []string{"provider", "outcome"}),
 	}
+	g.commits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "parley_webhook_commits_total",
+		Help: "Transactions that stored webhook requests; concurrent requests share one (group commit).",
+	})
 	if cfg.Registry != nil {
-		cfg.Registry.MustRegister(g.events)
+		cfg.Registry.MustRegister(g.events, g.commits)
 	}
 	g.groupWindow, g.groupMax = cfg.GroupWindow, cfg.GroupMax
 	if g.groupWindow == 0 {

@@ -108,6 +108,9 @@ func (g *Gateway) commitGroup(group []*commitReq) {
 		}
 		return
 	}
+	if err == nil {
+		g.commits.Inc()
+	}
 	stored := 0
 	for _, r := range group {
 		if err == nil {
