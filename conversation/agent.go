@@ -105,6 +105,7 @@ type draft struct {
 	out    flow.AIAgentAnswerGeneratedPayload
 	budget *flow.BudgetReachedPayload
 	tries  int
+	phone  string // the contact's, to lock at commit
 }
 
 // answerTurn claims a batch of conversations to answer, asks the model for
@@ -219,9 +220,7 @@ func (s *Service) draft(ctx context.Context, d *draft) {
 		d.err = err
 		return
 	}
-	// The queue names the newest message to answer; a context note the
-	// contact wrote after is answered as their message.
-	d.a.MessageID = msg.ID
+	d.a.MessageID, d.phone = msg.ID, conv.ContactPhone
 	t, err := s.gather(ctx, s.Store.Read(), conv, msg)
 	if err != nil {
 		d.err = err
@@ -278,6 +277,17 @@ func (s *Service) commitDrafts(ctx context.Context, claim string, drafts []draft
 	var answered []*draft
 	err := s.Store.InTx(ctx, func(q *store.Queries) error {
 		answered = answered[:0]
+		// The contacts first, as the receive stage does: the two stages
+		// write the same conversations.
+		var locks [][2]string
+		for _, d := range drafts {
+			if d.err == nil && d.skip == nil {
+				locks = append(locks, [2]string{d.a.TenantID, d.phone})
+			}
+		}
+		if err := q.LockContacts(ctx, locks); err != nil {
+			return err
+		}
 		var done []string
 		for i := range drafts {
 			d := &drafts[i]

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sort"
-	"strings"
 
 	"github.com/riverqueue/river"
 
@@ -58,28 +56,44 @@ const maxReceiveAttempts = 20
 // process; webhooks wake it after each commit that stored messages.
 func (g *Gateway) Receiving() *stage.Loop { return g.receiving }
 
-// receiveTurn claims a batch of unprocessed inbox messages under a short
-// lease and takes them all into their conversations in one transaction.
-// A batch that fails is taken in again one message at a time, so a message
-// that cannot be taken in holds back only itself; it is tried again when
-// its lease runs out.
+// receiveTurn takes a batch of ready inbox messages into their
+// conversations: claim, work and result in one transaction (the work is
+// all in the database), so a process that dies mid-batch leaves nothing
+// behind but a rollback. A batch that fails is gone through one message at
+// a time, each under a short lease, so a message that cannot be taken in
+// holds back only itself and is tried again when its lease runs out.
 func (g *Gateway) receiveTurn(ctx context.Context) (int, error) {
-	claim := store.NewClaim()
-	items, err := g.store.ClaimInbox(ctx, claim, g.receiveBatch, g.receiveLease)
-	if err != nil || len(items) == 0 {
-		return 0, err
-	}
-	err = g.receiveTx(ctx, claim, items)
-	if err == nil || ctx.Err() != nil {
+	var items []store.InboxMessage
+	err := g.receiveTx(ctx, func(q *store.Queries) error {
+		var err error
+		if items, err = q.TakeInbox(ctx, g.receiveBatch); err != nil || len(items) == 0 {
+			return err
+		}
+		return g.receiveItems(ctx, q, items)
+	})
+	if err == nil || len(items) == 0 || ctx.Err() != nil {
 		return len(items), err
 	}
 	if len(items) > 1 {
 		g.log.WarnContext(ctx, "receive batch failed; taking its messages in one by one", "messages", len(items), "err", err)
 	}
-	for _, it := range items {
-		if len(items) > 1 {
-			err = g.receiveTx(ctx, claim, []store.InboxMessage{it})
-		}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	claim := store.NewClaim()
+	leased, lerr := g.store.LeaseInbox(ctx, claim, ids, g.receiveLease)
+	if lerr != nil {
+		return len(items), fmt.Errorf("lease a failed batch: %w (batch: %w)", lerr, err)
+	}
+	for _, it := range leased {
+		err := g.receiveTx(ctx, func(q *store.Queries) error {
+			mine, err := q.FinishInbox(ctx, claim, []string{it.ID})
+			if err != nil || !mine[it.ID] {
+				return err
+			}
+			return g.receiveItems(ctx, q, []store.InboxMessage{it})
+		})
 		if err == nil {
 			continue
 		}
@@ -103,15 +117,15 @@ func (g *Gateway) receiveTurn(ctx context.Context) (int, error) {
 	return len(items), nil
 }
 
-// receiveTx runs receiveItems in one transaction; a panic (a bug) fails the
+// receiveTx runs fn in one transaction; a panic (a bug) fails the
 // transaction like an error instead of taking the process down.
-func (g *Gateway) receiveTx(ctx context.Context, claim string, items []store.InboxMessage) (err error) {
+func (g *Gateway) receiveTx(ctx context.Context, fn func(q *store.Queries) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic taking inbound messages in: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return g.store.InTx(ctx, func(q *store.Queries) error { return g.receiveItems(ctx, q, claim, items) })
+	return g.store.InTx(ctx, fn)
 }
 
 // received is an inbox message on its way into a conversation.
@@ -122,26 +136,15 @@ type received struct {
 }
 
 // receiveItems identifies each message's sender and hands it to the flow,
-// in arrival order, in q's transaction. Only the messages this claim still
-// holds are taken (and marked processed, in one statement). The contacts
-// are locked up front in one order, so two processes' batches never
-// deadlock over them.
-func (g *Gateway) receiveItems(ctx context.Context, q *store.Queries, claim string, items []store.InboxMessage) error {
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.ID
-	}
-	mine, err := q.FinishInbox(ctx, claim, ids)
-	if err != nil {
-		return err
-	}
+// in arrival order, in q's transaction, which has marked them processed.
+// The contacts are locked up front in one order, so two processes'
+// batches never deadlock over them.
+func (g *Gateway) receiveItems(ctx context.Context, q *store.Queries, items []store.InboxMessage) error {
 	channels := map[string]parley.Channel{}
 	var todo []received
-	var locks []string
+	var locks [][2]string
+	var err error
 	for _, item := range items {
-		if !mine[item.ID] {
-			continue
-		}
 		ch, ok := channels[item.ChannelID]
 		if !ok {
 			if ch, err = q.GetChannel(ctx, item.TenantID, item.ChannelID); err != nil {
@@ -163,17 +166,10 @@ func (g *Gateway) receiveItems(ctx context.Context, q *store.Queries, claim stri
 			continue
 		}
 		todo = append(todo, received{item: item, in: in, log: log})
-		locks = append(locks, in.TenantID+"\x00"+in.Phone)
+		locks = append(locks, [2]string{in.TenantID, in.Phone})
 	}
-	sort.Strings(locks)
-	for i, l := range locks {
-		if i > 0 && locks[i-1] == l {
-			continue
-		}
-		tenantID, phone, _ := strings.Cut(l, "\x00")
-		if err := q.LockContact(ctx, tenantID, phone); err != nil {
-			return err
-		}
+	if err := q.LockContacts(ctx, locks); err != nil {
+		return err
 	}
 	for _, r := range todo {
 		conv, err := g.receiver.Receive(ctx, q, r.in)

@@ -101,10 +101,43 @@ func (q *Queries) InsertInboxMany(ctx context.Context, ms []InboxMessage) ([]Inb
 // or ran out, for lease, under claim; oldest first.
 func (q *Queries) ClaimInbox(ctx context.Context, claim string, n int, lease time.Duration) ([]InboxMessage, error) {
 	now := q.clock.Now()
-	rows, err := q.q.QueryContext(ctx, `UPDATE channel_inbox SET lease_until = $1, claim = $2, attempts = attempts + 1
+	return q.updateInbox(ctx, `UPDATE channel_inbox SET lease_until = $1, claim = $2, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM channel_inbox WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $3)
-			ORDER BY id LIMIT $4`+q.skipLocked()+`)
-		RETURNING `+inboxCols+`, attempts`, micros(now.Add(lease)), claim, micros(now), n)
+			ORDER BY id LIMIT $4`+q.skipLocked()+`)`, micros(now.Add(lease)), claim, micros(now), n)
+}
+
+// LeaseInbox claims, for lease under claim, those of ids that are still
+// unprocessed and free: the receive stage's way to go through a failed
+// batch one message at a time, each failure costing its message a lease.
+func (q *Queries) LeaseInbox(ctx context.Context, claim string, ids []string, lease time.Duration) ([]InboxMessage, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	now := q.clock.Now()
+	args := []any{micros(now.Add(lease)), claim, micros(now)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return q.updateInbox(ctx, `UPDATE channel_inbox SET lease_until = $1, claim = $2, attempts = attempts + 1
+		WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $3) AND id IN (`+placeholders(4, len(ids))+`)`, args...)
+}
+
+// TakeInbox takes up to n ready inbox messages (unprocessed, no lease or
+// one that ran out), oldest first, and marks them processed (outcome
+// "received") in the caller's transaction: claim and result in one
+// statement and one commit. The rows stay locked until the commit
+// (PostgreSQL: other processes skip them); a rollback, or a process that
+// dies before committing, leaves them ready again at once.
+func (q *Queries) TakeInbox(ctx context.Context, n int) ([]InboxMessage, error) {
+	now := micros(q.clock.Now())
+	return q.updateInbox(ctx, `UPDATE channel_inbox SET processed_at = $1, outcome = 'received', lease_until = NULL, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM channel_inbox WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)
+			ORDER BY id LIMIT $2`+q.skipLocked()+`)`, now, n)
+}
+
+// updateInbox runs an UPDATE of inbox rows and returns them, oldest first.
+func (q *Queries) updateInbox(ctx context.Context, update string, args ...any) ([]InboxMessage, error) {
+	rows, err := q.q.QueryContext(ctx, update+` RETURNING `+inboxCols+`, attempts`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim inbox: %w", err)
 	}
@@ -265,4 +298,30 @@ func (q *Queries) PendingAnswers(ctx context.Context) (int, error) {
 	var n int
 	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM answer_queue`).Scan(&n)
 	return n, err
+}
+
+// LockContacts is LockContact for many contacts (pairs of tenant id and
+// E.164 number) in one statement, in one global order: the receive and
+// answer stages lock their batch's contacts first, so two batches that
+// share contacts wait for each other instead of deadlocking over the
+// conversation rows they both write.
+func (q *Queries) LockContacts(ctx context.Context, contacts [][2]string) error {
+	if q.engine != Postgres || len(contacts) == 0 {
+		return nil
+	}
+	if q.tx == nil {
+		return fmt.Errorf("lock contacts: needs a transaction")
+	}
+	keys := make([]string, len(contacts))
+	for i, c := range contacts {
+		keys[i] = "contact:" + c[0] + ":" + c[1]
+	}
+	sort.Strings(keys)
+	// The target list's volatile lock calls run after the ORDER BY.
+	_, err := q.q.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
+		FROM (SELECT DISTINCT unnest(string_to_array($1, E'\x1f')) AS k) keys ORDER BY k`, strings.Join(keys, "\x1f"))
+	if err != nil {
+		return fmt.Errorf("lock contacts: %w", err)
+	}
+	return nil
 }
