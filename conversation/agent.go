@@ -211,7 +211,8 @@ func (s *Service) keepLeases(ctx context.Context, claim string) func() {
 // answer, the offline answer, or a holding reply.
 func (s *Service) draft(ctx context.Context, d *draft) {
 	a := d.a
-	conv, msg, err := s.stillToAnswer(ctx, s.Store.Read(), a)
+	read := s.Store.Read()
+	conv, err := s.stillToAnswer(ctx, read, a)
 	if errors.Is(err, errSkip) {
 		d.skip = err
 		return
@@ -220,8 +221,13 @@ func (s *Service) draft(ctx context.Context, d *draft) {
 		d.err = err
 		return
 	}
+	msg, err := read.GetMessage(ctx, a.TenantID, a.MessageID)
+	if err != nil {
+		d.err = err
+		return
+	}
 	d.a.MessageID, d.phone = msg.ID, conv.ContactPhone
-	t, err := s.gather(ctx, s.Store.Read(), conv, msg)
+	t, err := s.gather(ctx, read, conv, msg)
 	if err != nil {
 		d.err = err
 		return
@@ -339,49 +345,33 @@ func offline(out *flow.AIAgentAnswerGeneratedPayload, t turn, why string) {
 	}
 }
 
-// stillToAnswer loads the conversation and message and says errSkip when
-// the message needs no answer from the AI agent any more: answered
+// stillToAnswer loads the conversation (one statement) and says errSkip
+// when the message needs no answer from the AI agent any more: answered
 // already, superseded by a newer message, held by humans, or closed.
-func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs) (parley.Conversation, parley.Message, error) {
-	conv, err := q.GetConversation(ctx, a.TenantID, a.ConversationID)
+func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs) (parley.Conversation, error) {
+	st, err := q.AnswerState(ctx, a.TenantID, a.ConversationID, a.MessageID)
+	conv := st.Conversation
 	if parley.ErrorCode(err) == parley.CodeNotFound {
-		return conv, parley.Message{}, fmt.Errorf("%w: conversation deleted", errSkip)
+		return conv, fmt.Errorf("%w: conversation deleted", errSkip)
 	}
 	if err != nil {
-		return conv, parley.Message{}, err
+		return conv, err
 	}
 	if conv.Status != parley.ConversationOpen {
-		return conv, parley.Message{}, fmt.Errorf("%w: conversation closed", errSkip)
+		return conv, fmt.Errorf("%w: conversation closed", errSkip)
 	}
-	done, err := q.IsAnswered(ctx, a.TenantID, a.MessageID)
-	if err != nil {
-		return conv, parley.Message{}, err
+	if st.Answered {
+		return conv, fmt.Errorf("%w: already answered", errSkip)
 	}
-	if done {
-		return conv, parley.Message{}, fmt.Errorf("%w: already answered", errSkip)
+	// A context note (AddContext) is answered unless the contact wrote
+	// after it: then their message is answered, the note in view.
+	if st.LatestID != a.MessageID && (st.Role != parley.RoleSystem || st.LatestID > a.MessageID) {
+		return conv, fmt.Errorf("%w: a newer message will be answered", errSkip)
 	}
-	latest, err := q.LatestCustomerMessage(ctx, a.TenantID, a.ConversationID)
-	if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
-		return conv, latest, err
+	if st.TicketOpen {
+		return conv, fmt.Errorf("%w: a ticket holds the conversation", errSkip)
 	}
-	if latest.ID != a.MessageID {
-		// A context note (AddContext) is answered unless the contact wrote
-		// after it: then their message's job answers, the note in view.
-		note, err := q.GetMessage(ctx, a.TenantID, a.MessageID)
-		if err != nil {
-			return conv, latest, err
-		}
-		if note.Role != parley.RoleSystem || latest.ID > note.ID {
-			return conv, latest, fmt.Errorf("%w: a newer message will be answered", errSkip)
-		}
-		latest = note
-	}
-	if _, err := q.OpenTicketFor(ctx, a.TenantID, a.ConversationID); err == nil {
-		return conv, latest, fmt.Errorf("%w: a ticket holds the conversation", errSkip)
-	} else if parley.ErrorCode(err) != parley.CodeNotFound {
-		return conv, latest, err
-	}
-	return conv, latest, nil
+	return conv, nil
 }
 
 // commitAnswer checks again that the answer is still wanted (it writes
@@ -389,7 +379,7 @@ func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.Ge
 // for, and writes the ledger.
 func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs, out flow.AIAgentAnswerGeneratedPayload,
 	budget *flow.BudgetReachedPayload) error {
-	conv, _, err := s.stillToAnswer(ctx, q, a)
+	conv, err := s.stillToAnswer(ctx, q, a)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley"
 )
 
 // The inbound stages' rows (migration 0180): unprocessed inbox messages for
@@ -324,4 +326,44 @@ func (q *Queries) LockContacts(ctx context.Context, contacts [][2]string) error 
 		return fmt.Errorf("lock contacts: %w", err)
 	}
 	return nil
+}
+
+// AnswerState is what decides whether a message still needs the AI
+// agent's answer, read in one statement (the answer stage reads it before
+// asking the model and again in the commit).
+type AnswerState struct {
+	Conversation parley.Conversation
+	Answered     bool               // the message has a ledger entry
+	LatestID     string             // the conversation's newest customer message ("" none)
+	Role         parley.Role // the message's role ("" when it is gone)
+	TicketOpen   bool               // a ticket holds the conversation
+}
+
+// extraScan scans a row's trailing columns into extra, after the ones a
+// scan function knows.
+type extraScan struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
+// AnswerState reads the conversation and, for messageID, its ledger entry,
+// the newest customer message, its role and the open ticket; a not-found
+// error when the conversation is gone.
+func (q *Queries) AnswerState(ctx context.Context, tenantID, conversationID, messageID string) (AnswerState, error) {
+	var st AnswerState
+	var role string
+	row := q.q.QueryRowContext(ctx, `SELECT `+conversationCols+`,
+		EXISTS (SELECT 1 FROM answered_messages a WHERE a.tenant_id = $1 AND a.message_id = $3),
+		COALESCE((SELECT m.id FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = $2 AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), ''),
+		COALESCE((SELECT m.role FROM messages m WHERE m.tenant_id = $1 AND m.id = $3), ''),
+		EXISTS (SELECT 1 FROM tickets t WHERE t.tenant_id = $1 AND t.conversation_id = $2 AND t.status = 'open')
+		FROM conversations WHERE tenant_id = $1 AND id = $2`, tenantID, conversationID, messageID)
+	c, err := scanConversation(extraScan{row, []any{&st.Answered, &st.LatestID, &role, &st.TicketOpen}})
+	if err != nil {
+		return st, rowErr(err, "conversation")
+	}
+	st.Conversation, st.Role = c, parley.Role(role)
+	return st, nil
 }
