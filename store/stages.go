@@ -333,10 +333,10 @@ func (q *Queries) LockContacts(ctx context.Context, contacts [][2]string) error 
 // asking the model and again in the commit).
 type AnswerState struct {
 	Conversation parley.Conversation
-	Answered     bool               // the message has a ledger entry
-	LatestID     string             // the conversation's newest customer message ("" none)
+	Answered     bool        // the message has a ledger entry
+	LatestID     string      // the conversation's newest customer message ("" none)
 	Role         parley.Role // the message's role ("" when it is gone)
-	TicketOpen   bool               // a ticket holds the conversation
+	TicketOpen   bool        // a ticket holds the conversation
 }
 
 // extraScan scans a row's trailing columns into extra, after the ones a
