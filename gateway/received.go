@@ -28,8 +28,8 @@ type ReceivedArgs struct {
 // Kind is the job's stable name (flow.TextMessageReceived).
 func (ReceivedArgs) Kind() string { return "whatsapp_business_text_message_received" }
 
-// InsertOpts: a job queued by an older version; the shim below only wakes
-// the receive stage, so one attempt is enough.
+// InsertOpts: only older versions queued it; the shim below just wakes the
+// receive stage, so a few attempts are plenty.
 func (ReceivedArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
 
 type receivedWorker struct {
