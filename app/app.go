@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/channels"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/dashboard"
 	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
@@ -63,8 +64,10 @@ type App struct {
 	// while the app serves; stagesRun while they run.
 	stages    []*stage.Loop
 	stagesRun []*background
-	intake    *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
-	events    *events // nil without PARLEY_EVENTS_URL
+	// conversations' answer batches finish after its loop stops.
+	conversations *conversation.Service
+	intake        *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
+	events        *events // nil without PARLEY_EVENTS_URL
 	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
 	hooks    *hooks.Dispatcher
 	hooksRun *background
@@ -132,6 +135,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
 	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
 	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers()}
+	a.conversations = conv
 	// A passed ownership check routes the messages held for its number.
 	checker.Verified = gw.Release
 	// One outbox for the whole flow: every agent message schedules follow-ups.
@@ -258,6 +262,7 @@ func (a *App) Close(ctx context.Context) error {
 		for _, b := range a.stagesRun {
 			b.stop()
 		}
+		a.conversations.WaitAnswers()
 		if err := a.Jobs.Stop(ctx); err != nil {
 			// Out of patience: cancel what is left; River hands those jobs
 			// back as retryable so another process (or the next start) runs them.

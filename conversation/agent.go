@@ -108,10 +108,12 @@ type draft struct {
 	phone  string // the contact's, to lock at commit
 }
 
-// answerTurn claims a batch of conversations to answer, asks the model for
-// all of them at once (bounded by AnswerConcurrency), keeping their leases
-// while it thinks, and commits every answer in one transaction. A batch
-// whose commit fails is committed again one answer at a time.
+// answerTurn claims a batch of conversations to answer and hands it to a
+// goroutine, so that the next batch is claimed while the model thinks about
+// this one: at most AnswerConcurrency answers are in flight per process.
+// The batch's goroutine asks the model for all its answers at once,
+// keeping their leases while it thinks, and commits them in one
+// transaction (answerBatch).
 //
 // Several messages before an answer: the queue holds the latest, which is
 // answered with all of them in view (history and knowledge query) and
@@ -119,28 +121,63 @@ type draft struct {
 // while the model is thinking makes the answer stale: it is dropped at
 // commit and the newer message is answered instead.
 func (s *Service) answerTurn(ctx context.Context) (int, error) {
+	slots := s.answerSlots()
+	n := min(s.answerBatch(), cap(slots)-len(slots))
+	if n <= 0 {
+		return 0, nil // all busy: a finishing batch wakes the loop
+	}
 	claim := store.NewClaim()
-	rows, err := s.Store.ClaimAnswers(ctx, claim, s.answerBatch(), s.answerLease())
+	rows, err := s.Store.ClaimAnswers(ctx, claim, n, s.answerLease())
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	// Only this loop takes slots, so these never block.
+	for range rows {
+		slots <- struct{}{}
+	}
+	s.inFlight.Add(1)
+	go func() {
+		defer s.inFlight.Done()
+		defer s.Answers().Wake() // slots are free again
+		defer func() {
+			for range rows {
+				<-slots
+			}
+		}()
+		s.answerBatchOf(ctx, claim, rows)
+	}()
+	return len(rows), nil
+}
+
+// answerSlots bounds the answers in flight (AnswerConcurrency, default 64).
+func (s *Service) answerSlots() chan struct{} {
+	s.slotsOnce.Do(func() {
+		n := s.AnswerConcurrency
+		if n <= 0 {
+			n = 64
+		}
+		s.slots = make(chan struct{}, n)
+	})
+	return s.slots
+}
+
+// WaitAnswers waits for the answer batches in flight, after the answer
+// loop has stopped (their context is the loop's: a stopped loop cuts them
+// short, and their leases hand them to the next process).
+func (s *Service) WaitAnswers() { s.inFlight.Wait() }
+
+// answerBatchOf works and commits one claimed batch.
+func (s *Service) answerBatchOf(ctx context.Context, claim string, rows []store.ToAnswer) {
 	stop := s.keepLeases(ctx, claim)
 	drafts := make([]draft, len(rows))
-	limit := s.AnswerConcurrency
-	if limit <= 0 {
-		limit = len(rows)
-	}
-	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i, r := range rows {
 		a := flow.GenerateAIAgentAnswerArgs{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
 		drafts[i] = draft{a: a, tries: r.Attempts,
 			log: s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID)}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func(d *draft) {
 			defer wg.Done()
-			defer func() { <-sem }()
 			defer func() {
 				if p := recover(); p != nil { // a bug must not take the process down
 					d.err = fmt.Errorf("panic writing an answer: %v\n%s", p, debug.Stack())
@@ -159,7 +196,10 @@ func (s *Service) answerTurn(ctx context.Context) (int, error) {
 			}
 		}
 	} else if err != nil {
-		return len(rows), err
+		if ctx.Err() == nil {
+			s.log().WarnContext(ctx, "answer commit failed; tried again after the lease", "answers", len(drafts), "err", err)
+		}
+		return
 	}
 	for _, d := range drafts {
 		if d.err == nil || ctx.Err() != nil {
@@ -174,7 +214,6 @@ func (s *Service) answerTurn(ctx context.Context) (int, error) {
 			d.log.WarnContext(ctx, "could not drop the failed answer", "err", err)
 		}
 	}
-	return len(rows), nil
 }
 
 // keepLeases renews the claim's leases while the batch is worked (a slow

@@ -135,6 +135,7 @@ func (e *env) startJobs() {
 		_ = e.jc.Stop(stop)
 		cancel()
 		<-answers
+		e.svc.WaitAnswers()
 	})
 }
 

@@ -40,7 +40,7 @@ type Service struct {
 	AnswerBudget time.Duration
 	// The answer stage (Answers): conversations claimed per turn (default
 	// 32), how long a claim is held without renewal (default 10 s), and
-	// how many answers are written at once (default: the whole batch).
+	// how many answers may be in flight at once (default 64).
 	AnswerBatch       int
 	AnswerLease       time.Duration
 	AnswerConcurrency int
@@ -50,6 +50,9 @@ type Service struct {
 
 	answersOnce sync.Once
 	answers     *stage.Loop
+	slotsOnce   sync.Once
+	slots       chan struct{}  // one per answer in flight
+	inFlight    sync.WaitGroup // answer batches being worked
 
 	schemaOnce sync.Once
 	schema     *llm.Schema
