@@ -113,7 +113,7 @@ type draft struct {
 // this one: at most AnswerConcurrency answers are in flight per process.
 // The batch's goroutine asks the model for all its answers at once,
 // keeping their leases while it thinks, and commits them in one
-// transaction (answerBatch).
+// transaction (answerBatchOf).
 //
 // Several messages before an answer: the queue holds the latest, which is
 // answered with all of them in view (history and knowledge query) and

@@ -38,7 +38,11 @@ func groupFixture(t *testing.T, engine store.Engine, max int) (*Gateway, *store.
 }
 
 func oneMessage(ch parley.Channel, wamid string, lookupErr error) []batch {
-	return []batch{{route: ch.PhoneNumberID,
+	route := ch.PhoneNumberID
+	if lookupErr != nil {
+		route = "poisoned" // a lookup is made once per route and group
+	}
+	return []batch{{route: route,
 		lookup: func(context.Context, *store.Queries) (parley.Channel, error) { return ch, lookupErr },
 		messages: []store.InboxMessage{{ProviderMessageID: wamid, Sender: "5511999990000", ContactName: "Ana",
 			Type: parley.MessageText, Content: "hello " + wamid}}}}

@@ -53,10 +53,13 @@ type inboxRow struct {
 // stops retrying. Any database error fails the whole group (see commitGroup).
 func (g *Gateway) ingestGroup(ctx context.Context, q *store.Queries, reqs []*commitReq) error {
 	var rows []inboxRow
+	// A group's requests mostly name the same few numbers: each is looked
+	// up once per group.
+	owners := map[string]parley.Channel{}
 	for _, r := range reqs {
 		clear(r.t)
 		for _, b := range r.batches {
-			if err := g.ingestBatch(ctx, q, r, b, &rows); err != nil {
+			if err := g.ingestBatch(ctx, q, r, b, owners, &rows); err != nil {
 				return err
 			}
 		}
@@ -83,9 +86,16 @@ func (g *Gateway) ingestGroup(ctx context.Context, q *store.Queries, reqs []*com
 	return nil
 }
 
-func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitReq, b batch, rows *[]inboxRow) error {
+func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitReq, b batch, owners map[string]parley.Channel, rows *[]inboxRow) error {
 	provider, t := r.provider, r.t
-	ch, err := b.lookup(ctx, q)
+	key := provider + "\x00" + b.route
+	ch, ok := owners[key]
+	var err error
+	if !ok {
+		if ch, err = b.lookup(ctx, q); err == nil {
+			owners[key] = ch
+		}
+	}
 	if parley.ErrorCode(err) == parley.CodeNotFound {
 		g.log.WarnContext(ctx, "webhook for an unknown channel: acknowledged and dropped", "provider", provider, "route", b.route,
 			"messages", len(b.messages), "statuses", len(b.statuses))
