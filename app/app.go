@@ -257,12 +257,13 @@ func (a *App) Close(ctx context.Context) error {
 	var errs []error
 	if a.ln != nil {
 		errs = append(errs, a.srv.Shutdown(ctx))
-		// A batch cut short keeps its lease: any process takes it again
-		// when the lease runs out (seconds).
+		// Answers being written finish until ctx ends; a batch cut short
+		// keeps its lease, and any process takes it again when the lease
+		// runs out (seconds).
 		for _, b := range a.stagesRun {
 			b.stop()
 		}
-		a.conversations.WaitAnswers()
+		a.conversations.WaitAnswers(ctx)
 		if err := a.Jobs.Stop(ctx); err != nil {
 			// Out of patience: cancel what is left; River hands those jobs
 			// back as retryable so another process (or the next start) runs them.

@@ -136,6 +136,9 @@ func (s *Service) answerTurn(ctx context.Context) (int, error) {
 		slots <- struct{}{}
 	}
 	s.inFlight.Add(1)
+	// The batch outlives a stopping loop: WaitAnswers lets it finish, or
+	// cancels it when the shutdown runs out of time.
+	ctx = s.batchContext()
 	go func() {
 		defer s.inFlight.Done()
 		defer s.Answers().Wake() // slots are free again
@@ -151,20 +154,40 @@ func (s *Service) answerTurn(ctx context.Context) (int, error) {
 
 // answerSlots bounds the answers in flight (AnswerConcurrency, default 64).
 func (s *Service) answerSlots() chan struct{} {
-	s.slotsOnce.Do(func() {
-		n := s.AnswerConcurrency
-		if n <= 0 {
-			n = 64
-		}
-		s.slots = make(chan struct{}, n)
-	})
+	s.slotsOnce.Do(s.initSlots)
 	return s.slots
 }
 
-// WaitAnswers waits for the answer batches in flight, after the answer
-// loop has stopped (their context is the loop's: a stopped loop cuts them
-// short, and their leases hand them to the next process).
-func (s *Service) WaitAnswers() { s.inFlight.Wait() }
+func (s *Service) initSlots() {
+	n := s.AnswerConcurrency
+	if n <= 0 {
+		n = 64
+	}
+	s.slots = make(chan struct{}, n)
+	s.batchCtx, s.cancelBatches = context.WithCancel(context.Background())
+}
+
+// batchContext is the answer batches' context, cancelled by WaitAnswers
+// when its patience runs out.
+func (s *Service) batchContext() context.Context {
+	s.slotsOnce.Do(s.initSlots)
+	return s.batchCtx
+}
+
+// WaitAnswers lets the answer batches in flight finish, after the answer
+// loop has stopped, until ctx ends; then it cancels them (their leases
+// hand them to the next process) and waits for them to return.
+func (s *Service) WaitAnswers(ctx context.Context) {
+	s.slotsOnce.Do(s.initSlots)
+	done := make(chan struct{})
+	go func() { s.inFlight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancelBatches()
+		<-done
+	}
+}
 
 // answerBatchOf works and commits one claimed batch.
 func (s *Service) answerBatchOf(ctx context.Context, claim string, rows []store.ToAnswer) {

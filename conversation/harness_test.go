@@ -135,7 +135,7 @@ func (e *env) startJobs() {
 		_ = e.jc.Stop(stop)
 		cancel()
 		<-answers
-		e.svc.WaitAnswers()
+		e.svc.WaitAnswers(stop)
 	})
 }
 

@@ -48,11 +48,13 @@ type Service struct {
 	// contact's message, e.g. to stop pending follow-ups.
 	OnCustomerMessage func(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message) error
 
-	answersOnce sync.Once
-	answers     *stage.Loop
-	slotsOnce   sync.Once
-	slots       chan struct{}  // one per answer in flight
-	inFlight    sync.WaitGroup // answer batches being worked
+	answersOnce   sync.Once
+	answers       *stage.Loop
+	slotsOnce     sync.Once
+	slots         chan struct{}  // one per answer in flight
+	inFlight      sync.WaitGroup // answer batches being worked
+	batchCtx      context.Context
+	cancelBatches context.CancelFunc
 
 	schemaOnce sync.Once
 	schema     *llm.Schema
