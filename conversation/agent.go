@@ -283,17 +283,13 @@ func (s *Service) draft(ctx context.Context, d *draft) {
 		d.err = err
 		return
 	}
-	msg, err := read.GetMessage(ctx, a.TenantID, a.MessageID)
+	d.phone = conv.ContactPhone
+	t, err := s.gather(ctx, read, conv, parley.Message{ID: a.MessageID})
 	if err != nil {
 		d.err = err
 		return
 	}
-	d.a.MessageID, d.phone = msg.ID, conv.ContactPhone
-	t, err := s.gather(ctx, read, conv, msg)
-	if err != nil {
-		d.err = err
-		return
-	}
+	msg := t.message
 
 	out := flow.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
 	switch {
