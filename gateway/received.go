@@ -153,10 +153,7 @@ func (g *Gateway) receiveItems(ctx context.Context, q *store.Queries, items []st
 			channels[item.ChannelID] = ch
 		}
 		log := g.log.With("tenant_id", item.TenantID, "channel_id", item.ChannelID)
-		in, skip, err := identify(ctx, q, ch, item)
-		if err != nil {
-			return err
-		}
+		in, skip := identify(ch, item)
 		if skip != "" {
 			log.WarnContext(ctx, "inbound message not taken into a conversation", "inbox_id", item.ID,
 				"provider_message_id", item.ProviderMessageID, "outcome", "skipped: "+skip)
@@ -171,7 +168,20 @@ func (g *Gateway) receiveItems(ctx context.Context, q *store.Queries, items []st
 	if err := q.LockContacts(ctx, locks); err != nil {
 		return err
 	}
+	// Who the senders are: one read of staff and one of customers for the
+	// whole batch. A staff number makes a staff conversation and is not
+	// also treated as a customer.
+	staff, customers, err := q.ContactsByPhone(ctx, locks)
+	if err != nil {
+		return err
+	}
 	for _, r := range todo {
+		key := [2]string{r.in.TenantID, r.in.Phone}
+		if m, ok := staff[key]; ok {
+			r.in.Staff = &m
+		} else if c, ok := customers[key]; ok {
+			r.in.Customer = &c
+		}
 		conv, err := g.receiver.Receive(ctx, q, r.in)
 		if err != nil {
 			return fmt.Errorf("inbox message %s: %w", r.item.ID, err)
@@ -182,17 +192,16 @@ func (g *Gateway) receiveItems(ctx context.Context, q *store.Queries, items []st
 	return nil
 }
 
-// identify is the gateway's step 2 (see the package comment): the sender's number in
-// E.164, and the tenant's staff member or customer with it. A staff number
-// makes a staff conversation and is not also treated as a customer. A
-// sender without a usable number (a username-only user) is skipped, with
-// the reason recorded on its inbox row.
-func identify(ctx context.Context, q *store.Queries, ch parley.Channel, item store.InboxMessage) (flow.Inbound, string, error) {
+// identify is the gateway's step 2 (see the package comment): the
+// sender's number in E.164 (receiveItems then looks up the tenant's staff
+// member or customer with it). A sender without a usable number (a
+// username-only user) is skipped, with the reason recorded on its inbox row.
+func identify(ch parley.Channel, item store.InboxMessage) (flow.Inbound, string) {
 	e164, err := phone.Normalize(item.Sender, "")
 	if err != nil {
-		return flow.Inbound{}, fmt.Sprintf("sender %q is not a phone number", item.Sender), nil
+		return flow.Inbound{}, fmt.Sprintf("sender %q is not a phone number", item.Sender)
 	}
-	in := flow.Inbound{
+	return flow.Inbound{
 		TenantID:    ch.TenantID,
 		Channel:     ch,
 		Phone:       e164,
@@ -207,21 +216,5 @@ func identify(ctx context.Context, q *store.Queries, ch parley.Channel, item sto
 			Extra:            item.Extra,
 			CreatedAt:        item.SentAt,
 		},
-	}
-	staff, err := q.StaffMemberByPhone(ctx, ch.TenantID, e164)
-	switch {
-	case err == nil:
-		in.Staff = &staff
-		return in, "", nil
-	case parley.ErrorCode(err) != parley.CodeNotFound:
-		return in, "", err
-	}
-	customer, err := q.CustomerByPhone(ctx, ch.TenantID, e164)
-	switch {
-	case err == nil:
-		in.Customer = &customer
-	case parley.ErrorCode(err) != parley.CodeNotFound:
-		return in, "", err
-	}
-	return in, "", nil
+	}, ""
 }

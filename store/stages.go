@@ -367,3 +367,52 @@ func (q *Queries) AnswerState(ctx context.Context, tenantID, conversationID, mes
 	st.Conversation, st.Role = c, parley.Role(role)
 	return st, nil
 }
+
+// ContactsByPhone looks up many contacts (pairs of tenant id and E.164
+// number) at once: the staff members and the customers with those
+// numbers, one statement each.
+func (q *Queries) ContactsByPhone(ctx context.Context, contacts [][2]string) (map[[2]string]parley.StaffMember, map[[2]string]parley.Customer, error) {
+	staff := map[[2]string]parley.StaffMember{}
+	customers := map[[2]string]parley.Customer{}
+	if len(contacts) == 0 {
+		return staff, customers, nil
+	}
+	var where strings.Builder
+	args := make([]any, 0, 2*len(contacts))
+	for i, c := range contacts {
+		if i > 0 {
+			where.WriteString(" OR ")
+		}
+		fmt.Fprintf(&where, "(tenant_id = $%d AND phone = $%d)", len(args)+1, len(args)+2)
+		args = append(args, c[0], c[1])
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT `+staffCols+` FROM staff_members WHERE `+where.String(), args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("staff by phone: %w", err)
+	}
+	for rows.Next() {
+		m, err := scanStaff(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("staff by phone: %w", err)
+		}
+		staff[[2]string{m.TenantID, m.Phone}] = m
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("staff by phone: %w", err)
+	}
+	rows, err = q.q.QueryContext(ctx, `SELECT `+customerCols+` FROM customers WHERE `+where.String(), args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("customers by phone: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("customers by phone: %w", err)
+		}
+		customers[[2]string{c.TenantID, c.Phone}] = c
+	}
+	return staff, customers, rows.Err()
+}
