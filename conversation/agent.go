@@ -12,7 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
@@ -35,12 +35,12 @@ var errSkip = errors.New("nothing to answer")
 // AIAgentWorker returns the worker of the Generate AI Agent Answer job,
 // kept for jobs an older version queued: it hands the message to the
 // answer stage (QueueAnswer) and wakes it.
-func (s *Service) AIAgentWorker() river.Worker[flow.GenerateAIAgentAnswerArgs] {
+func (s *Service) AIAgentWorker() river.Worker[event.GenerateAIAgentAnswerArgs] {
 	return &aiAgent{s: s}
 }
 
 type aiAgent struct {
-	river.WorkerDefaults[flow.GenerateAIAgentAnswerArgs]
+	river.WorkerDefaults[event.GenerateAIAgentAnswerArgs]
 	s *Service
 }
 
@@ -51,7 +51,7 @@ func (s *Service) answerBudget() time.Duration {
 	return 2 * time.Minute
 }
 
-func (w *aiAgent) Work(ctx context.Context, job *river.Job[flow.GenerateAIAgentAnswerArgs]) error {
+func (w *aiAgent) Work(ctx context.Context, job *river.Job[event.GenerateAIAgentAnswerArgs]) error {
 	a := job.Args
 	return w.s.Store.InTx(ctx, func(q *store.Queries) error {
 		return w.s.queueAnswer(ctx, q, a.TenantID, a.ConversationID, a.MessageID)
@@ -62,7 +62,7 @@ func (w *aiAgent) Work(ctx context.Context, job *river.Job[flow.GenerateAIAgentA
 // messageID, and wakes it once that commits.
 func (s *Service) queueAnswer(ctx context.Context, q *store.Queries, tenantID, conversationID, messageID string) error {
 	if err := q.QueueAnswer(ctx, tenantID, conversationID, messageID); err != nil {
-		return fmt.Errorf("queue %s: %w", flow.GenerateAIAgentAnswer, err)
+		return fmt.Errorf("queue %s: %w", event.GenerateAIAgentAnswer, err)
 	}
 	q.AfterCommit(ctx, func(context.Context) { s.Answers().Wake() })
 	return nil
@@ -98,12 +98,12 @@ const maxAnswerAttempts = 8
 
 // draft is one claimed answer, worked out of any transaction.
 type draft struct {
-	a      flow.GenerateAIAgentAnswerArgs
+	a      event.GenerateAIAgentAnswerArgs
 	log    *slog.Logger
 	skip   error // errSkip: nothing to answer
 	err    error // failed: left under its lease, tried again after it
-	out    flow.AIAgentAnswerGeneratedPayload
-	budget *flow.BudgetReachedPayload
+	out    event.AIAgentAnswerGeneratedPayload
+	budget *event.BudgetReachedPayload
 	tries  int
 	phone  string // the contact's, to lock at commit
 }
@@ -195,7 +195,7 @@ func (s *Service) answerBatchOf(ctx context.Context, claim string, rows []store.
 	drafts := make([]draft, len(rows))
 	var wg sync.WaitGroup
 	for i, r := range rows {
-		a := flow.GenerateAIAgentAnswerArgs{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
+		a := event.GenerateAIAgentAnswerArgs{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
 		drafts[i] = draft{a: a, tries: r.Attempts,
 			log: s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID)}
 		wg.Add(1)
@@ -291,7 +291,7 @@ func (s *Service) draft(ctx context.Context, d *draft) {
 	}
 	msg := t.message
 
-	out := flow.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
+	out := event.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
 	switch {
 	case s.LLM == nil:
 		offline(&out, t, "offline")
@@ -307,7 +307,7 @@ func (s *Service) draft(ctx context.Context, d *draft) {
 			// configured, and say why in the conversation's log.
 			d.log.WarnContext(ctx, "token budget reached; answering offline", "used", be.Used, "limit", be.Limit, "month", be.Month)
 			offline(&out, t, "offline (token budget reached)")
-			d.budget = &flow.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
+			d.budget = &event.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
 				MessageID: msg.ID, Outcome: "answered_offline"}
 		} else if err != nil {
 			d.log.WarnContext(ctx, "LLM failed; sending a holding reply and opening a ticket", "err", err)
@@ -392,7 +392,7 @@ func (s *Service) commitDrafts(ctx context.Context, claim string, drafts []draft
 
 // offline fills out as the no-LLM mode answers: the best knowledge
 // passage when it covers the question, else a ticket. why starts the reason.
-func offline(out *flow.AIAgentAnswerGeneratedPayload, t turn, why string) {
+func offline(out *event.AIAgentAnswerGeneratedPayload, t turn, why string) {
 	out.Mode = ModeOffline
 	if len(t.passages) > 0 && t.passages[0].Confident() {
 		out.Answer = t.passages[0].Excerpt
@@ -406,7 +406,7 @@ func offline(out *flow.AIAgentAnswerGeneratedPayload, t turn, why string) {
 // stillToAnswer loads the conversation (one statement) and says errSkip
 // when the message needs no answer from the AI agent any more: answered
 // already, superseded by a newer message, held by humans, or closed.
-func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs) (parley.Conversation, error) {
+func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs) (parley.Conversation, error) {
 	st, err := q.AnswerState(ctx, a.TenantID, a.ConversationID, a.MessageID)
 	conv := st.Conversation
 	if parley.ErrorCode(err) == parley.CodeNotFound {
@@ -435,18 +435,18 @@ func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.Ge
 // commitAnswer checks again that the answer is still wanted (it writes
 // nothing when not), then logs it, queues it and opens the ticket it asks
 // for, and writes the ledger.
-func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs, out flow.AIAgentAnswerGeneratedPayload,
-	budget *flow.BudgetReachedPayload) error {
+func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs, out event.AIAgentAnswerGeneratedPayload,
+	budget *event.BudgetReachedPayload) error {
 	conv, err := s.stillToAnswer(ctx, q, a)
 	if err != nil {
 		return err
 	}
 	if budget != nil {
-		if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.BudgetReached, budget); err != nil {
+		if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.BudgetReached, budget); err != nil {
 			return err
 		}
 	}
-	if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.AIAgentAnswerGenerated, out); err != nil {
+	if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.AIAgentAnswerGenerated, out); err != nil {
 		return err
 	}
 	entry := store.Answered{TenantID: a.TenantID, ConversationID: a.ConversationID, MessageID: a.MessageID, Outcome: store.AnsweredByAI}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
 )
@@ -23,8 +23,8 @@ func (s *Service) AddContext(ctx context.Context, q *store.Queries, conv parley.
 	if err != nil {
 		return msg, err
 	}
-	args := flow.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, flow.GenerateAIAgentAnswer, args); err != nil {
+	args := event.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
+	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
 		return msg, err
 	}
 	return msg, s.queueAnswer(ctx, q, conv.TenantID, conv.ID, msg.ID)

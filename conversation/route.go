@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -22,7 +22,7 @@ func (s *Service) route(ctx context.Context, q *store.Queries, conv parley.Conve
 	t, err := q.OpenTicketFor(ctx, conv.TenantID, conv.ID)
 	switch {
 	case err == nil:
-		if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, flow.GenerateAgentAnswer, flow.GenerateAgentAnswerPayload{
+		if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAgentAnswer, event.GenerateAgentAnswerPayload{
 			TicketID: t.ID, AgentID: t.AgentID, MessageID: msg.ID,
 		}); err != nil {
 			return err
@@ -32,8 +32,8 @@ func (s *Service) route(ctx context.Context, q *store.Queries, conv parley.Conve
 	case parley.ErrorCode(err) != parley.CodeNotFound:
 		return err
 	}
-	args := flow.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, flow.GenerateAIAgentAnswer, args); err != nil {
+	args := event.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
+	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
 		return err
 	}
 	return s.queueAnswer(ctx, q, conv.TenantID, conv.ID, msg.ID)
