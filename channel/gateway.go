@@ -1,6 +1,6 @@
 // Receiving is where contacts' messages come in: the WhatsApp Cloud
-// API and Twilio webhooks, and the job that identifies each sender and hands
-// the message to the conversation flow: step 1 (take the webhook in) and
+// API and Twilio webhooks, and the receive stage that identifies each
+// sender and hands the message to the conversation flow: step 1 (take the webhook in) and
 // step 2 (identify the sender) of the conversation flow, whose later steps
 // are in package conversation.
 //
