@@ -135,12 +135,12 @@ func write(w io.Writer, r *results, runs, conversations, due int, engines []stri
 			} else if !met(t, v, e) {
 				mark = "❌"
 				if t.why != "" {
-					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s %s against %s %s. %s", t.figure, e, num(v), t.unit, cmp(t), num(t.goal[e]), t.why))
+					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s against %s %s. %s", t.figure, e, withUnit(v, t.unit), cmp(t), num(t.goal[e]), t.why))
 				} else {
-					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s %s against %s %s.", t.figure, e, num(v), t.unit, cmp(t), num(t.goal[e])))
+					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s against %s %s.", t.figure, e, withUnit(v, t.unit), cmp(t), num(t.goal[e])))
 				}
 			}
-			fmt.Fprintf(w, " %s %s | %s %s %s |", cmp(t), num(t.goal[e]), mark, num(v), t.unit)
+			fmt.Fprintf(w, " %s %s | %s %s |", cmp(t), num(t.goal[e]), mark, withUnit(v, t.unit))
 		}
 		fmt.Fprintf(w, " `%s` |\n", t.command)
 	}
@@ -228,6 +228,14 @@ func cmp(t target) string {
 		return "<"
 	}
 	return "≥"
+}
+
+// withUnit writes a figure and its unit, if it has one.
+func withUnit(v float64, unit string) string {
+	if unit == "" {
+		return num(v)
+	}
+	return num(v) + " " + unit
 }
 
 func num(v float64) string {
