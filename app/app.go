@@ -105,6 +105,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerSQLCounts(reg, st)
 
 	a.Usage = usage.New(st, a.log, reg)
 
