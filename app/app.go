@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,11 +19,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley/channel/whatsapp"
-	"github.com/parleyhq/parley/channels"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/dashboard"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
@@ -51,7 +50,7 @@ type App struct {
 	Jobs  *jobs.Client
 	Web   *web.Server
 	// Outbox is the one way messages leave; FollowUps hooks into it.
-	Outbox    *flow.Outbox
+	Outbox    *channel.Outbox
 	FollowUps *followup.Service
 	// Usage charges LLM tokens and template sends to tenants.
 	Usage *usage.Meter
@@ -108,7 +107,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	ins := &jobs.Inserter{}
-	checker := &channels.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Log: a.log}
+	checker := &channel.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Log: a.log}
 
 	conv, err := newConversation(cfg, st, ins, a.log, opts.Clock, a.Usage)
 	if err != nil {

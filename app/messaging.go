@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,8 +13,6 @@ import (
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
-	"github.com/parleyhq/parley/delivery"
-	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/usage"
@@ -24,18 +23,18 @@ import (
 // their workers. The caller mounts the gateway's webhooks on the server
 // and schedules its periodic jobs.
 func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg prometheus.Registerer, graph *whatsapp.Client,
-	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) *gateway.Gateway {
-	gw := gateway.New(gateway.Config{
+	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) *channel.Gateway {
+	gw := channel.New(channel.Config{
 		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
 		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
 		// Messages go from webhook to reply in one goroutine, the jobs of
-		// each step waiting as backstops (see gateway/inline.go).
+		// each step waiting as backstops (see channel/inline.go).
 		Inline:          cfg.Workers,
 		ReceivedTimeout: min(convo.AnswerBudget+90*time.Second, cfg.JobRescueAfter*9/10),
 	})
 	river.AddWorker(workers, gw.ReceivedWorker())
 	river.AddWorker(workers, gw.PruneWorker())
-	sender := &delivery.Sender{
+	sender := &channel.Sender{
 		Store: st, Jobs: ins, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
 		Usage: meter,
 	}

@@ -129,7 +129,9 @@ func Resolve(ctx context.Context, q *store.Queries, tenantID, channelID string, 
 }
 
 // Defaults are the built-in mappings (see store.DefaultTemplateMappings).
-func Defaults(tenantID string) []store.TemplateMapping { return store.DefaultTemplateMappings(tenantID) }
+func Defaults(tenantID string) []store.TemplateMapping {
+	return store.DefaultTemplateMappings(tenantID)
+}
 
 // Error codes of a mapping refused at save (error.field carries them, the
 // message the reason).

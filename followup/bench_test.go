@@ -16,11 +16,10 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/bench"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/clock"
-	"github.com/parleyhq/parley/delivery"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
@@ -134,9 +133,9 @@ func newRig(b *testing.B, engine store.Engine) *rig {
 	}
 	ins := &jobs.Inserter{}
 	log := slog.New(slog.DiscardHandler)
-	sender := &delivery.Sender{Store: r.st, Jobs: ins, WhatsApp: graph, Log: log}
+	sender := &channel.Sender{Store: r.st, Jobs: ins, WhatsApp: graph, Log: log}
 	r.svc = &followup.Service{Store: r.st, Jobs: ins, Clock: clock.Real{}, Log: log}
-	r.svc.Outbox = &flow.Outbox{Jobs: ins, OnAgentMessage: r.svc.OnAgentMessage, Deliver: sender.Deliver, Backstop: time.Minute, Now: time.Now}
+	r.svc.Outbox = &channel.Outbox{Jobs: ins, OnAgentMessage: r.svc.OnAgentMessage, Deliver: sender.Deliver, Backstop: time.Minute, Now: time.Now}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &followup.RequestWorker{S: r.svc})
 	river.AddWorker(workers, sender)

@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -79,8 +79,8 @@ func (w *RequestWorker) Work(ctx context.Context, job *river.Job[RequestArgs]) e
 		return river.JobCancel(err)
 	}
 	// A follow-up is sent by this worker as soon as it commits, not by a
-	// second job (flow.Outbox.Deliver).
-	ctx = flow.DeliverAfterCommit(ctx)
+	// second job (channel.Outbox.Deliver).
+	ctx = channel.DeliverAfterCommit(ctx)
 	conv, err := w.S.Store.Read().ConversationByID(ctx, job.Args.ID)
 	if parley.ErrorCode(err) == parley.CodeNotFound {
 		w.S.log().InfoContext(ctx, "follow-up request for a conversation that does not exist", "conversation_id", job.Args.ID, "job_id", job.ID)
