@@ -52,8 +52,9 @@ func (s *Server) registerTemplates(lister campaign.Lister) {
 		Description: "Refused with 422 and a code (unknown_purpose, unknown_channel_type, unknown_parameter_value, template_not_synced, template_not_approved, parameter_count_mismatch) when the mapping cannot be sent; checked against the synced templates once the tenant has synced them.",
 		Tags:        tags, Security: bearer},
 		func(ctx context.Context, in *struct {
-			mappingKey
-			Body TemplateMappingIn
+			Purpose     string `path:"purpose" maxLength:"64"`
+			ChannelType string `path:"channel_type" maxLength:"32"`
+			Body        TemplateMappingIn
 		}) (*bodyOut[store.TemplateMapping], error) {
 			m := store.TemplateMapping{TenantID: TenantFrom(ctx).ID, Purpose: in.Purpose, ChannelType: in.ChannelType,
 				Name: in.Body.Name, Language: in.Body.Language, Parameters: in.Body.Parameters, Enabled: in.Body.Enabled == nil || *in.Body.Enabled}
