@@ -6,10 +6,12 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -190,4 +192,12 @@ func Check(ctx context.Context, q *store.Queries, m store.TemplateMapping) (*Ref
 		return &Refusal{CodeParameterMismatch, fmt.Sprintf("template %q (%s) takes %d body parameters; the mapping gives %d", found.Name, found.Language, found.BodyParams, len(m.Parameters))}, nil
 	}
 	return nil, nil
+}
+
+// Catalog lists the campaign events for `parley events` and webhooks.
+func Catalog() []event.Entry {
+	return []event.Entry{
+		{Name: EventTemplateSkipped, Type: "event", Summary: "A message needing a template was not sent: the tenant maps no enabled template to its purpose.",
+			Payload: reflect.TypeFor[SkipPayload]()},
+	}
 }
