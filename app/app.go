@@ -186,7 +186,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
 		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
-		EventBacklog: backlog, Webhooks: webhooks,
+		EventBacklog: backlog, Webhooks: webhooks, Templates: graph,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
