@@ -1,8 +1,9 @@
 package notify
 
 import (
-	"github.com/parleyhq/parley/event"
 	"reflect"
+
+	"github.com/parleyhq/parley/event"
 )
 
 // RequestedPayload is Notification Requested, logged in the customer's conversation.
