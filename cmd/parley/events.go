@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/parleyhq/parley/event"
 	"io"
 
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/notify"
 )
