@@ -27,10 +27,6 @@ func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg pr
 	gw := channel.New(channel.Config{
 		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
 		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
-		// Messages go from webhook to reply in one goroutine, the jobs of
-		// each step waiting as backstops (see channel/inline.go).
-		Inline:          cfg.Workers,
-		ReceivedTimeout: min(convo.AnswerBudget+90*time.Second, cfg.JobRescueAfter*9/10),
 	})
 	river.AddWorker(workers, gw.ReceivedWorker())
 	river.AddWorker(workers, gw.PruneWorker())
@@ -39,7 +35,6 @@ func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg pr
 		Usage: meter,
 	}
 	river.AddWorker(workers, sender)
-	convo.AnswerAfterCommit = true
 	convo.Outbox.Deliver, convo.Outbox.Backstop, convo.Outbox.Now = sender.Deliver, time.Minute, st.Clock().Now
 	return gw
 }
