@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"

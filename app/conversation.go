@@ -2,10 +2,10 @@ package app
 
 import (
 	"fmt"
-	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"time"
 
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"

@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"github.com/parleyhq/parley/event"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"

@@ -2,11 +2,11 @@ package app
 
 import (
 	"fmt"
-	"github.com/parleyhq/parley/channel"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/jobs"

@@ -3,14 +3,14 @@ package app
 import (
 	"context"
 	"fmt"
-	"github.com/parleyhq/parley/campaign"
-	"github.com/parleyhq/parley/event"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/eventbus"
 	natsbus "github.com/parleyhq/parley/eventbus/nats"
 	snsbus "github.com/parleyhq/parley/eventbus/sns"

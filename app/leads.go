@@ -3,11 +3,11 @@ package app
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/parleyhq/parley/channel"
-	"github.com/parleyhq/parley/channel/email"
 	"log/slog"
 	"net/http"
 
+	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/email"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/jobs"

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"net/http"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/twilio"
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/config"

@@ -88,6 +88,9 @@ type SkipPayload struct {
 	ObjectID string `json:"object_id,omitempty"` // the notification, follow-up or sequence step concerned
 }
 
+// EventNames makes it an event.Payload.
+func (SkipPayload) EventNames() []string { return []string{EventTemplateSkipped} }
+
 // SkipEvent is the event payload of a skip.
 func SkipEvent(s Skip, objectID string) SkipPayload {
 	return SkipPayload{Code: s.Code, Purpose: s.Purpose, Reason: s.Message, ObjectID: objectID}

@@ -162,11 +162,11 @@ func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.C
 	if !changed {
 		return "status_stale", nil
 	}
-	payload := map[string]any{"message_id": m.ID, "channel_id": ch.ID, "channel_message_id": st.ProviderMessageID, "status": st.Status}
+	payload := event.MessageStatusPayload{MessageID: m.ID, ChannelID: ch.ID, ChannelMessageID: st.ProviderMessageID, Status: st.Status}
 	name := event.MessageStatusChanged
 	if st.Status == parley.StatusFailed {
 		name = event.MessageSendFailed
-		payload["error_code"], payload["error_reason"], payload["source"] = st.ErrorCode, st.ErrorReason, "provider_status"
+		payload.ErrorCode, payload.ErrorReason, payload.Source = st.ErrorCode, st.ErrorReason, "provider_status"
 	}
 	if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, name, payload); err != nil {
 		return "", err

@@ -99,8 +99,8 @@ func (o *Outbox) Queue(ctx context.Context, q *store.Queries, conv parley.Conver
 		conv.LastAgentMessageAt = &now
 	}
 	args := SendMessageArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.SendTextMessage, map[string]any{
-		"message_id": msg.ID, "role": msg.Role, "type": msg.Type, "channel_id": msg.ChannelID, "content": msg.Content, "template": msg.Template,
+	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.SendTextMessage, event.SendTextMessagePayload{
+		MessageID: msg.ID, Role: msg.Role, Type: msg.Type, ChannelID: msg.ChannelID, Content: msg.Content, Template: msg.Template,
 	}); err != nil {
 		return msg, err
 	}

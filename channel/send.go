@@ -292,7 +292,7 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, a SendMessageArgs, 
 			return err
 		}
 		_, err = q.AppendEvent(ctx, msg.TenantID, msg.ConversationID, event.MessageStatusChanged,
-			map[string]any{"message_id": msg.ID, "channel_id": ch.ID, "channel_message_id": providerID, "status": parley.StatusSent})
+			event.MessageStatusPayload{MessageID: msg.ID, ChannelID: ch.ID, ChannelMessageID: providerID, Status: parley.StatusSent})
 		return err
 	})
 	if err != nil {
@@ -424,7 +424,7 @@ func (s *Sender) fail(ctx context.Context, log *slog.Logger, msg parley.Message,
 			return err
 		}
 		_, err = q.AppendEvent(ctx, msg.TenantID, msg.ConversationID, event.MessageSendFailed,
-			map[string]any{"message_id": msg.ID, "channel_id": msg.ChannelID, "error_code": code, "error_reason": reason, "source": "send"})
+			event.MessageStatusPayload{MessageID: msg.ID, ChannelID: msg.ChannelID, ErrorCode: code, ErrorReason: reason, Source: "send"})
 		if err != nil {
 			return err
 		}

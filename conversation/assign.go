@@ -2,11 +2,11 @@ package conversation
 
 import (
 	"context"
-	"github.com/parleyhq/parley/event"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/store"
 )
 

@@ -116,15 +116,15 @@ func (s *Service) Append(ctx context.Context, q *store.Queries, in channel.Inbou
 		return conv, msg, false, err
 	}
 
-	received := map[string]any{
-		"message_id": msg.ID, "channel_id": in.Channel.ID, "channel_message_id": msg.ChannelMessageID,
-		"from": in.Phone, "profile_name": in.ContactName, "type": msg.Type, "content": msg.Content,
+	received := event.ReceivedPayload{
+		MessageID: msg.ID, ChannelID: in.Channel.ID, ChannelMessageID: msg.ChannelMessageID,
+		From: in.Phone, ProfileName: in.ContactName, Type: msg.Type, Content: msg.Content,
 	}
 	if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageReceived, received); err != nil {
 		return conv, msg, false, err
 	}
 	if in.Customer != nil {
-		received["customer"] = map[string]any{"id": in.Customer.ID, "name": in.Customer.Name, "email": in.Customer.Email, "language": in.Customer.Language, "phone": in.Customer.Phone}
+		received.Customer = &event.CustomerInfo{ID: in.Customer.ID, Name: in.Customer.Name, Email: in.Customer.Email, Language: in.Customer.Language, Phone: in.Customer.Phone}
 		if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageWithUserInfoReceived, received); err != nil {
 			return conv, msg, false, err
 		}

@@ -164,10 +164,12 @@ type SendTextMessagePayload struct {
 // MessageStatusPayload is Message Status Changed and Message Send Failed.
 type MessageStatusPayload struct {
 	MessageID        string                `json:"message_id"`
+	ChannelID        string                `json:"channel_id"`
 	ChannelMessageID string                `json:"channel_message_id,omitempty"`
-	Status           parley.DeliveryStatus `json:"status"`
+	Status           parley.DeliveryStatus `json:"status,omitempty" jsonschema:"the provider's status (a failed send logs none)"`
 	ErrorCode        string                `json:"error_code,omitempty"`
 	ErrorReason      string                `json:"error_reason,omitempty"`
+	Source           string                `json:"source,omitempty" jsonschema:"of a failure: send (our call to the provider) or provider_status (the provider's callback)"`
 }
 
 // ConversationStatusPayload is Conversation Closed and Conversation Reopened.

@@ -21,6 +21,15 @@ type DecisionPayload struct {
 	MessageID  string            `json:"message_id,omitempty"`
 	Kind       string            `json:"kind,omitempty" jsonschema:"text, generated or template"`
 	Survey     parley.SurveyType `json:"survey,omitempty"`
+	SentRuleID string            `json:"sent_rule_id,omitempty" jsonschema:"skipped once per session: the rule that was sent"`
+}
+
+// RequestPayload is Follow-Up Request as the API logs it (the job's args are
+// RequestArgs: id alone).
+type RequestPayload struct {
+	ID          string `json:"id" jsonschema:"the conversation"`
+	RequestedBy string `json:"requested_by"`
+	JobID       int64  `json:"job_id"`
 }
 
 // DelayedPayload is Follow-Up Delayed: due outside the availability hours.
@@ -42,11 +51,17 @@ type SurveyAnsweredPayload struct {
 	MessageID  string            `json:"message_id"`
 }
 
+// EventNames are the names each payload is logged under.
+func (DecisionPayload) EventNames() []string       { return []string{EventSent, EventSkipped} }
+func (DelayedPayload) EventNames() []string        { return []string{EventDelayed} }
+func (SurveyAnsweredPayload) EventNames() []string { return []string{EventSurveyAnswered} }
+func (RequestPayload) EventNames() []string        { return []string{EventRequest} }
+
 // Catalog lists the follow-up commands and events for `parley events`.
 func Catalog() []event.Entry {
 	decision := reflect.TypeFor[DecisionPayload]()
 	return []event.Entry{
-		{Name: EventRequest, Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Check a conversation's follow-up rules and send what is due; payload {\"id\": conversation id}, other keys ignored; an unreadable payload fails for good with its reason logged.", Payload: reflect.TypeFor[RequestArgs]()},
+		{Name: EventRequest, Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Check a conversation's follow-up rules and send what is due; payload {\"id\": conversation id}, other keys ignored; an unreadable payload fails for good with its reason logged.", Payload: reflect.TypeFor[RequestPayload]()},
 		{Name: EventSent, Type: "event", Summary: "A follow-up rule fired: its message was queued.", Payload: decision},
 		{Name: EventSkipped, Type: "event", Summary: "A due follow-up was not sent, with the business rule that said no.", Payload: decision},
 		{Name: EventDelayed, Type: "event", Summary: "A due follow-up waits for the tenant's next opening hours.", Payload: reflect.TypeFor[DelayedPayload]()},

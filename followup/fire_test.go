@@ -2,12 +2,12 @@ package followup_test
 
 import (
 	"context"
-	"github.com/parleyhq/parley/event"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
 )

@@ -14,9 +14,9 @@ package followup
 
 import (
 	"context"
-	"github.com/parleyhq/parley/channel"
 	"log/slog"
 
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/llm"

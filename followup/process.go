@@ -239,8 +239,8 @@ func (s *Service) skip(ctx context.Context, log *slog.Logger, sit situation, rul
 				SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSkipped, Reason: reason, Survey: r.Survey, ReplyWindow: r.ReplyWindow}); err != nil {
 				return err
 			}
-			if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, map[string]any{
-				"rule_id": r.ID, "title": r.Title, "decision": "skipped", "reason": reason,
+			if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, DecisionPayload{
+				RuleID: r.ID, Title: r.Title, Decision: "skipped", Reason: reason,
 			}); err != nil {
 				return err
 			}
@@ -271,8 +271,8 @@ func (s *Service) delay(ctx context.Context, log *slog.Logger, sit situation, op
 		if err := s.enqueue(ctx, q, sit.conv.ID, opening); err != nil {
 			return err
 		}
-		_, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, map[string]any{
-			"rule_ids": ids, "decision": "delayed", "reason": ReasonOutsideHours, "until": opening, "time_zone": sit.tenant.TimeZone,
+		_, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, DelayedPayload{
+			RuleIDs: ids, Decision: "delayed", Reason: ReasonOutsideHours, Until: opening, TimeZone: sit.tenant.TimeZone,
 		})
 		return err
 	})
@@ -314,8 +314,8 @@ func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r p
 		if err := q.SetFollowUpMessage(ctx, sit.conv.TenantID, f.ID, msg.ID); err != nil {
 			return err
 		}
-		payload := map[string]any{"rule_id": r.ID, "title": r.Title, "decision": "sent", "reason": out.reason, "followup_id": f.ID,
-			"message_id": msg.ID, "kind": out.kind, "survey": out.survey}
+		payload := DecisionPayload{RuleID: r.ID, Title: r.Title, Decision: "sent", Reason: out.reason, FollowUpID: f.ID,
+			MessageID: msg.ID, Kind: out.kind, Survey: out.survey}
 		_, err = q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSent, payload)
 		return err
 	})
@@ -336,9 +336,9 @@ func (s *Service) skipOthers(ctx context.Context, q *store.Queries, sit situatio
 			SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSkipped, Reason: ReasonOncePerSession, Survey: o.Survey, ReplyWindow: o.ReplyWindow}); err != nil {
 			return err
 		}
-		if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, map[string]any{
-			"rule_id": o.ID, "title": o.Title, "decision": "skipped", "reason": ReasonOncePerSession,
-			"sent_rule_id": sent.ID, "followup_id": followUpID,
+		if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, DecisionPayload{
+			RuleID: o.ID, Title: o.Title, Decision: "skipped", Reason: ReasonOncePerSession,
+			SentRuleID: sent.ID, FollowUpID: followUpID,
 		}); err != nil {
 			return err
 		}

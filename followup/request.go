@@ -99,6 +99,6 @@ func (s *Service) Request(ctx context.Context, q *store.Queries, conv parley.Con
 	if err != nil {
 		return 0, fmt.Errorf("insert follow-up request: %w", err)
 	}
-	_, err = q.AppendEvent(ctx, conv.TenantID, conv.ID, EventRequest, map[string]any{"id": conv.ID, "requested_by": by, "job_id": res.Job.ID})
+	_, err = q.AppendEvent(ctx, conv.TenantID, conv.ID, EventRequest, RequestPayload{ID: conv.ID, RequestedBy: by, JobID: res.Job.ID})
 	return res.Job.ID, err
 }

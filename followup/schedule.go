@@ -153,8 +153,8 @@ func (s *Service) recordAnswer(ctx context.Context, q *store.Queries, conv parle
 		return err
 	}
 	s.Metrics.countAnswer(string(f.Survey), answer)
-	_, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, EventSurveyAnswered, map[string]any{
-		"followup_id": f.ID, "rule_id": f.RuleID, "survey": f.Survey, "answer": answer, "score": score, "message_id": msg.ID,
+	_, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, EventSurveyAnswered, SurveyAnsweredPayload{
+		FollowUpID: f.ID, RuleID: f.RuleID, Survey: f.Survey, Answer: answer, Score: score, MessageID: msg.ID,
 	})
 	return err
 }

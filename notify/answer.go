@@ -60,8 +60,8 @@ func (s *Service) answer(ctx context.Context, n parley.Notification, answer map[
 			}
 		}
 		if n.ConversationID != "" {
-			if _, err := q.AppendEvent(ctx, n.TenantID, n.ConversationID, EventAnswered, map[string]any{
-				"notification_id": n.ID, "ref": n.Ref, "answered_by": by, "answer": n.Answers}); err != nil {
+			if _, err := q.AppendEvent(ctx, n.TenantID, n.ConversationID, EventAnswered, AnsweredPayload{
+				NotificationID: n.ID, Ref: n.Ref, AnsweredBy: by, Answer: n.Answers}); err != nil {
 				return err
 			}
 		}
@@ -294,9 +294,9 @@ func (s *Service) deliver(ctx context.Context, q *store.Queries, spec Spec, n pa
 	} else if !ok {
 		return d, errDelivered
 	}
-	ev := map[string]any{"notification_id": n.ID, "ref": n.Ref, "via": d.Via, "language": lang, "status": d.Status, "message_id": sent.ID}
+	ev := DeliveredPayload{NotificationID: n.ID, Ref: n.Ref, Via: d.Via, Language: lang, Status: d.Status, MessageID: sent.ID}
 	if held {
-		ev["ticket_id"] = ticket.ID
+		ev.TicketID = ticket.ID
 		if _, err := q.InsertMessage(ctx, parley.Message{TenantID: n.TenantID, ConversationID: conv.ID, Role: parley.RoleSystem, Type: parley.MessageText,
 			Content: fmt.Sprintf("The staff answer to %s was sent to the customer: %q. This ticket stays open.", n.Ref, msg.Content),
 			Status:  parley.StatusReceived, Extra: map[string]any{"notification_id": n.ID, "notification_ref": n.Ref, "ticket_id": ticket.ID}}); err != nil {
@@ -304,7 +304,7 @@ func (s *Service) deliver(ctx context.Context, q *store.Queries, spec Spec, n pa
 		}
 	}
 	if conv.Status != parley.ConversationOpen {
-		ev["conversation_closed"] = true
+		ev.ConversationClosed = true
 	}
 	_, err = q.AppendEvent(ctx, n.TenantID, conv.ID, EventDelivered, ev)
 	return d, err
@@ -492,8 +492,8 @@ func (s *Service) CreateAnswered(ctx context.Context, tenantID, conversationID s
 				return err
 			}
 		}
-		if _, err := q.AppendEvent(ctx, tenantID, conv.ID, EventAnswered, map[string]any{
-			"notification_id": n.ID, "ref": n.Ref, "answered_by": by, "answer": n.Answers, "created_answered": true}); err != nil {
+		if _, err := q.AppendEvent(ctx, tenantID, conv.ID, EventAnswered, AnsweredPayload{
+			NotificationID: n.ID, Ref: n.Ref, AnsweredBy: by, Answer: n.Answers, CreatedAnswered: true}); err != nil {
 			return err
 		}
 		return s.Jobs.InsertTx(ctx, q.Tx(), DeliverArgs{TenantID: tenantID, NotificationID: n.ID, Answer: n.Answers, By: by}, nil)

@@ -1,8 +1,9 @@
 package notify
 
 import (
-	"github.com/parleyhq/parley/event"
 	"reflect"
+
+	"github.com/parleyhq/parley/event"
 )
 
 // RequestedPayload is Notification Requested, logged in the customer's conversation.
@@ -22,6 +23,8 @@ type AnsweredPayload struct {
 	Ref            string `json:"ref"`
 	AnsweredBy     string `json:"answered_by"`
 	Answer         int    `json:"answer" jsonschema:"which answer (1 for the first)"`
+	// CreatedAnswered: the notification was created with its answer.
+	CreatedAnswered bool `json:"created_answered,omitempty"`
 }
 
 // DeliveredPayload is Notification Answer Delivered: the answer was queued
@@ -36,6 +39,11 @@ type DeliveredPayload struct {
 	TicketID           string `json:"ticket_id,omitempty" jsonschema:"the open ticket that held the conversation (its agent got a note; it stays open)"`
 	ConversationClosed bool   `json:"conversation_closed,omitempty" jsonschema:"the conversation was closed; the answer went all the same"`
 }
+
+// EventNames are the names each payload is logged under.
+func (RequestedPayload) EventNames() []string { return []string{EventRequested} }
+func (AnsweredPayload) EventNames() []string  { return []string{EventAnswered} }
+func (DeliveredPayload) EventNames() []string { return []string{EventDelivered} }
 
 // Catalog lists the merchant-notification commands and events for `parley events`.
 func Catalog() []event.Entry {

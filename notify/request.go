@@ -196,8 +196,8 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 	if err := q.SetNotificationRecipients(ctx, a.TenantID, n.ID, n.Recipients); err != nil {
 		return n, err
 	}
-	_, err = q.AppendEvent(ctx, a.TenantID, conv.ID, EventRequested, map[string]any{"notification_id": n.ID, "ref": n.Ref, "type": n.Type,
-		"target_type": n.TargetType, "request_type": n.RequestType, "recipients": len(n.Recipients), "document_id": n.DocumentID})
+	_, err = q.AppendEvent(ctx, a.TenantID, conv.ID, EventRequested, RequestedPayload{NotificationID: n.ID, Ref: n.Ref, Type: string(n.Type),
+		TargetType: n.TargetType, RequestType: n.RequestType, Recipients: len(n.Recipients), DocumentID: n.DocumentID})
 	return n, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/event"
 )
 
 const conversationCols = `id, tenant_id, kind, status, customer_id, staff_member_id, contact_phone, channel_id, language,
@@ -304,12 +305,13 @@ func scanEvent(row interface{ Scan(...any) error }) (parley.Event, error) {
 	return e, nil
 }
 
-// AppendEvent adds an entry to a conversation's log. The payload is any
-// JSON-encodable value (usually a job's args or an event struct).
-func (q *Queries) AppendEvent(ctx context.Context, tenantID, conversationID, name string, payload any) (parley.Event, error) {
+// AppendEvent adds an entry to a conversation's log. The payload is the
+// event's struct of the catalog; one not made for name is refused, so what
+// is logged is what `parley events` documents.
+func (q *Queries) AppendEvent(ctx context.Context, tenantID, conversationID, name string, payload event.Payload) (parley.Event, error) {
 	e := parley.Event{ID: newID(), TenantID: tenantID, ConversationID: conversationID, Name: name, CreatedAt: q.clock.Now()}
-	if payload == nil {
-		payload = map[string]any{}
+	if !event.Check(name, payload) {
+		return e, fmt.Errorf("append event %s: payload %T is not one of its catalog", name, payload)
 	}
 	body := encodeJSON(payload)
 	if _, err := q.q.ExecContext(ctx, `INSERT INTO conversation_events (`+eventCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,

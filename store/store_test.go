@@ -292,9 +292,13 @@ func TestConversationFiltersAndEvents(t *testing.T) {
 			t.Fatalf("open by contact = %v, %v", c.ID, err)
 		}
 		for _, name := range []string{"First", "Second", "Third"} {
-			if _, err := s.AppendEvent(ctx, tn.ID, open.ID, name, map[string]any{"n": name}); err != nil {
+			if _, err := s.AppendEvent(ctx, tn.ID, open.ID, name, logged{N: name}); err != nil {
 				t.Fatal(err)
 			}
+		}
+		// A payload under a name it was not made for is refused, unlogged.
+		if _, err := s.AppendEvent(ctx, tn.ID, open.ID, "Fourth", logged{N: "Third"}); err == nil {
+			t.Fatal("a payload under another name was logged")
 		}
 		evs, _, err := s.ListEvents(ctx, tn.ID, open.ID, store.Page{})
 		if err != nil || len(evs) != 3 || evs[0].Name != "First" || evs[2].Payload["n"] != "Third" {
@@ -326,3 +330,10 @@ func TestInTxRollsBack(t *testing.T) {
 		}
 	})
 }
+
+// logged is a payload for any name: the log's tests need names of their own.
+type logged struct {
+	N string `json:"n"`
+}
+
+func (l logged) EventNames() []string { return []string{l.N} }

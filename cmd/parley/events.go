@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/parleyhq/parley/campaign"
-	"github.com/parleyhq/parley/event"
 	"io"
 
+	"github.com/parleyhq/parley/campaign"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/notify"
 )
