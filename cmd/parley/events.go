@@ -28,9 +28,7 @@ func events(args []string, stdout, stderr io.Writer) error {
 	}
 	var doc map[string]any
 	var err error
-	entries := append(event.Catalog(), followup.Catalog()...)
-	entries = append(entries, notify.Catalog()...)
-	entries = append(entries, campaign.Catalog()...)
+	entries := catalog()
 	switch *format {
 	case "asyncapi":
 		doc, err = event.AsyncAPI(version, entries)
@@ -45,4 +43,11 @@ func events(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// catalog is every command and event a conversation's log can hold.
+func catalog() []event.Entry {
+	entries := append(event.Catalog(), followup.Catalog()...)
+	entries = append(entries, notify.Catalog()...)
+	return append(entries, campaign.Catalog()...)
 }

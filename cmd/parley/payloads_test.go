@@ -12,8 +12,6 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/event"
-	"github.com/parleyhq/parley/followup"
-	"github.com/parleyhq/parley/notify"
 )
 
 // Every payload a conversation's log can hold is in the catalog under each
@@ -22,8 +20,7 @@ import (
 // this covers every AppendEvent in the code: `parley events` documents what
 // is logged.
 func TestEveryLoggedPayloadIsInTheCatalog(t *testing.T) {
-	entries := append(event.Catalog(), followup.Catalog()...)
-	entries = append(entries, notify.Catalog()...)
+	entries := catalog()
 	byName := map[string]event.Entry{}
 	for _, e := range entries {
 		if _, dup := byName[e.Name]; dup {
