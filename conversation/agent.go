@@ -93,8 +93,6 @@ func (s *Service) answerNow(ctx context.Context, a flow.GenerateAIAgentAnswerArg
 // arrives while the model is thinking makes the answer stale: it is
 // dropped at commit and the newer message's job answers instead.
 func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateAIAgentAnswerArgs, backstop int64, k *known) error {
-	// The answer is sent by this goroutine as soon as it commits.
-	ctx = flow.DeliverAfterCommit(ctx)
 	var conv parley.Conversation
 	var msg parley.Message
 	var err error
