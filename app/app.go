@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,11 +19,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley/channel/whatsapp"
-	"github.com/parleyhq/parley/channels"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/dashboard"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
@@ -51,7 +50,7 @@ type App struct {
 	Jobs  *jobs.Client
 	Web   *web.Server
 	// Outbox is the one way messages leave; FollowUps hooks into it.
-	Outbox    *flow.Outbox
+	Outbox    *channel.Outbox
 	FollowUps *followup.Service
 	// Usage charges LLM tokens and template sends to tenants.
 	Usage *usage.Meter
@@ -64,6 +63,9 @@ type App struct {
 	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
 	hooks    *hooks.Dispatcher
 	hooksRun *background
+	// send is the send stage; sendRun while it runs.
+	send    *channel.SendStage
+	sendRun *background
 }
 
 // New builds the whole system from cfg. Nothing runs until Start.
@@ -108,7 +110,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	ins := &jobs.Inserter{}
-	checker := &channels.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Log: a.log}
+	checker := &channel.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Log: a.log}
 
 	conv, err := newConversation(cfg, st, ins, a.log, opts.Clock, a.Usage)
 	if err != nil {
@@ -126,8 +128,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, conv.AIAgentWorker())
 	river.AddWorker(workers, conv.AssignWorker())
 	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
-	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
-	a.gateway = gw
+	gw, send := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
+	a.gateway, a.send = gw, send
+	leadsSvc.Outbox.Wake = send.Wake
 	// A passed ownership check routes the messages held for its number.
 	checker.Verified = gw.Release
 	// One outbox for the whole flow: every agent message schedules follow-ups.
@@ -220,6 +223,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.events.start(context.WithoutCancel(ctx))
 	}
 	a.hooksRun = startBackground(context.WithoutCancel(ctx), a.hooks.Run)
+	a.sendRun = startBackground(context.WithoutCancel(ctx), a.send.Run)
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
@@ -263,6 +267,7 @@ func (a *App) Close(ctx context.Context) error {
 		a.events.stop() // after the jobs: their last events still go out
 	}
 	a.hooksRun.stop()
+	a.sendRun.stop()
 	errs = append(errs, a.Store.Close())
 	return errors.Join(errs...)
 }

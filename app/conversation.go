@@ -2,13 +2,13 @@ package app
 
 import (
 	"fmt"
+	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"time"
 
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/llm"
@@ -21,7 +21,7 @@ import (
 func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, log *slog.Logger, clk clock.Clock, meter *usage.Meter) (*conversation.Service, error) {
 	s := &conversation.Service{
 		Jobs:      ins,
-		Outbox:    &flow.Outbox{Jobs: ins},
+		Outbox:    &channel.Outbox{},
 		Log:       log,
 		Store:     st,
 		Knowledge: knowledge.New(st.Engine()),

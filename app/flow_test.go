@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"github.com/parleyhq/parley/event"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,7 +12,6 @@ import (
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -178,7 +178,7 @@ func TestAMessagesWalkEndToEnd(t *testing.T) {
 			calls := w.model.Calls()
 			w.write(t, "wamid.E2E.3", "Hello? Anyone?")
 			apptest.Eventually(t, "the message routed to the human side", func() bool {
-				return w.hasEvent(t, convID, flow.GenerateAgentAnswer)
+				return w.hasEvent(t, convID, event.GenerateAgentAnswer)
 			})
 			if r := w.Do("POST", "/api/tickets/"+tickets.Items[0].ID+"/reply", w.key, map[string]any{"text": "Olá Ana, aqui é a Bea."}); r.Status != http.StatusAccepted {
 				t.Fatalf("reply = %d %s", r.Status, r.Body)
@@ -206,9 +206,9 @@ func TestAMessagesWalkEndToEnd(t *testing.T) {
 			for _, ev := range events.Items {
 				names = append(names, ev.Name)
 			}
-			want := []string{flow.TextMessageReceived, flow.TextMessageWithUserInfoReceived, flow.GenerateAIAgentAnswer, flow.AIAgentAnswerGenerated,
-				flow.SendTextMessage, flow.MessageStatusChanged, flow.TextMessageReceived, flow.OpenTicket, flow.TicketOpened, flow.AgentAssigned,
-				flow.GenerateAgentAnswer, flow.AgentAnswerGenerated, flow.SendTextMessage, flow.GenerateAIAgentAnswer}
+			want := []string{event.TextMessageReceived, event.TextMessageWithUserInfoReceived, event.GenerateAIAgentAnswer, event.AIAgentAnswerGenerated,
+				event.SendTextMessage, event.MessageStatusChanged, event.TextMessageReceived, event.OpenTicket, event.TicketOpened, event.AgentAssigned,
+				event.GenerateAgentAnswer, event.AgentAnswerGenerated, event.SendTextMessage, event.GenerateAIAgentAnswer}
 			if !inOrder(names, want) {
 				t.Fatalf("event log %v\ndoes not hold %v in order", names, want)
 			}

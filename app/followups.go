@@ -2,12 +2,12 @@ package app
 
 import (
 	"fmt"
+	"github.com/parleyhq/parley/channel"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/llm"
@@ -19,7 +19,7 @@ import (
 // schedules its conversation's follow-ups.
 func (a *App) wireFollowUps(cfg config.Config, st *store.Store, ins *jobs.Inserter, workers *river.Workers, reg prometheus.Registerer) error {
 	if a.Outbox == nil {
-		a.Outbox = &flow.Outbox{Jobs: ins}
+		a.Outbox = &channel.Outbox{}
 	}
 	fu := &followup.Service{Store: st, Jobs: ins, Outbox: a.Outbox, Clock: a.clock, Log: a.log, Metrics: followup.NewMetrics(reg)}
 	if cfg.LLMConfigured() {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/parleyhq/parley/event"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,7 +13,6 @@ import (
 	"github.com/parleyhq/parley/eventbus"
 	natsbus "github.com/parleyhq/parley/eventbus/nats"
 	snsbus "github.com/parleyhq/parley/eventbus/sns"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/hooks"
 	natsintake "github.com/parleyhq/parley/intake/nats"
@@ -150,7 +150,7 @@ func (e *events) stop() {
 // outbound address rules, PARLEY_OUTBOUND_ALLOW).
 func newWebhooks(a *App, cfg config.Config) (*hooks.Service, *hooks.Dispatcher) {
 	known := map[string]bool{}
-	for _, cat := range [][]flow.Entry{flow.Catalog(), followup.Catalog(), notify.Catalog()} {
+	for _, cat := range [][]event.Entry{event.Catalog(), followup.Catalog(), notify.Catalog()} {
 		for _, e := range cat {
 			known[e.Name] = true
 		}

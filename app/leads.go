@@ -3,12 +3,13 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/email"
 	"log/slog"
 	"net/http"
 
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/llm"
@@ -25,11 +26,11 @@ import (
 // job client: a lead follow-up is not a conversation's agent message, so
 // the follow-up clock's hook does not run for it.
 func newLeads(cfg config.Config, st *store.Store, ins *jobs.Inserter, clk clock.Clock, hc *http.Client, log *slog.Logger, meter *usage.Meter) (*leads.Service, error) {
-	outbox := &flow.Outbox{Jobs: ins}
+	outbox := &channel.Outbox{}
 	svc := &leads.Service{Store: st, Jobs: ins, Outbox: outbox, Clock: clk,
 		// A tenant names the SMTP host: only public addresses on mail ports,
 		// or the operator's PARLEY_OUTBOUND_ALLOW ranges.
-		Mailer: leads.SMTPMailer{Guard: netguard.New(cfg.OutboundAllow, netguard.SMTPPorts), Log: log.With("component", "leads")},
+		Mailer: email.SMTPMailer{Guard: netguard.New(cfg.OutboundAllow, netguard.SMTPPorts), Log: log.With("component", "leads")},
 		Log:    log.With("component", "leads")}
 	if cfg.LLMConfigured() {
 		c, err := llm.New(llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,

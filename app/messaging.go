@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,35 +13,37 @@ import (
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
-	"github.com/parleyhq/parley/delivery"
-	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/usage"
 )
 
 // newMessaging builds the message path — the webhooks' gateway, the
-// conversation store it hands messages to, and the sender — and registers
+// conversation store it hands messages to, and the send stage — and registers
 // their workers. The caller mounts the gateway's webhooks on the server
 // and schedules its periodic jobs.
 func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg prometheus.Registerer, graph *whatsapp.Client,
-	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) *gateway.Gateway {
-	gw := gateway.New(gateway.Config{
+	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) (*channel.Gateway, *channel.SendStage) {
+	gw := channel.New(channel.Config{
 		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
 		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
 		// Messages go from webhook to reply in one goroutine, the jobs of
-		// each step waiting as backstops (see gateway/inline.go).
+		// each step waiting as backstops (see channel/inline.go).
 		Inline:          cfg.Workers,
 		ReceivedTimeout: min(convo.AnswerBudget+90*time.Second, cfg.JobRescueAfter*9/10),
 	})
 	river.AddWorker(workers, gw.ReceivedWorker())
 	river.AddWorker(workers, gw.PruneWorker())
-	sender := &delivery.Sender{
-		Store: st, Jobs: ins, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
+	sender := &channel.Sender{
+		Store: st, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
 		Usage: meter,
 	}
+	// Queued messages are the send stage's work; the outbox wakes it after
+	// each commit, and the send jobs of older versions only wake it.
+	send := &channel.SendStage{Sender: sender}
+	sender.Wake = send.Wake
 	river.AddWorker(workers, sender)
 	convo.AnswerAfterCommit = true
-	convo.Outbox.Deliver, convo.Outbox.Backstop, convo.Outbox.Now = sender.Deliver, time.Minute, st.Clock().Now
-	return gw
+	convo.Outbox.Wake = send.Wake
+	return gw, send
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/parleyhq/parley/event"
 	"io"
 	"net/http"
 	"strings"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -56,7 +56,7 @@ func (w *world) usage(t *testing.T, key string) usageReport {
 
 // verified waits until the key's tenant's channels passed their ownership
 // check: a message that races the check is held until a periodic release
-// (gateway/hold.go), longer than these tests wait.
+// (channel/hold.go), longer than these tests wait.
 func (w *world) verified(t *testing.T, key string) {
 	t.Helper()
 	apptest.Eventually(t, "the channel's ownership check", func() bool {
@@ -229,9 +229,9 @@ func TestTokenBudgetAnswersOffline(t *testing.T) {
 			var reached, answered map[string]any
 			for _, ev := range events.Items {
 				switch ev.Name {
-				case flow.BudgetReached:
+				case event.BudgetReached:
 					reached = ev.Payload
-				case flow.AIAgentAnswerGenerated:
+				case event.AIAgentAnswerGenerated:
 					answered = ev.Payload
 				}
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/usage"
@@ -30,12 +30,12 @@ const maxToolRounds = 3
 var errSkip = errors.New("nothing to answer")
 
 // AIAgentWorker returns the worker of the Generate AI Agent Answer job.
-func (s *Service) AIAgentWorker() river.Worker[flow.GenerateAIAgentAnswerArgs] {
+func (s *Service) AIAgentWorker() river.Worker[event.GenerateAIAgentAnswerArgs] {
 	return &aiAgent{s: s}
 }
 
 type aiAgent struct {
-	river.WorkerDefaults[flow.GenerateAIAgentAnswerArgs]
+	river.WorkerDefaults[event.GenerateAIAgentAnswerArgs]
 	s *Service
 }
 
@@ -47,7 +47,7 @@ func (s *Service) answerBudget() time.Duration {
 }
 
 // Timeout gives the job room for the whole LLM budget and the commit.
-func (w *aiAgent) Timeout(*river.Job[flow.GenerateAIAgentAnswerArgs]) time.Duration {
+func (w *aiAgent) Timeout(*river.Job[event.GenerateAIAgentAnswerArgs]) time.Duration {
 	return w.s.answerBudget() + 30*time.Second
 }
 
@@ -60,7 +60,7 @@ func (w *aiAgent) Timeout(*river.Job[flow.GenerateAIAgentAnswerArgs]) time.Durat
 // jobs of the earlier ones find a newer message and stop. A message that
 // arrives while the model is thinking makes the answer stale: it is
 // dropped at commit and the newer message's job answers instead.
-func (w *aiAgent) Work(ctx context.Context, job *river.Job[flow.GenerateAIAgentAnswerArgs]) error {
+func (w *aiAgent) Work(ctx context.Context, job *river.Job[event.GenerateAIAgentAnswerArgs]) error {
 	a := job.Args
 	log := w.s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID, "job_id", job.ID)
 	return w.s.answer(ctx, log, a, 0, nil)
@@ -75,7 +75,7 @@ type known struct {
 
 // answerNow answers right after the routing commit (AnswerAfterCommit).
 // A failure leaves the answer to the backstop job.
-func (s *Service) answerNow(ctx context.Context, a flow.GenerateAIAgentAnswerArgs, backstop int64, k known) {
+func (s *Service) answerNow(ctx context.Context, a event.GenerateAIAgentAnswerArgs, backstop int64, k known) {
 	log := s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID, "backstop_job_id", backstop)
 	if err := s.answer(ctx, log, a, backstop, &k); err != nil {
 		log.WarnContext(ctx, "answer left to its job", "err", err)
@@ -92,7 +92,7 @@ func (s *Service) answerNow(ctx context.Context, a flow.GenerateAIAgentAnswerArg
 // jobs of the earlier ones find a newer message and stop. A message that
 // arrives while the model is thinking makes the answer stale: it is
 // dropped at commit and the newer message's job answers instead.
-func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateAIAgentAnswerArgs, backstop int64, k *known) error {
+func (s *Service) answer(ctx context.Context, log *slog.Logger, a event.GenerateAIAgentAnswerArgs, backstop int64, k *known) error {
 	var conv parley.Conversation
 	var msg parley.Message
 	var err error
@@ -115,8 +115,8 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 		return err
 	}
 
-	out := flow.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
-	var budget *flow.BudgetReachedPayload
+	out := event.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
+	var budget *event.BudgetReachedPayload
 	switch {
 	case s.LLM == nil:
 		offline(&out, t, "offline")
@@ -131,7 +131,7 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 			// configured, and say why in the conversation's log.
 			log.WarnContext(ctx, "token budget reached; answering offline", "used", be.Used, "limit", be.Limit, "month", be.Month)
 			offline(&out, t, "offline (token budget reached)")
-			budget = &flow.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
+			budget = &event.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
 				MessageID: msg.ID, Outcome: "answered_offline"}
 		} else if err != nil {
 			log.WarnContext(ctx, "LLM failed; sending a holding reply and opening a ticket", "err", err)
@@ -161,7 +161,7 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 			return err
 		}
 		if budget != nil {
-			if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.BudgetReached, budget); err != nil {
+			if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.BudgetReached, budget); err != nil {
 				return err
 			}
 		}
@@ -184,7 +184,7 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a flow.GenerateA
 
 // offline fills out as the no-LLM mode answers: the best knowledge
 // passage when it covers the question, else a ticket. why starts the reason.
-func offline(out *flow.AIAgentAnswerGeneratedPayload, t turn, why string) {
+func offline(out *event.AIAgentAnswerGeneratedPayload, t turn, why string) {
 	out.Mode = ModeOffline
 	if len(t.passages) > 0 && t.passages[0].Confident() {
 		out.Answer = t.passages[0].Excerpt
@@ -198,7 +198,7 @@ func offline(out *flow.AIAgentAnswerGeneratedPayload, t turn, why string) {
 // stillToAnswer loads the conversation and message and says errSkip when
 // the message needs no answer from the AI agent any more: answered
 // already, superseded by a newer message, held by humans, or closed.
-func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs) (parley.Conversation, parley.Message, error) {
+func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs) (parley.Conversation, parley.Message, error) {
 	conv, err := q.GetConversation(ctx, a.TenantID, a.ConversationID)
 	if parley.ErrorCode(err) == parley.CodeNotFound {
 		return conv, parley.Message{}, fmt.Errorf("%w: conversation deleted", errSkip)
@@ -242,12 +242,12 @@ func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a flow.Ge
 
 // commitAnswer checks again that the answer is still wanted, then logs
 // it, queues it and opens the ticket it asks for, and writes the ledger.
-func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a flow.GenerateAIAgentAnswerArgs, out flow.AIAgentAnswerGeneratedPayload) error {
+func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs, out event.AIAgentAnswerGeneratedPayload) error {
 	conv, _, err := s.stillToAnswer(ctx, q, a)
 	if err != nil {
 		return err
 	}
-	if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, flow.AIAgentAnswerGenerated, out); err != nil {
+	if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.AIAgentAnswerGenerated, out); err != nil {
 		return err
 	}
 	entry := store.Answered{TenantID: a.TenantID, ConversationID: a.ConversationID, MessageID: a.MessageID, Outcome: store.AnsweredByAI}

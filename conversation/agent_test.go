@@ -12,7 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -53,10 +53,10 @@ func TestKnownCustomerGetsTheAIAnswerBuiltFromTheKnowledgeBase(t *testing.T) {
 			t.Errorf("a customer conversation was offered tools: %v", reqs[0].ToolNames())
 		}
 		evs := e.events(conv.ID)
-		wantOrder(t, names(evs), flow.TextMessageReceived, flow.TextMessageWithUserInfoReceived, flow.GenerateAIAgentAnswer,
-			flow.AIAgentAnswerGenerated, flow.SendTextMessage)
+		wantOrder(t, names(evs), event.TextMessageReceived, event.TextMessageWithUserInfoReceived, event.GenerateAIAgentAnswer,
+			event.AIAgentAnswerGenerated, event.SendTextMessage)
 		for _, ev := range evs {
-			if ev.Name == flow.AIAgentAnswerGenerated && (ev.Payload["open_ticket"] != false || ev.Payload["mode"] != "llm") {
+			if ev.Name == event.AIAgentAnswerGenerated && (ev.Payload["open_ticket"] != false || ev.Payload["mode"] != "llm") {
 				t.Errorf("AI Agent Answer Generated: %v", ev.Payload)
 			}
 		}
@@ -81,8 +81,8 @@ func TestARetriedJobDoesNotAnswerTwice(t *testing.T) {
 		}
 		// The same job again, as River runs it after a crash between the
 		// commit and the job's completion.
-		args := flow.GenerateAIAgentAnswerArgs{TenantID: e.tenant.ID, ConversationID: conv.ID, MessageID: msg.ID}
-		err = e.svc.AIAgentWorker().Work(context.Background(), &river.Job[flow.GenerateAIAgentAnswerArgs]{
+		args := event.GenerateAIAgentAnswerArgs{TenantID: e.tenant.ID, ConversationID: conv.ID, MessageID: msg.ID}
+		err = e.svc.AIAgentWorker().Work(context.Background(), &river.Job[event.GenerateAIAgentAnswerArgs]{
 			JobRow: &rivertype.JobRow{ID: 424242, Attempt: 2}, Args: args})
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +125,7 @@ func TestSeveralMessagesBeforeTheAnswerGetOneAnswerForTheLatest(t *testing.T) {
 		}
 		var generated []parley.Event
 		for _, ev := range e.events(conv.ID) {
-			if ev.Name == flow.AIAgentAnswerGenerated {
+			if ev.Name == event.AIAgentAnswerGenerated {
 				generated = append(generated, ev)
 			}
 		}
@@ -180,7 +180,7 @@ func TestEveryLLMFaultEndsWithTheCustomerAnsweredOnce(t *testing.T) {
 				}
 				var gen map[string]any
 				for _, ev := range e.events(conv.ID) {
-					if ev.Name == flow.AIAgentAnswerGenerated {
+					if ev.Name == event.AIAgentAnswerGenerated {
 						gen = ev.Payload
 					}
 				}

@@ -2,11 +2,11 @@ package conversation
 
 import (
 	"context"
+	"github.com/parleyhq/parley/event"
 	"time"
 
 	"github.com/riverqueue/river"
 
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -16,25 +16,25 @@ import (
 const AssignInterval = time.Minute
 
 // AssignWorker returns the worker of the Assign Waiting Tickets job.
-func (s *Service) AssignWorker() river.Worker[flow.AssignWaitingTicketsArgs] {
+func (s *Service) AssignWorker() river.Worker[event.AssignWaitingTicketsArgs] {
 	return &assigner{s: s}
 }
 
 // PeriodicJobs are the conversation flow's scheduled scans.
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(AssignInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return flow.AssignWaitingTicketsArgs{}, nil },
+		func() (river.JobArgs, *river.InsertOpts) { return event.AssignWaitingTicketsArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "assign_waiting_tickets"})}
 }
 
 type assigner struct {
-	river.WorkerDefaults[flow.AssignWaitingTicketsArgs]
+	river.WorkerDefaults[event.AssignWaitingTicketsArgs]
 	s *Service
 }
 
 // Work assigns one tenant's waiting tickets, or every tenant's when the
 // job names none; each tenant commits on its own.
-func (w *assigner) Work(ctx context.Context, job *river.Job[flow.AssignWaitingTicketsArgs]) error {
+func (w *assigner) Work(ctx context.Context, job *river.Job[event.AssignWaitingTicketsArgs]) error {
 	tenants := []string{job.Args.TenantID}
 	if job.Args.TenantID == "" {
 		var err error

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
 )
@@ -23,12 +23,12 @@ func (s *Service) AddContext(ctx context.Context, q *store.Queries, conv parley.
 	if err != nil {
 		return msg, err
 	}
-	args := flow.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, flow.GenerateAIAgentAnswer, args); err != nil {
+	args := event.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
+	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
 		return msg, err
 	}
 	if err := s.Jobs.InsertTx(ctx, q.Tx(), args, nil); err != nil {
-		return msg, fmt.Errorf("enqueue %s: %w", flow.GenerateAIAgentAnswer, err)
+		return msg, fmt.Errorf("enqueue %s: %w", event.GenerateAIAgentAnswer, err)
 	}
 	return msg, nil
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -106,18 +106,18 @@ func TestHandoffToAHumanAndBackToTheAI(t *testing.T) {
 
 		evs := e.events(conv.ID)
 		wantOrder(t, names(evs),
-			flow.TextMessageReceived, flow.TextMessageWithUserInfoReceived, flow.GenerateAIAgentAnswer,
-			flow.AIAgentAnswerGenerated, flow.SendTextMessage, flow.OpenTicket, flow.TicketOpened, flow.AgentAssigned,
-			flow.TextMessageReceived, flow.GenerateAgentAnswer,
-			flow.GetConversation, flow.ConversationDocument,
-			flow.AgentAnswerGenerated, flow.SendTextMessage,
-			flow.TicketClosed,
-			flow.TextMessageReceived, flow.GenerateAIAgentAnswer, flow.AIAgentAnswerGenerated, flow.SendTextMessage)
+			event.TextMessageReceived, event.TextMessageWithUserInfoReceived, event.GenerateAIAgentAnswer,
+			event.AIAgentAnswerGenerated, event.SendTextMessage, event.OpenTicket, event.TicketOpened, event.AgentAssigned,
+			event.TextMessageReceived, event.GenerateAgentAnswer,
+			event.GetConversation, event.ConversationDocument,
+			event.AgentAnswerGenerated, event.SendTextMessage,
+			event.TicketClosed,
+			event.TextMessageReceived, event.GenerateAIAgentAnswer, event.AIAgentAnswerGenerated, event.SendTextMessage)
 		for _, ev := range evs {
-			if ev.Name == flow.AgentAssigned && (ev.Payload["agent_id"] != bea.ID || ev.Payload["by"] != "round_robin") {
+			if ev.Name == event.AgentAssigned && (ev.Payload["agent_id"] != bea.ID || ev.Payload["by"] != "round_robin") {
 				t.Errorf("Agent Assigned: %v", ev.Payload)
 			}
-			if ev.Name == flow.AIAgentAnswerGenerated && ev.Payload["open_ticket"] == true && ev.Payload["reason"] != "the customer asks for a person" {
+			if ev.Name == event.AIAgentAnswerGenerated && ev.Payload["open_ticket"] == true && ev.Payload["reason"] != "the customer asks for a person" {
 				t.Errorf("AI Agent Answer Generated: %v", ev.Payload)
 			}
 		}
@@ -130,7 +130,7 @@ func TestHandoffToAHumanAndBackToTheAI(t *testing.T) {
 func checkPayloads(t *testing.T, evs []parley.Event) {
 	t.Helper()
 	schemas := map[string]*jsonschema.Resolved{}
-	for _, entry := range flow.Catalog() {
+	for _, entry := range event.Catalog() {
 		s, err := jsonschema.ForType(entry.Payload, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -255,7 +255,7 @@ func TestOfflineModeAnswersFromTheKnowledgeBaseAndEscalatesTheRest(t *testing.T)
 			t.Fatalf("the unanswerable question should be escalated, got %+v", tickets)
 		}
 		for _, ev := range e.events(known.ID) {
-			if ev.Name == flow.AIAgentAnswerGenerated && (ev.Payload["mode"] != "offline" || ev.Payload["open_ticket"] != false) {
+			if ev.Name == event.AIAgentAnswerGenerated && (ev.Payload["mode"] != "offline" || ev.Payload["open_ticket"] != false) {
 				t.Errorf("AI Agent Answer Generated: %v", ev.Payload)
 			}
 		}
@@ -295,7 +295,7 @@ func TestConversationsCloseAndReopen(t *testing.T) {
 		if status != http.StatusConflict {
 			t.Fatalf("reopen beside an open conversation: %d %s", status, body)
 		}
-		wantOrder(t, names(e.events(conv.ID)), flow.TicketOpened, flow.TicketClosed, flow.ConversationClosed, flow.ConversationReopened, flow.ConversationClosed)
+		wantOrder(t, names(e.events(conv.ID)), event.TicketOpened, event.TicketClosed, event.ConversationClosed, event.ConversationReopened, event.ConversationClosed)
 	})
 }
 

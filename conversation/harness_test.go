@@ -19,8 +19,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/conversation"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/llm"
@@ -82,7 +83,7 @@ func start(t *testing.T, st *store.Store, o options) *env {
 	e := &env{t: t, st: st, waits: &waitLog{}}
 	ins := &jobs.Inserter{}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e.svc = &conversation.Service{Jobs: ins, Outbox: &flow.Outbox{Jobs: ins}, Log: log, Store: st,
+	e.svc = &conversation.Service{Jobs: ins, Outbox: &channel.Outbox{}, Log: log, Store: st,
 		Knowledge: knowledge.New(st.Engine()), Tools: o.tools, AnswerBudget: 10 * time.Second}
 	if !o.offline {
 		e.llm = llmtest.Start(llmtest.Options{APIKey: "sk-test", Responder: o.responder})
@@ -150,12 +151,12 @@ func (e *env) newTenant(name string) (parley.Tenant, string) {
 
 // sendWorker stands in for the WhatsApp sender: it marks the message sent.
 type sendWorker struct {
-	river.WorkerDefaults[flow.SendMessageArgs]
+	river.WorkerDefaults[channel.SendMessageArgs]
 	st   *store.Store
 	sent *atomic.Int64
 }
 
-func (w *sendWorker) Work(ctx context.Context, job *river.Job[flow.SendMessageArgs]) error {
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[channel.SendMessageArgs]) error {
 	_, err := w.st.AdvanceMessageDelivery(ctx, job.Args.TenantID, job.Args.MessageID,
 		store.MessageUpdate{ChannelMessageID: "wamid.sent-" + job.Args.MessageID, Status: parley.StatusSent})
 	if err == nil {
@@ -169,7 +170,7 @@ var wamids atomic.Int64
 // receive takes a contact's text in, as the gateway does: in a transaction.
 func (e *env) receive(phone, text string, who any) parley.Conversation {
 	e.t.Helper()
-	in := flow.Inbound{TenantID: e.tenant.ID, Channel: e.channel, Phone: phone, ContactName: "Contact",
+	in := channel.Inbound{TenantID: e.tenant.ID, Channel: e.channel, Phone: phone, ContactName: "Contact",
 		Message: parley.Message{Type: parley.MessageText, Content: text, ChannelMessageID: fmt.Sprintf("wamid.in-%d", wamids.Add(1))}}
 	switch w := who.(type) {
 	case parley.Customer:
@@ -194,7 +195,7 @@ func (e *env) settle() {
 	e.t.Helper()
 	eventually(e.t, "flow jobs to finish", func() bool {
 		res, err := e.jc.JobList(context.Background(), river.NewJobListParams().
-			Kinds(flow.GenerateAIAgentAnswerArgs{}.Kind(), flow.AssignWaitingTicketsArgs{}.Kind(), flow.SendMessageArgs{}.Kind()).
+			Kinds(event.GenerateAIAgentAnswerArgs{}.Kind(), event.AssignWaitingTicketsArgs{}.Kind(), channel.SendMessageArgs{}.Kind()).
 			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending))
 		return err == nil && len(res.Jobs) == 0
 	})

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/llm"
@@ -22,7 +23,7 @@ import (
 // (agent.go) and the human side's tickets (tickets.go).
 type Service struct {
 	Jobs   *jobs.Inserter
-	Outbox *flow.Outbox
+	Outbox *channel.Outbox
 	Log    *slog.Logger
 
 	// Store runs the transactions of the jobs and of the ticket API.
@@ -62,11 +63,11 @@ func (s *Service) log() *slog.Logger {
 	return s.Log
 }
 
-// Receive implements flow.Receiver: it appends the message to the contact's
+// Receive implements channel.Receiver: it appends the message to the contact's
 // open conversation (opening one if needed), records the active channel and
 // the session, logs the received events, and routes the message onwards. A
 // redelivered message (same provider id) changes nothing.
-func (s *Service) Receive(ctx context.Context, q *store.Queries, in flow.Inbound) (parley.Conversation, error) {
+func (s *Service) Receive(ctx context.Context, q *store.Queries, in channel.Inbound) (parley.Conversation, error) {
 	conv, msg, dup, err := s.Append(ctx, q, in)
 	if err != nil || dup {
 		return conv, err
@@ -75,7 +76,7 @@ func (s *Service) Receive(ctx context.Context, q *store.Queries, in flow.Inbound
 }
 
 // Append is Receive without routing: the conversation store's part.
-func (s *Service) Append(ctx context.Context, q *store.Queries, in flow.Inbound) (conv parley.Conversation, msg parley.Message, dup bool, err error) {
+func (s *Service) Append(ctx context.Context, q *store.Queries, in channel.Inbound) (conv parley.Conversation, msg parley.Message, dup bool, err error) {
 	if in.Message.ChannelMessageID != "" {
 		if _, err := q.MessageByChannelID(ctx, in.Channel.ID, in.Message.ChannelMessageID); err == nil {
 			return conv, msg, true, nil
@@ -113,12 +114,12 @@ func (s *Service) Append(ctx context.Context, q *store.Queries, in flow.Inbound)
 		"message_id": msg.ID, "channel_id": in.Channel.ID, "channel_message_id": msg.ChannelMessageID,
 		"from": in.Phone, "profile_name": in.ContactName, "type": msg.Type, "content": msg.Content,
 	}
-	if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, flow.TextMessageReceived, received); err != nil {
+	if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageReceived, received); err != nil {
 		return conv, msg, false, err
 	}
 	if in.Customer != nil {
 		received["customer"] = map[string]any{"id": in.Customer.ID, "name": in.Customer.Name, "email": in.Customer.Email, "language": in.Customer.Language, "phone": in.Customer.Phone}
-		if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, flow.TextMessageWithUserInfoReceived, received); err != nil {
+		if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageWithUserInfoReceived, received); err != nil {
 			return conv, msg, false, err
 		}
 	}
@@ -132,7 +133,7 @@ func (s *Service) Append(ctx context.Context, q *store.Queries, in flow.Inbound)
 
 // open starts a conversation for the contact. The language is the
 // customer's, else the tenant's default.
-func (s *Service) open(ctx context.Context, q *store.Queries, in flow.Inbound, kind parley.ConversationKind) (parley.Conversation, error) {
+func (s *Service) open(ctx context.Context, q *store.Queries, in channel.Inbound, kind parley.ConversationKind) (parley.Conversation, error) {
 	c := parley.Conversation{TenantID: in.TenantID, Kind: kind, ContactPhone: in.Phone, ChannelID: in.Channel.ID}
 	if in.Customer != nil {
 		c.CustomerID, c.Language = in.Customer.ID, in.Customer.Language

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -23,7 +23,7 @@ func (s *Service) route(ctx context.Context, q *store.Queries, conv parley.Conve
 	t, err := q.OpenTicketFor(ctx, conv.TenantID, conv.ID)
 	switch {
 	case err == nil:
-		if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, flow.GenerateAgentAnswer, flow.GenerateAgentAnswerPayload{
+		if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAgentAnswer, event.GenerateAgentAnswerPayload{
 			TicketID: t.ID, AgentID: t.AgentID, MessageID: msg.ID,
 		}); err != nil {
 			return err
@@ -33,13 +33,13 @@ func (s *Service) route(ctx context.Context, q *store.Queries, conv parley.Conve
 	case parley.ErrorCode(err) != parley.CodeNotFound:
 		return err
 	}
-	args := flow.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, flow.GenerateAIAgentAnswer, args); err != nil {
+	args := event.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
+	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
 		return err
 	}
 	if !s.AnswerAfterCommit {
 		if err := s.Jobs.InsertTx(ctx, q.Tx(), args, nil); err != nil {
-			return fmt.Errorf("enqueue %s: %w", flow.GenerateAIAgentAnswer, err)
+			return fmt.Errorf("enqueue %s: %w", event.GenerateAIAgentAnswer, err)
 		}
 		return nil
 	}
@@ -49,7 +49,7 @@ func (s *Service) route(ctx context.Context, q *store.Queries, conv parley.Conve
 	at := s.Store.Clock().Now().Add(s.answerBudget() + backstopSlack)
 	id, err := s.Jobs.InsertBackstopTx(ctx, q.Tx(), args, nil, at)
 	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", flow.GenerateAIAgentAnswer, err)
+		return fmt.Errorf("enqueue %s: %w", event.GenerateAIAgentAnswer, err)
 	}
 	if id != 0 {
 		known := known{conv: conv, msg: msg}

@@ -16,10 +16,11 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/email"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/dashboard"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/knowledge"
@@ -72,9 +73,9 @@ func withServices(t *testing.T) func(*dashboard.Deps) {
 		}
 		ins := &jobs.Inserter{}
 		ins.Set(jc)
-		d.Conversations = &conversation.Service{Store: d.Store, Jobs: ins, Outbox: &flow.Outbox{Jobs: ins},
+		d.Conversations = &conversation.Service{Store: d.Store, Jobs: ins, Outbox: &channel.Outbox{},
 			Knowledge: knowledge.New(d.Store.Engine()), Tools: &conversation.Tools{}}
-		d.Leads = &leads.Service{Store: d.Store, Jobs: ins, Outbox: &flow.Outbox{Jobs: ins}, Mailer: leads.SMTPMailer{},
+		d.Leads = &leads.Service{Store: d.Store, Jobs: ins, Outbox: &channel.Outbox{}, Mailer: email.SMTPMailer{},
 			Clock: d.Clock, Log: slog.New(slog.DiscardHandler)}
 		d.Webhooks = &hooks.Service{Store: d.Store, Clock: d.Clock, Known: func(string) bool { return true }}
 	}

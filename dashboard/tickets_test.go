@@ -9,7 +9,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/dashboard"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -182,7 +182,7 @@ func TestTicketReplyAssignClose(t *testing.T) {
 		t.Errorf("the ticket's agent is %q, want Bea who answered", got.AgentID)
 	}
 	names := strings.Join(eventNames(t, e.st, tn.ID, conv.ID), ",")
-	if !strings.Contains(names, flow.AgentAssigned) || !strings.Contains(names, flow.AgentAnswerGenerated) || !strings.Contains(names, flow.SendTextMessage) {
+	if !strings.Contains(names, event.AgentAssigned) || !strings.Contains(names, event.AgentAnswerGenerated) || !strings.Contains(names, event.SendTextMessage) {
 		t.Errorf("events after the reply: %s", names)
 	}
 	sent := b.get(path + "?sent=1")

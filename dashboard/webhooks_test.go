@@ -9,7 +9,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/dashboard"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -20,7 +20,7 @@ func TestWebhooksPage(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, func(d *dashboard.Deps) {
 				withServices(t)(d)
-				d.Webhooks = &hooks.Service{Store: d.Store, Clock: d.Clock, Known: func(n string) bool { return n == flow.TicketOpened }}
+				d.Webhooks = &hooks.Service{Store: d.Store, Clock: d.Clock, Known: func(n string) bool { return n == event.TicketOpened }}
 			})
 			tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 			w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -45,7 +45,7 @@ func TestWebhooksPage(t *testing.T) {
 			}
 
 			err := e.st.InTx(context.Background(), func(q *store.Queries) error {
-				_, err := q.AppendEvent(context.Background(), tn.ID, w.Conv.ID, flow.TicketOpened, map[string]any{"ticket_id": "t"})
+				_, err := q.AppendEvent(context.Background(), tn.ID, w.Conv.ID, event.TicketOpened, map[string]any{"ticket_id": "t"})
 				return err
 			})
 			if err != nil {

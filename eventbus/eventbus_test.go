@@ -16,10 +16,10 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/eventbus"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/intake/nats/natstest"
 	"github.com/parleyhq/parley/intake/sqs/sqstest"
 	"github.com/parleyhq/parley/store"
@@ -82,7 +82,7 @@ func (w *writer) write(p *apptest.Parley, phone string) {
 	w.n++
 	svc := &conversation.Service{Outbox: p.Outbox}
 	err := p.Store.InTx(context.Background(), func(q *store.Queries) error {
-		_, _, _, err := svc.Append(context.Background(), q, flow.Inbound{TenantID: w.tenant.ID, Channel: w.channel, Phone: phone,
+		_, _, _, err := svc.Append(context.Background(), q, channel.Inbound{TenantID: w.tenant.ID, Channel: w.channel, Phone: phone,
 			Message: parley.Message{Type: parley.MessageText, Content: fmt.Sprintf("message %d", w.n), ChannelMessageID: fmt.Sprintf("wamid.%d.%d", time.Now().UnixNano(), w.n)}})
 		return err
 	})

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 )
 
 // Payloads of the follow-up events, for the event catalog. The events are
@@ -43,9 +43,9 @@ type SurveyAnsweredPayload struct {
 }
 
 // Catalog lists the follow-up commands and events for `parley events`.
-func Catalog() []flow.Entry {
+func Catalog() []event.Entry {
 	decision := reflect.TypeFor[DecisionPayload]()
-	return []flow.Entry{
+	return []event.Entry{
 		{Name: EventRequest, Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Check a conversation's follow-up rules and send what is due; payload {\"id\": conversation id}, other keys ignored; an unreadable payload fails for good with its reason logged.", Payload: reflect.TypeFor[RequestArgs]()},
 		{Name: EventSent, Type: "event", Summary: "A follow-up rule fired: its message was queued.", Payload: decision},
 		{Name: EventSkipped, Type: "event", Summary: "A due follow-up was not sent, with the business rule that said no.", Payload: decision},

@@ -12,10 +12,10 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -117,7 +117,7 @@ func (e *env) inbound(phone string, m parley.Message) parley.Conversation {
 	var conv parley.Conversation
 	err := e.p.Store.InTx(context.Background(), func(q *store.Queries) error {
 		var err error
-		conv, _, _, err = e.convs.Append(context.Background(), q, flow.Inbound{TenantID: e.tenant.ID, Channel: e.channel, Phone: phone, Message: m})
+		conv, _, _, err = e.convs.Append(context.Background(), q, channel.Inbound{TenantID: e.tenant.ID, Channel: e.channel, Phone: phone, Message: m})
 		return err
 	})
 	if err != nil {

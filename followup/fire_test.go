@@ -2,12 +2,12 @@ package followup_test
 
 import (
 	"context"
+	"github.com/parleyhq/parley/event"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/app/apptest"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
 )
@@ -35,7 +35,7 @@ func TestFiresAfterTheDelayAndNotBefore(t *testing.T) {
 		// Queued through the outbox, whose sender takes it at once (this
 		// env's channel has no real number, so it may have failed already).
 		queued := 0
-		for _, ev := range e.events(conv, flow.SendTextMessage) {
+		for _, ev := range e.events(conv, event.SendTextMessage) {
 			if ev.Payload["message_id"] == msg.ID {
 				queued++
 			}

@@ -6,7 +6,7 @@
 //
 // The work is the Follow-Up Request job ({"id": conversation id}). It is
 // scheduled in the transaction that queues an agent message (OnAgentMessage,
-// the flow.Outbox hook), swept up by a periodic scan over the due-time index
+// the channel.Outbox hook), swept up by a periodic scan over the due-time index
 // as a safety net, and can be requested through the API. A customer message
 // stops every pending follow-up (OnCustomerMessage, the conversation store's
 // hook): the job, when it runs, finds the customer wrote last and ends.
@@ -14,10 +14,10 @@ package followup
 
 import (
 	"context"
+	"github.com/parleyhq/parley/channel"
 	"log/slog"
 
 	"github.com/parleyhq/parley/clock"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
@@ -61,8 +61,8 @@ type Writer interface {
 type Service struct {
 	Store  *store.Store
 	Jobs   *jobs.Inserter
-	Outbox *flow.Outbox // follow-ups leave through it, role ai
-	LLM    Writer       // nil: the rule's own text is sent (no-LLM mode)
+	Outbox *channel.Outbox // follow-ups leave through it, role ai
+	LLM    Writer          // nil: the rule's own text is sent (no-LLM mode)
 	Clock  clock.Clock
 	Log    *slog.Logger
 	// Metrics may be nil.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
@@ -69,7 +69,7 @@ func TestSurveyAnswersAreRecorded(t *testing.T) {
 		if len(got) != 1 || got[0].Type != parley.MessageInteractive || got[0].Content != "How did we do?" {
 			t.Fatalf("survey message = %+v", got)
 		}
-		list, err := delivery.InteractiveOf(got[0])
+		list, err := channel.InteractiveOf(got[0])
 		if err != nil || list == nil || list.ListButton == "" || len(list.Sections) != 1 || len(list.Sections[0].Rows) != 5 {
 			t.Fatalf("list = %+v, %v", list, err)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// OnAgentMessage is the flow.Outbox hook: in the transaction that queues an
+// OnAgentMessage is the channel.Outbox hook: in the transaction that queues an
 // AI or human agent message, it moves the conversation's due time to when
 // its next rule falls due and schedules the Follow-Up Request for then.
 func (s *Service) OnAgentMessage(ctx context.Context, q *store.Queries, conv parley.Conversation, _ parley.Message) error {

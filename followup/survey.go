@@ -5,10 +5,10 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/delivery"
+	"github.com/parleyhq/parley/channel"
 )
 
-// A survey travels in the queued message as a delivery.Interactive, which
+// A survey travels in the queued message as a channel.Interactive, which
 // the channel's sender turns into reply buttons or a list (WhatsApp Cloud
 // API) or into text with numbered choices (Twilio, where buttons and lists
 // need pre-approved Content templates). Choice ids are
@@ -34,16 +34,16 @@ func surveyMessage(msg parley.Message, survey parley.SurveyType, followUpID stri
 	id := func(answer string) string { return choicePrefix + followUpID + ":" + answer }
 	switch survey {
 	case parley.SurveyYesNo:
-		return delivery.WithInteractive(msg, delivery.Interactive{
-			Buttons: []delivery.Choice{{ID: id("yes"), Title: "Yes"}, {ID: id("no"), Title: "No"}},
+		return channel.WithInteractive(msg, channel.Interactive{
+			Buttons: []channel.Choice{{ID: id("yes"), Title: "Yes"}, {ID: id("no"), Title: "No"}},
 		})
 	case parley.SurveyCSAT:
-		rows := make([]delivery.Choice, 0, 5)
+		rows := make([]channel.Choice, 0, 5)
 		for score := 1; score <= 5; score++ {
-			rows = append(rows, delivery.Choice{ID: id(strconv.Itoa(score)), Title: csatLabels[score]})
+			rows = append(rows, channel.Choice{ID: id(strconv.Itoa(score)), Title: csatLabels[score]})
 		}
-		return delivery.WithInteractive(msg, delivery.Interactive{
-			ListButton: "Rate us", Sections: []delivery.Section{{Title: "Your rating", Rows: rows}},
+		return channel.WithInteractive(msg, channel.Interactive{
+			ListButton: "Rate us", Sections: []channel.Section{{Title: "Your rating", Rows: rows}},
 		})
 	case parley.SurveyNPS:
 		msg.Content += "\n\nHow likely are you to recommend us to a friend? Reply with a number from 0 (not at all) to 10 (extremely)."

@@ -15,11 +15,12 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/eventbus"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -105,7 +106,7 @@ func TestWebhookDeliveredSignedRetriedAndVisible(t *testing.T) {
 				}
 			}
 
-			r := p.Do("POST", "/api/webhook-subscriptions", key, map[string]any{"url": rcv.URL, "events": []string{flow.TextMessageReceived}})
+			r := p.Do("POST", "/api/webhook-subscriptions", key, map[string]any{"url": rcv.URL, "events": []string{event.TextMessageReceived}})
 			if r.Status != http.StatusCreated {
 				t.Fatalf("create = %d %s", r.Status, r.Body)
 			}
@@ -133,7 +134,7 @@ func TestWebhookDeliveredSignedRetriedAndVisible(t *testing.T) {
 				t.Fatal("a wrong secret verifies")
 			}
 			var ce eventbus.CloudEvent
-			if err := json.Unmarshal(body, &ce); err != nil || ce.EventName != flow.TextMessageReceived || ce.ConversationID != conv.ID || ce.SpecVersion != "1.0" {
+			if err := json.Unmarshal(body, &ce); err != nil || ce.EventName != event.TextMessageReceived || ce.ConversationID != conv.ID || ce.SpecVersion != "1.0" {
 				t.Fatalf("body = %s (%v)", body, err)
 			}
 			var ds deliveries
@@ -217,7 +218,7 @@ func customerWrites(t *testing.T, p *apptest.Parley, tenant parley.Tenant, phone
 	var conv parley.Conversation
 	svc := &conversation.Service{Outbox: p.Outbox}
 	err = p.Store.InTx(ctx, func(q *store.Queries) error {
-		conv, _, _, err = svc.Append(ctx, q, flow.Inbound{TenantID: tenant.ID, Channel: ch, Phone: phone,
+		conv, _, _, err = svc.Append(ctx, q, channel.Inbound{TenantID: tenant.ID, Channel: ch, Phone: phone,
 			Message: parley.Message{Type: parley.MessageText, Content: "Hi", ChannelMessageID: "wamid." + phone}})
 		return err
 	})
@@ -230,7 +231,7 @@ func customerWrites(t *testing.T, p *apptest.Parley, tenant parley.Tenant, phone
 func ticketEvent(t *testing.T, p *apptest.Parley, conv parley.Conversation) {
 	t.Helper()
 	err := p.Store.InTx(context.Background(), func(q *store.Queries) error {
-		_, err := q.AppendEvent(context.Background(), conv.TenantID, conv.ID, flow.TicketOpened, map[string]any{"ticket_id": "t1"})
+		_, err := q.AppendEvent(context.Background(), conv.TenantID, conv.ID, event.TicketOpened, map[string]any{"ticket_id": "t1"})
 		return err
 	})
 	if err != nil {
@@ -275,7 +276,7 @@ func TestWebhookRefusingOneEventKeepsTheSubscription(t *testing.T) {
 			p := apptest.Start(t, engine, clk, allowLoopback)
 			tenant, key := p.Tenant("Acme")
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Header.Get("Parley-Event") == flow.TicketOpened {
+				if r.Header.Get("Parley-Event") == event.TicketOpened {
 					w.WriteHeader(http.StatusBadRequest) // an event type this endpoint does not know
 					return
 				}
@@ -290,7 +291,7 @@ func TestWebhookRefusingOneEventKeepsTheSubscription(t *testing.T) {
 				var ds deliveries
 				p.Do("GET", "/api/webhook-subscriptions/"+sub.ID+"/deliveries?limit=200", key, nil).JSON(t, &ds)
 				for _, d := range ds.Items {
-					if d.EventName == flow.TicketOpened {
+					if d.EventName == event.TicketOpened {
 						return d
 					}
 				}

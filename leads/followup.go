@@ -8,8 +8,9 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/email"
 	"github.com/parleyhq/parley/clock"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/phone"
@@ -22,8 +23,8 @@ type Service struct {
 	// LLM writes the content; nil runs the offline composer.
 	LLM    *llm.Client
 	Jobs   *jobs.Inserter
-	Outbox *flow.Outbox
-	Mailer Mailer
+	Outbox *channel.Outbox
+	Mailer email.Mailer
 	Clock  clock.Clock
 	Log    *slog.Logger
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel/email"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/store"
@@ -164,8 +165,8 @@ func TestSMTPImplicitTLSThroughTheGuard(t *testing.T) {
 	portN, _ := strconv.Atoi(port)
 	sender := parley.EmailSender{Host: host, Port: portN, Username: s.User, Password: s.Password, FromAddress: "sales@acme.example", TLS: parley.TLSImplicit}
 	allow, _ := netguard.ParseAllow("127.0.0.0/8") // as PARLEY_OUTBOUND_ALLOW would
-	m := leads.SMTPMailer{Timeout: 5 * time.Second, Guard: netguard.New(allow, netguard.SMTPPorts), RootCAs: roots}
-	if err := m.Send(context.Background(), sender, leads.Email{To: "jane@acme.com", Subject: "Hi", Body: "Hello"}); err != nil {
+	m := email.SMTPMailer{Timeout: 5 * time.Second, Guard: netguard.New(allow, netguard.SMTPPorts), RootCAs: roots}
+	if err := m.Send(context.Background(), sender, email.Email{To: "jane@acme.com", Subject: "Hi", Body: "Hello"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Received(); len(got) != 1 || got[0].To[0] != "jane@acme.com" {

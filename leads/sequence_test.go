@@ -11,8 +11,8 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/conversation"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/store"
 )
@@ -80,7 +80,7 @@ func TestScheduledSequenceDelivers(t *testing.T) {
 			msgs[0].Template.Parameters[0] != "Jane" || msgs[0].Content != out.Data.Messages["whatsapp"].Message || msgs[0].ChannelID != e.channel {
 			t.Fatalf("whatsapp message = %+v", msgs)
 		}
-		sends, _ := e.p.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(flow.SendMessageArgs{}.Kind()))
+		sends, _ := e.p.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(channel.SendMessageArgs{}.Kind()))
 		if len(sends.Jobs) != 1 {
 			t.Fatalf("send jobs = %d", len(sends.Jobs))
 		}
@@ -251,7 +251,7 @@ func (e *env) inbound(text string) {
 	}
 	svc := &conversation.Service{}
 	err = e.p.Store.InTx(context.Background(), func(q *store.Queries) error {
-		_, _, _, err := svc.Append(context.Background(), q, flow.Inbound{TenantID: e.tenant.ID, Channel: ch, Phone: janePhone, ContactName: "Jane",
+		_, _, _, err := svc.Append(context.Background(), q, channel.Inbound{TenantID: e.tenant.ID, Channel: ch, Phone: janePhone, ContactName: "Jane",
 			Message: parley.Message{Type: parley.MessageText, Content: text, ChannelMessageID: "wamid." + e.clk.Now().Format("150405.000000"), CreatedAt: e.clk.Now()}})
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel/email"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -119,14 +120,14 @@ func (w *StepWorker) email(ctx context.Context, job *river.Job[StepArgs], seq pa
 	}
 	domain := site.Email.FromAddress[strings.LastIndexByte(site.Email.FromAddress, '@')+1:]
 	lead, _ := s.Store.GetLead(ctx, seq.TenantID, seq.LeadID)
-	err := s.Mailer.Send(ctx, *site.Email, Email{
+	err := s.Mailer.Send(ctx, *site.Email, email.Email{
 		To: seq.Email, ToName: lead.Name, Subject: c.Title, Body: c.Message,
 		MessageID: step.ID + "@" + domain, Date: s.Clock.Now(),
 	})
 	switch {
 	case err == nil:
 		return s.record(ctx, seq, step, parley.StepSent, "sent to "+seq.Email, map[string]any{"to": seq.Email, "subject": c.Title})
-	case errors.Is(err, ErrMailRejected) || job.Attempt >= job.MaxAttempts:
+	case errors.Is(err, email.ErrMailRejected) || job.Attempt >= job.MaxAttempts:
 		return s.record(ctx, seq, step, parley.StepFailed, err.Error(), map[string]any{"to": seq.Email, "attempt": job.Attempt})
 	}
 	return err

@@ -1,9 +1,8 @@
 package notify
 
 import (
+	"github.com/parleyhq/parley/event"
 	"reflect"
-
-	"github.com/parleyhq/parley/flow"
 )
 
 // RequestedPayload is Notification Requested, logged in the customer's conversation.
@@ -39,8 +38,8 @@ type DeliveredPayload struct {
 }
 
 // Catalog lists the merchant-notification commands and events for `parley events`.
-func Catalog() []flow.Entry {
-	return []flow.Entry{
+func Catalog() []event.Entry {
+	return []event.Entry{
 		{Name: "Request Notification", Type: "command", JobKind: RequestArgs{}.Kind(), Summary: "Ask the business's staff: validate, classify, store, send the request campaign.", Payload: reflect.TypeFor[RequestArgs]()},
 		{Name: EventRequested, Type: "event", Summary: "Staff were asked; the recipients are kept.", Payload: reflect.TypeFor[RequestedPayload]()},
 		{Name: EventAnswered, Type: "event", Summary: "A staff member answered (single-answer notifications accept one).", Payload: reflect.TypeFor[AnsweredPayload]()},

@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/conversation"
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
@@ -29,7 +29,7 @@ const (
 type Service struct {
 	Store  *store.Store
 	Jobs   *jobs.Inserter
-	Outbox *flow.Outbox
+	Outbox *channel.Outbox
 	// Conversations lets the AI agent write the customer's reply with a
 	// staff answer in view (inside the 24-hour window).
 	Conversations *conversation.Service

@@ -12,7 +12,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/store"
 )
@@ -152,7 +152,7 @@ func TestRefusedAnswerShowsAsFailed(t *testing.T) {
 			t.Fatalf("event log lacks the answer's message: %+v", evs)
 		}
 		if !slices.ContainsFunc(evs, func(ev parley.Event) bool {
-			return ev.Name == flow.MessageSendFailed && ev.Payload["message_id"] == d.MessageID
+			return ev.Name == event.MessageSendFailed && ev.Payload["message_id"] == d.MessageID
 		}) {
 			t.Fatalf("event log lacks the failed send of the answer: %+v", evs)
 		}

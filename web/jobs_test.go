@@ -8,10 +8,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/channels"
-	"github.com/parleyhq/parley/flow"
+	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/followup"
-	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/store"
@@ -85,13 +84,13 @@ func TestEveryJobKindShowsForItsTenantOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			kinds := []river.JobArgs{
-				flow.SendMessageArgs{TenantID: a.ID, ConversationID: conv.ID, MessageID: "m1"},
-				flow.GenerateAIAgentAnswerArgs{TenantID: a.ID, ConversationID: conv.ID, MessageID: "m1"},
-				flow.AssignWaitingTicketsArgs{TenantID: a.ID},
-				gateway.ReceivedArgs{TenantID: a.ID, ChannelID: "c1", InboxIDs: []string{"i1"}},
+				channel.SendMessageArgs{TenantID: a.ID, ConversationID: conv.ID, MessageID: "m1"},
+				event.GenerateAIAgentAnswerArgs{TenantID: a.ID, ConversationID: conv.ID, MessageID: "m1"},
+				event.AssignWaitingTicketsArgs{TenantID: a.ID},
+				channel.ReceivedArgs{TenantID: a.ID, ChannelID: "c1", InboxIDs: []string{"i1"}},
 				notify.RequestArgs{ID: "n1", TenantID: a.ID, ConversationID: conv.ID, Type: "question", Key: "k1"},
 				notify.DeliverArgs{TenantID: a.ID, NotificationID: "n1", Answer: 1, By: "api"},
-				channels.CheckChannelArgs{TenantID: a.ID, ChannelID: "c1"},
+				channel.CheckChannelArgs{TenantID: a.ID, ChannelID: "c1"},
 				leads.StepArgs{TenantID: a.ID, SequenceID: "s1", StepID: "st1"},
 				followup.RequestArgs{ID: conv.ID},
 			}

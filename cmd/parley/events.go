@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/parleyhq/parley/event"
 	"io"
 
-	"github.com/parleyhq/parley/flow"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/notify"
 )
@@ -27,13 +27,13 @@ func events(args []string, stdout, stderr io.Writer) error {
 	}
 	var doc map[string]any
 	var err error
-	entries := append(flow.Catalog(), followup.Catalog()...)
+	entries := append(event.Catalog(), followup.Catalog()...)
 	entries = append(entries, notify.Catalog()...)
 	switch *format {
 	case "asyncapi":
-		doc, err = flow.AsyncAPI(version, entries)
+		doc, err = event.AsyncAPI(version, entries)
 	case "jsonschema":
-		doc, err = flow.JSONSchemas(entries)
+		doc, err = event.JSONSchemas(entries)
 	default:
 		return &usageError{fmt.Sprintf("--format: want asyncapi or jsonschema, not %q", *format)}
 	}

@@ -13,11 +13,11 @@ import (
 	"testing"
 )
 
-// flowNames reads every string constant declared in package flow's
+// flowNames reads every string constant declared in package event's
 // sources, so a name added there without a catalog entry fails this test.
 func flowNames(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("../../flow/*.go")
+	files, err := filepath.Glob("../../event/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func flowNames(t *testing.T) []string {
 		}
 	}
 	if len(names) < 10 {
-		t.Fatalf("found only %d names in package flow: %v", len(names), names)
+		t.Fatalf("found only %d names in package event: %v", len(names), names)
 	}
 	return names
 }

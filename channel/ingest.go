@@ -1,0 +1,194 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/event"
+	"github.com/parleyhq/parley/store"
+)
+
+// batch is what one webhook brought for one channel: new messages and
+// statuses, in the order they came.
+type batch struct {
+	route    string // how the channel is named on the wire: a phone_number_id or a channel id
+	lookup   func(ctx context.Context, q *store.Queries) (parley.Channel, error)
+	messages []store.InboxMessage // TenantID and ChannelID are filled on ingest
+	statuses []statusItem
+}
+
+// statusItem is a provider's delivery receipt in neutral form.
+type statusItem struct {
+	ProviderMessageID string
+	// CallbackData is what we asked the provider to echo (our message id),
+	// so a status that overtakes the send job's commit still finds its message.
+	CallbackData string
+	Status       parley.DeliveryStatus
+	ErrorCode    string
+	ErrorReason  string
+}
+
+// tally counts outcomes until the transaction commits.
+type tally map[string]int
+
+// ingest stores the batches in one transaction: new messages into the
+// inbox with one received job per channel, statuses onto their messages.
+// A channel the lookup does not find is skipped (and counted): the provider
+// is told 200 so it stops retrying. Any database error rolls everything
+// back and is returned, so the provider retries the whole request.
+func (g *Gateway) ingest(ctx context.Context, provider string, batches []batch) error {
+	t := tally{}
+	var runs []inlineRun
+	err := g.store.InTx(ctx, func(q *store.Queries) error {
+		clear(t)
+		for _, b := range batches {
+			if err := g.ingestBatch(ctx, q, provider, b, t, &runs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		g.abandon(runs)
+		return err
+	}
+	g.startInline(runs)
+	for outcome, n := range t {
+		g.count(provider, outcome, n)
+	}
+	return nil
+}
+
+func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, provider string, b batch, t tally, runs *[]inlineRun) error {
+	ch, err := b.lookup(ctx, q)
+	if parley.ErrorCode(err) == parley.CodeNotFound {
+		g.log.WarnContext(ctx, "webhook for an unknown channel: acknowledged and dropped", "provider", provider, "route", b.route,
+			"messages", len(b.messages), "statuses", len(b.statuses))
+		t["unknown_number"] += len(b.messages) + len(b.statuses)
+		return nil
+	}
+	var claims *unverified
+	if errors.As(err, &claims) {
+		return g.holdBatch(ctx, q, provider, b, claims.claims, t)
+	}
+	if err != nil {
+		return err
+	}
+	log := g.log.With("tenant_id", ch.TenantID, "channel_id", ch.ID, "provider", provider)
+
+	now := g.store.Clock().Now()
+	var fresh []string
+	for _, m := range b.messages {
+		m.TenantID, m.ChannelID = ch.TenantID, ch.ID
+		m = sanitize(m, now)
+		if m.ProviderMessageID == "" { // nothing left to dedupe it by
+			t["skipped"]++
+			continue
+		}
+		stored, inserted, err := q.InsertInbox(ctx, m)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			log.InfoContext(ctx, "duplicate delivery ignored", "provider_message_id", m.ProviderMessageID)
+			t["duplicate"]++
+			continue
+		}
+		fresh = append(fresh, stored.ID)
+		t["stored"]++
+	}
+	if len(fresh) > 0 {
+		args := ReceivedArgs{TenantID: ch.TenantID, ChannelID: ch.ID, InboxIDs: fresh}
+		if err := g.insertReceived(ctx, q, args, runs); err != nil {
+			return err
+		}
+	}
+	for _, st := range b.statuses {
+		outcome, err := g.applyStatus(ctx, q, ch, st)
+		if err != nil {
+			return err
+		}
+		if outcome == "status_unknown_message" {
+			log.InfoContext(ctx, "status for a message Parley did not send", "provider_message_id", st.ProviderMessageID, "status", st.Status)
+		}
+		t[outcome]++
+	}
+	return nil
+}
+
+// applyStatus moves the message a status names forward (never back: they
+// arrive out of order) and logs the change in its conversation.
+func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.Channel, st statusItem) (string, error) {
+	m, err := q.MessageByChannelID(ctx, ch.ID, st.ProviderMessageID)
+	if parley.ErrorCode(err) == parley.CodeNotFound && store.IsUUID(st.CallbackData) {
+		m, err = q.GetMessage(ctx, ch.TenantID, st.CallbackData)
+		if err == nil && m.ChannelID != ch.ID {
+			return "status_unknown_message", nil
+		}
+	}
+	if parley.ErrorCode(err) == parley.CodeNotFound {
+		return "status_unknown_message", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if m.TenantID != ch.TenantID || m.Role == parley.RoleCustomer {
+		return "status_unknown_message", nil
+	}
+	changed, err := q.AdvanceMessageDelivery(ctx, m.TenantID, m.ID, store.MessageUpdate{
+		ChannelMessageID: st.ProviderMessageID, Status: st.Status, ErrorCode: st.ErrorCode, ErrorReason: st.ErrorReason,
+	})
+	if err != nil {
+		return "", err
+	}
+	if !changed {
+		return "status_stale", nil
+	}
+	payload := map[string]any{"message_id": m.ID, "channel_id": ch.ID, "channel_message_id": st.ProviderMessageID, "status": st.Status}
+	name := event.MessageStatusChanged
+	if st.Status == parley.StatusFailed {
+		name = event.MessageSendFailed
+		payload["error_code"], payload["error_reason"], payload["source"] = st.ErrorCode, st.ErrorReason, "provider_status"
+	}
+	if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, name, payload); err != nil {
+		return "", err
+	}
+	return "status_applied", nil
+}
+
+// sanitize makes a message storable on both engines, whatever a signed but
+// odd payload holds: PostgreSQL's text refuses NUL and invalid UTF-8, and a
+// timestamp in the future would stretch the 24-hour window.
+func sanitize(m store.InboxMessage, now time.Time) store.InboxMessage {
+	m.ProviderMessageID = clean(m.ProviderMessageID)
+	m.Sender = clean(m.Sender)
+	m.ContactName = clean(m.ContactName)
+	m.Type = parley.MessageType(clean(string(m.Type)))
+	m.Content = clean(m.Content)
+	if m.SentAt.IsZero() || m.SentAt.After(now) {
+		m.SentAt = now
+	}
+	if m.Extra != nil {
+		// JSON escapes NUL; only invalid UTF-8 needs mending.
+		b, err := json.Marshal(m.Extra)
+		if err != nil {
+			m.Extra = map[string]any{"unencodable": err.Error()}
+		} else if !utf8.Valid(b) {
+			var mended map[string]any
+			if json.Unmarshal(bytes.ToValidUTF8(b, []byte("\uFFFD")), &mended) == nil {
+				m.Extra = mended
+			}
+		}
+	}
+	return m
+}
+
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}

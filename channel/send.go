@@ -1,0 +1,165 @@
+// Sending sends what the conversation flow queued: its send
+// stage (SendStage) takes queued messages in batches and sends them on their
+// channel, WhatsApp Cloud API or Twilio, and applies WhatsApp's 24-hour rule
+// (CheckWindow), in this one place.
+//
+// Sending is at least once: neither Meta nor Twilio takes an idempotency
+// key. Right before calling the provider, the holder of a message's claim
+// marks it (a compare-and-swap on the claim, one statement per batch). If
+// the outcome is then lost — the process dies, the call times out after
+// the request went out, or the commit fails — the next holder finds the
+// mark without a provider id and waits until StatusWait after it for the
+// status webhook that the provider sends for every message it accepted
+// (Meta always; Twilio when PARLEY_PUBLIC_URL is set), which echoes our
+// message id and records the provider id. Only when none comes does it
+// send again.
+
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel/whatsapp"
+	"github.com/parleyhq/parley/store"
+)
+
+// WhatsAppClient is what the sender needs of whatsapp.Client.
+type WhatsAppClient interface {
+	Send(ctx context.Context, token, phoneNumberID string, m whatsapp.Outbound) (string, error)
+}
+
+// TemplateMeter is what the sender needs of usage.Meter.
+type TemplateMeter interface {
+	// TemplateAllowed returns an error (a *usage.BudgetError) when the
+	// tenant may not send another template this month.
+	TemplateAllowed(ctx context.Context, q *store.Queries, tenantID string) error
+	// CountTemplate charges one accepted template send in q's transaction.
+	CountTemplate(ctx context.Context, q *store.Queries, tenantID string) error
+}
+
+// Sender holds the providers' clients and settings the send stage uses,
+// and works the send jobs queued by versions before the stage.
+type Sender struct {
+	river.WorkerDefaults[SendMessageArgs]
+	Store    *store.Store
+	WhatsApp WhatsAppClient
+	Twilio   TwilioClient
+	Log      *slog.Logger
+	// Usage, when set, counts accepted template sends per tenant and stops
+	// them at the tenant's monthly template budget.
+	Usage TemplateMeter
+	// PublicURL, when set, is where Twilio posts the statuses of the
+	// messages sent here (PARLEY_PUBLIC_URL).
+	PublicURL string
+
+	// StatusWait is how long after an attempt whose outcome was lost the
+	// message waits for that attempt's status webhook before it is sent
+	// again; 0 means DefaultStatusWait.
+	StatusWait time.Duration
+
+	// Wake asks the send stage for a turn.
+	Wake func()
+}
+
+// Work is the send job of an older version: its message is the send
+// stage's already (every queued message is), so the job only wakes it.
+func (s *Sender) Work(ctx context.Context, job *river.Job[SendMessageArgs]) error {
+	if s.Wake != nil {
+		s.Wake()
+	}
+	return nil
+}
+
+// DefaultStatusWait covers the second or two Meta usually takes to post a
+// "sent" status, with room to spare, and is short enough that a message
+// caught by a crash goes within 15 s of the restart: by then its lease
+// (10 s) and this wait, both counted from before the crash, are over.
+const DefaultStatusWait = 10 * time.Second
+
+// Error codes Parley itself records on messages it refuses to send.
+const (
+	CodeOutsideWindow  = "outside_window"
+	CodeInvalidMessage = "invalid_message"
+	CodeNoChannel      = "channel_unavailable"
+	CodeGaveUp         = "retries_exhausted"
+	// CodeBudgetReached: a template message over its tenant's monthly
+	// template budget (usage.CodeBudgetReached).
+	CodeBudgetReached = "budget_reached"
+)
+
+// CheckWindow is WhatsApp's 24-hour rule: a free-form message may go only
+// within 24 hours of the contact's last message; a template may always go.
+// It returns an error wrapping parley.ErrOutsideWindow (errors.Is) when msg
+// may not be sent at now. Callers that want to choose a template ahead of
+// time call it too; the send stage always does, before any HTTP call.
+func CheckWindow(conv parley.Conversation, msg parley.Message, now time.Time) error {
+	if msg.Template != nil || parley.WindowOpen(conv.LastCustomerMessageAt, now) {
+		return nil
+	}
+	last := "never wrote"
+	if conv.LastCustomerMessageAt != nil {
+		last = "last wrote " + now.Sub(*conv.LastCustomerMessageAt).Truncate(time.Minute).String() + " ago"
+	}
+	return fmt.Errorf("%w (the contact %s)", parley.ErrOutsideWindow, last)
+}
+
+// maybeDelivered reports whether a failed call may still have reached the
+// provider: the request went out and no answer came back (a timeout, a
+// dropped connection). An answer of any status, a connection that was
+// never made, or an error before any request means it did not.
+func maybeDelivered(err error) bool {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return false
+	}
+	var op *net.OpError
+	return !(errors.As(err, &op) && op.Op == "dial")
+}
+
+func (s *Sender) sendWhatsApp(ctx context.Context, ch parley.Channel, conv parley.Conversation, msg parley.Message) (string, error) {
+	out, err := whatsAppOutbound(conv.ContactPhone, msg)
+	if err != nil {
+		return "", err
+	}
+	return s.WhatsApp.Send(ctx, ch.AccessToken, ch.PhoneNumberID, out)
+}
+
+// failure is a send error in provider-neutral terms.
+type failure struct {
+	code, reason string
+	retryable    bool
+	wait         time.Duration // least wait before a retry, when the provider said
+}
+
+// classify reads a send error. ok is false for errors that are not about
+// the message (the database, a cancelled context): those are retried.
+func classify(err error) (f failure, ok bool) {
+	var we *whatsapp.SendError
+	var pe *parley.Error
+	switch {
+	case errors.As(err, &we):
+		code := fmt.Sprint(we.Code)
+		if we.Code == 0 {
+			code = fmt.Sprintf("http_%d", we.HTTPStatus)
+		}
+		reason := we.Message
+		if we.Details != "" {
+			reason += " (" + we.Details + ")"
+		}
+		return failure{code: code, reason: reason, retryable: we.Retryable, wait: we.RetryAfter}, true
+	case asTwilio(err, &f):
+		return f, true
+	case errors.As(err, &pe):
+		return failure{code: CodeInvalidMessage, reason: pe.Error()}, true
+	}
+	return failure{}, false
+}
