@@ -58,9 +58,11 @@ func settle(t *testing.T, dsn string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for {
 		var left int
-		err := s.DB().QueryRow(`SELECT count(*) FROM river_job WHERE kind IN ('send_whatsapp_business_text_message', 'generate_ai_agent_answer',
+		// Sends are the send stage's queued messages, not jobs.
+		err := s.DB().QueryRow(`SELECT (SELECT count(*) FROM river_job WHERE kind IN ('generate_ai_agent_answer',
 			'request_notification', 'deliver_notification_answer')
-			AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&left)
+			AND state NOT IN ('completed', 'cancelled', 'discarded'))
+			+ (SELECT count(*) FROM messages WHERE status = 'queued')`).Scan(&left)
 		if err == nil && left == 0 {
 			return
 		}
