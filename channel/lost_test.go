@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel"

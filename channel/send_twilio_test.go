@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/twilio/twiliotest"

@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/usage"
 )
 
 // SendStage sends queued outbound messages in batches. The messages are
@@ -95,11 +96,12 @@ type pendingEvent struct {
 func (st *SendStage) Turn(ctx context.Context) (int, error) {
 	s := st.Sender
 	token := newToken()
+	// Taken before the claim, on the real clock: it bounds provider calls.
+	claimedAt := time.Now()
 	claims, err := s.Store.ClaimSends(ctx, token, st.batch(), st.lease())
 	if err != nil || len(claims) == 0 {
 		return 0, err
 	}
-	claimedAt := s.Store.Clock().Now()
 	ws, err := st.prepare(ctx, claims)
 	if err != nil {
 		return len(claims), err // the leases run out; the messages are ready again
@@ -212,7 +214,7 @@ func (st *SendStage) prepare(ctx context.Context, claims []store.SendClaim) ([]*
 					be := fmt.Sprintf("the tenant's template budget for %s is spent (%d of %d)", month, room.Used, room.Limit)
 					w.fail(CodeBudgetReached, be)
 					w.events = append(w.events, pendingEvent{event.BudgetReached, event.BudgetReachedPayload{
-						Budget: "template_sends", Month: month, Used: room.Used, Limit: room.Limit, MessageID: m.ID, Outcome: "message_failed"}})
+						Budget: usage.KindTemplateSends, Month: month, Used: room.Used, Limit: room.Limit, MessageID: m.ID, Outcome: "message_failed"}})
 					continue
 				}
 				// Later messages of the batch see this one counted.
