@@ -96,8 +96,9 @@ type pendingEvent struct {
 func (st *SendStage) Turn(ctx context.Context) (int, error) {
 	s := st.Sender
 	token := newToken()
-	// Taken before the claim, on the real clock: it bounds provider calls.
-	claimedAt := time.Now()
+	// Taken before the claim, on the store's clock: the rate limiter and
+	// the lease read that clock too.
+	claimedAt := s.Store.Clock().Now()
 	claims, err := s.Store.ClaimSends(ctx, token, st.batch(), st.lease())
 	if err != nil || len(claims) == 0 {
 		return 0, err
