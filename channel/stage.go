@@ -120,7 +120,8 @@ func (st *SendStage) Turn(ctx context.Context) (int, error) {
 	}
 	// Leave the provider call before the lease ends, so that whoever takes
 	// the message next finds either our provider id or our mark.
-	sendCtx, cancel := context.WithDeadline(ctx, claimedAt.Add(st.lease()-time.Second))
+	left := st.lease() - time.Second - s.Store.Clock().Now().Sub(claimedAt)
+	sendCtx, cancel := context.WithTimeout(ctx, left)
 	defer cancel()
 	conc := st.Concurrency
 	if conc <= 0 {
