@@ -21,12 +21,14 @@ import (
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/dashboard"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/ratelimit"
+	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/usage"
 	"github.com/parleyhq/parley/web"
@@ -55,17 +57,19 @@ type App struct {
 	// Usage charges LLM tokens and template sends to tenants.
 	Usage *usage.Meter
 
-	srv     *http.Server
-	ln      net.Listener
-	gateway interface{ Close(context.Context) }
-	intake  *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
-	events  *events // nil without PARLEY_EVENTS_URL
+	srv *http.Server
+	ln  net.Listener
+	// stages are the message path's batch loops (receive, answer), run
+	// while the app serves; stagesRun while they run.
+	stages    []*stage.Loop
+	stagesRun []*background
+	// conversations' answer batches finish after its loop stops.
+	conversations *conversation.Service
+	intake        *intake // nil without PARLEY_FOLLOWUP_QUEUE_URL
+	events        *events // nil without PARLEY_EVENTS_URL
 	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
 	hooks    *hooks.Dispatcher
 	hooksRun *background
-	// send is the send stage; sendRun while it runs.
-	send    *channel.SendStage
-	sendRun *background
 }
 
 // New builds the whole system from cfg. Nothing runs until Start.
@@ -101,6 +105,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerSQLCounts(reg, st)
 
 	a.Usage = usage.New(st, a.log, reg)
 
@@ -129,7 +134,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, conv.AssignWorker())
 	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
 	gw, send := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
-	a.gateway, a.send = gw, send
+	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers(), send.Loop()}
+	a.conversations = conv
 	leadsSvc.Outbox.Wake = send.Wake
 	// A passed ownership check routes the messages held for its number.
 	checker.Verified = gw.Release
@@ -181,7 +187,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
 		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
-		EventBacklog: backlog, Webhooks: webhooks,
+		EventBacklog: backlog, Webhooks: webhooks, Templates: graph,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
@@ -223,7 +229,9 @@ func (a *App) Start(ctx context.Context) error {
 		a.events.start(context.WithoutCancel(ctx))
 	}
 	a.hooksRun = startBackground(context.WithoutCancel(ctx), a.hooks.Run)
-	a.sendRun = startBackground(context.WithoutCancel(ctx), a.send.Run)
+	for _, l := range a.stages {
+		a.stagesRun = append(a.stagesRun, startBackground(context.WithoutCancel(ctx), l.Run))
+	}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
@@ -250,7 +258,13 @@ func (a *App) Close(ctx context.Context) error {
 	var errs []error
 	if a.ln != nil {
 		errs = append(errs, a.srv.Shutdown(ctx))
-		a.gateway.Close(ctx) // messages taken in after their webhook
+		// Answers being written finish until ctx ends; a batch cut short
+		// keeps its lease, and any process takes it again when the lease
+		// runs out (seconds).
+		for _, b := range a.stagesRun {
+			b.stop()
+		}
+		a.conversations.WaitAnswers(ctx)
 		if err := a.Jobs.Stop(ctx); err != nil {
 			// Out of patience: cancel what is left; River hands those jobs
 			// back as retryable so another process (or the next start) runs them.
@@ -267,7 +281,6 @@ func (a *App) Close(ctx context.Context) error {
 		a.events.stop() // after the jobs: their last events still go out
 	}
 	a.hooksRun.stop()
-	a.sendRun.stop()
 	errs = append(errs, a.Store.Close())
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/event"
 	"net/http"
 	"strings"
@@ -150,7 +151,7 @@ func (e *events) stop() {
 // outbound address rules, PARLEY_OUTBOUND_ALLOW).
 func newWebhooks(a *App, cfg config.Config) (*hooks.Service, *hooks.Dispatcher) {
 	known := map[string]bool{}
-	for _, cat := range [][]event.Entry{event.Catalog(), followup.Catalog(), notify.Catalog()} {
+	for _, cat := range [][]event.Entry{event.Catalog(), followup.Catalog(), notify.Catalog(), campaign.Catalog()} {
 		for _, e := range cat {
 			known[e.Name] = true
 		}

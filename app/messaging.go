@@ -4,7 +4,6 @@ import (
 	"github.com/parleyhq/parley/channel"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -27,10 +26,6 @@ func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg pr
 	gw := channel.New(channel.Config{
 		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
 		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
-		// Messages go from webhook to reply in one goroutine, the jobs of
-		// each step waiting as backstops (see channel/inline.go).
-		Inline:          cfg.Workers,
-		ReceivedTimeout: min(convo.AnswerBudget+90*time.Second, cfg.JobRescueAfter*9/10),
 	})
 	river.AddWorker(workers, gw.ReceivedWorker())
 	river.AddWorker(workers, gw.PruneWorker())
@@ -43,7 +38,6 @@ func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg pr
 	send := &channel.SendStage{Sender: sender}
 	sender.Wake = send.Wake
 	river.AddWorker(workers, sender)
-	convo.AnswerAfterCommit = true
 	convo.Outbox.Wake = send.Wake
 	return gw, send
 }

@@ -25,7 +25,7 @@ import (
 // of it for our number, each whole: never a half-parsed one. Unsigned, the
 // same body stores nothing.
 //
-//	go test ./gateway -run '^$' -fuzz FuzzWhatsAppWebhook -fuzztime 1m -fuzzminimizetime 5s
+//	go test ./channel -run '^$' -fuzz FuzzWhatsAppWebhook -fuzztime 1m -fuzzminimizetime 5s
 //
 // (Each run is a database transaction, so minimizing a new input is slow:
 // keep -fuzzminimizetime short.)

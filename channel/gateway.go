@@ -1,16 +1,16 @@
 // Receiving is where contacts' messages come in: the WhatsApp Cloud
-// API and Twilio webhooks, and the job that identifies each sender and hands
-// the message to the conversation flow: step 1 (take the webhook in) and
+// API and Twilio webhooks, and the receive stage that identifies each
+// sender and hands the message to the conversation flow: step 1 (take the webhook in) and
 // step 2 (identify the sender) of the conversation flow, whose later steps
 // are in package conversation.
 //
-// A webhook is answered once its payload is durably stored: in one
-// transaction the handler stores each new inbound message in the channel
-// inbox (deduplicated by provider message id), enqueues one
-// WhatsApp Business Text Message Received job per channel and request, and
-// applies delivery statuses to the messages they name. The job then
-// normalizes the sender's number, looks up the tenant's customer or staff
-// member, and calls the Receiver in its own transaction.
+// A webhook is answered once its payload is durably stored: concurrent
+// requests are stored together (group commit, groupcommit.go), each new
+// inbound message into the channel inbox (deduplicated by provider message
+// id) and each delivery status onto the message it names. The receive
+// stage (received.go) then claims batches of unprocessed inbox messages,
+// normalizes each sender's number, looks up the tenant's customer or staff
+// member, and calls the Receiver, one transaction per batch.
 //
 // Statuses are applied in the webhook's transaction rather than in a job:
 // they are one conditional UPDATE (and an event) each, and they are most of
@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/jobs"
+	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -46,14 +47,17 @@ type Config struct {
 	// Twilio signs the full URL it called. Empty: rebuilt from the request.
 	PublicURL string
 
-	// Inline, when above 0, is how many webhooks' messages may be taken
-	// into conversations at once right after the webhook is answered, by
-	// the gateway itself rather than through the queue (see inline.go).
-	// 0 leaves every message to the received job.
-	Inline int
-	// ReceivedTimeout bounds one received job (and one inline run): the
-	// flow may answer and send within it. Default 30 s.
-	ReceivedTimeout time.Duration
+	// GroupWindow is how long a webhook request waits for others to be
+	// stored in the same transaction (default 1 ms; negative: no wait, a
+	// group forms only while the previous commit runs). GroupMax bounds a
+	// group (default 64 requests).
+	GroupWindow time.Duration
+	GroupMax    int
+	// ReceiveBatch bounds the inbox messages one receive turn takes
+	// (default 64); ReceiveLease is how long a claimed batch is the turn's
+	// before any process may take it again (default 10 s).
+	ReceiveBatch int
+	ReceiveLease time.Duration
 }
 
 // Gateway serves the webhooks and works the received job.
@@ -70,9 +74,17 @@ type Gateway struct {
 	// events counts what webhooks brought, by provider and outcome
 	// (stored, duplicate, status_applied, unknown_number, bad_signature…).
 	events *prometheus.CounterVec
+	// commits counts the webhook transactions committed (group commit:
+	// fewer than the requests when they come together).
+	commits prometheus.Counter
 
-	receivedTimeout time.Duration
-	inline          *inliner // nil: off
+	group       committer
+	groupWindow time.Duration
+	groupMax    int
+
+	receiving    *stage.Loop
+	receiveBatch int
+	receiveLease time.Duration
 }
 
 // New builds the gateway.
@@ -88,16 +100,29 @@ func New(cfg Config) *Gateway {
 			Help: "Webhook requests and the items they carried, by provider and outcome (stored, duplicate, status_applied, unknown_number, bad_signature, …).",
 		}, []string{"provider", "outcome"}),
 	}
+	g.commits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "parley_webhook_commits_total",
+		Help: "Transactions that stored webhook requests; concurrent requests share one (group commit).",
+	})
 	if cfg.Registry != nil {
-		cfg.Registry.MustRegister(g.events)
+		cfg.Registry.MustRegister(g.events, g.commits)
 	}
-	g.receivedTimeout = cfg.ReceivedTimeout
-	if g.receivedTimeout <= 0 {
-		g.receivedTimeout = 30 * time.Second
+	g.groupWindow, g.groupMax = cfg.GroupWindow, cfg.GroupMax
+	if g.groupWindow == 0 {
+		g.groupWindow = time.Millisecond
 	}
-	if cfg.Inline > 0 {
-		g.inline = newInliner(cfg.Inline)
+	if g.groupMax <= 0 {
+		g.groupMax = 64
 	}
+	g.group.full = make(chan struct{}, 1)
+	g.receiveBatch, g.receiveLease = cfg.ReceiveBatch, cfg.ReceiveLease
+	if g.receiveBatch <= 0 {
+		g.receiveBatch = 64
+	}
+	if g.receiveLease <= 0 {
+		g.receiveLease = 10 * time.Second
+	}
+	g.receiving = stage.New("receive", g.receiveBatch, 0, g.receiveTurn, g.log)
 	if cfg.WhatsAppAppSecret == "" {
 		g.log.Warn("PARLEY_WHATSAPP_APP_SECRET is not set: every WhatsApp webhook will be refused (401)")
 	}

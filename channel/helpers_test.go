@@ -175,17 +175,17 @@ func (e *env) message(wamid string) parley.Message {
 	return m
 }
 
-// settled waits until no received job is left to run.
+// settled waits until the receive stage has taken in every inbox message.
 func (e *env) settled() {
 	e.t.Helper()
-	apptest.Eventually(e.t, "received jobs to finish", func() bool {
-		res, err := e.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(receivedKind).
-			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending))
-		return err == nil && len(res.Jobs) == 0
+	apptest.Eventually(e.t, "the inbox to be taken in", func() bool {
+		n, err := e.Store.UnprocessedInbox(context.Background())
+		return err == nil && n == 0
 	})
 }
 
-// receivedJobs lists every received job, in any state.
+// receivedJobs lists every received job, in any state: none is queued
+// any more (the receive stage works the inbox rows themselves).
 func (e *env) receivedJobs() []*rivertype.JobRow {
 	e.t.Helper()
 	res, err := e.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(receivedKind))

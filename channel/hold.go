@@ -52,9 +52,10 @@ func (g *Gateway) holdBatch(ctx context.Context, q *store.Queries, provider stri
 	return nil
 }
 
-// Release moves the messages held for ch's number into ch's inbox and
-// enqueues their received job, in the caller's transaction: the one that
-// records ch's successful ownership check. It returns how many moved.
+// Release moves the messages held for ch's number into ch's inbox, in the
+// caller's transaction: the one that records ch's successful ownership
+// check. The receive stage takes them in after that commit. It returns how
+// many moved.
 func (g *Gateway) Release(ctx context.Context, q *store.Queries, ch parley.Channel) (int, error) {
 	if ch.Type != parley.ChannelWhatsApp || !ch.Verified() || ch.PhoneNumberID == "" {
 		return 0, nil
@@ -63,27 +64,26 @@ func (g *Gateway) Release(ctx context.Context, q *store.Queries, ch parley.Chann
 	if err != nil || len(held) == 0 {
 		return 0, err
 	}
-	var fresh []string
-	for _, m := range held {
-		m.TenantID, m.ChannelID = ch.TenantID, ch.ID
-		stored, inserted, err := q.InsertInbox(ctx, m)
-		if err != nil {
-			return 0, err
-		}
-		if inserted {
-			fresh = append(fresh, stored.ID)
-		}
+	for i := range held {
+		held[i].TenantID, held[i].ChannelID = ch.TenantID, ch.ID
 	}
-	if len(fresh) == 0 {
-		return 0, nil
-	}
-	args := ReceivedArgs{TenantID: ch.TenantID, ChannelID: ch.ID, InboxIDs: fresh}
-	if err := g.jobs.InsertTx(ctx, q.Tx(), args, nil); err != nil {
+	_, inserted, err := q.InsertInboxMany(ctx, held)
+	if err != nil {
 		return 0, err
 	}
+	fresh := 0
+	for _, ok := range inserted {
+		if ok {
+			fresh++
+		}
+	}
+	if fresh == 0 {
+		return 0, nil
+	}
+	q.AfterCommit(ctx, func(context.Context) { g.receiving.Wake() })
 	g.log.InfoContext(ctx, "held messages released to the channel that proved it owns the number", "tenant_id", ch.TenantID,
-		"channel_id", ch.ID, "messages", len(fresh))
-	return len(fresh), nil
+		"channel_id", ch.ID, "messages", fresh)
+	return fresh, nil
 }
 
 // releaseVerified hands held messages to numbers that now have a verified

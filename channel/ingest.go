@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,36 +38,64 @@ type statusItem struct {
 // tally counts outcomes until the transaction commits.
 type tally map[string]int
 
-// ingest stores the batches in one transaction: new messages into the
-// inbox with one received job per channel, statuses onto their messages.
-// A channel the lookup does not find is skipped (and counted): the provider
-// is told 200 so it stops retrying. Any database error rolls everything
-// back and is returned, so the provider retries the whole request.
-func (g *Gateway) ingest(ctx context.Context, provider string, batches []batch) error {
-	t := tally{}
-	var runs []inlineRun
-	err := g.store.InTx(ctx, func(q *store.Queries) error {
-		clear(t)
-		for _, b := range batches {
-			if err := g.ingestBatch(ctx, q, provider, b, t, &runs); err != nil {
+// inboxRow is a message of one webhook request on its way into the inbox:
+// the group's messages go in with one multi-row INSERT.
+type inboxRow struct {
+	req *commitReq
+	log *slog.Logger
+	m   store.InboxMessage
+}
+
+// ingestGroup stores the requests of one group commit in q's transaction:
+// new messages into the inbox (one multi-row insert, deduplicated by
+// provider message id), statuses onto their messages. A channel the lookup
+// does not find is skipped (and counted): the provider is told 200 so it
+// stops retrying. Any database error fails the whole group (see commitGroup).
+func (g *Gateway) ingestGroup(ctx context.Context, q *store.Queries, reqs []*commitReq) error {
+	var rows []inboxRow
+	// A group's requests mostly name the same few numbers: each is looked
+	// up once per group.
+	owners := map[string]parley.Channel{}
+	for _, r := range reqs {
+		clear(r.t)
+		for _, b := range r.batches {
+			if err := g.ingestBatch(ctx, q, r, b, owners, &rows); err != nil {
 				return err
 			}
 		}
+	}
+	if len(rows) == 0 {
 		return nil
-	})
+	}
+	ms := make([]store.InboxMessage, len(rows))
+	for i, row := range rows {
+		ms[i] = row.m
+	}
+	_, inserted, err := q.InsertInboxMany(ctx, ms)
 	if err != nil {
-		g.abandon(runs)
 		return err
 	}
-	g.startInline(runs)
-	for outcome, n := range t {
-		g.count(provider, outcome, n)
+	for i, row := range rows {
+		if !inserted[i] {
+			row.log.InfoContext(ctx, "duplicate delivery ignored", "provider_message_id", row.m.ProviderMessageID)
+			row.req.t["duplicate"]++
+			continue
+		}
+		row.req.t["stored"]++
 	}
 	return nil
 }
 
-func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, provider string, b batch, t tally, runs *[]inlineRun) error {
-	ch, err := b.lookup(ctx, q)
+func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitReq, b batch, owners map[string]parley.Channel, rows *[]inboxRow) error {
+	provider, t := r.provider, r.t
+	key := provider + "\x00" + b.route
+	ch, ok := owners[key]
+	var err error
+	if !ok {
+		if ch, err = b.lookup(ctx, q); err == nil {
+			owners[key] = ch
+		}
+	}
 	if parley.ErrorCode(err) == parley.CodeNotFound {
 		g.log.WarnContext(ctx, "webhook for an unknown channel: acknowledged and dropped", "provider", provider, "route", b.route,
 			"messages", len(b.messages), "statuses", len(b.statuses))
@@ -83,7 +112,6 @@ func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, provider st
 	log := g.log.With("tenant_id", ch.TenantID, "channel_id", ch.ID, "provider", provider)
 
 	now := g.store.Clock().Now()
-	var fresh []string
 	for _, m := range b.messages {
 		m.TenantID, m.ChannelID = ch.TenantID, ch.ID
 		m = sanitize(m, now)
@@ -91,23 +119,7 @@ func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, provider st
 			t["skipped"]++
 			continue
 		}
-		stored, inserted, err := q.InsertInbox(ctx, m)
-		if err != nil {
-			return err
-		}
-		if !inserted {
-			log.InfoContext(ctx, "duplicate delivery ignored", "provider_message_id", m.ProviderMessageID)
-			t["duplicate"]++
-			continue
-		}
-		fresh = append(fresh, stored.ID)
-		t["stored"]++
-	}
-	if len(fresh) > 0 {
-		args := ReceivedArgs{TenantID: ch.TenantID, ChannelID: ch.ID, InboxIDs: fresh}
-		if err := g.insertReceived(ctx, q, args, runs); err != nil {
-			return err
-		}
+		*rows = append(*rows, inboxRow{req: r, log: log, m: m})
 	}
 	for _, st := range b.statuses {
 		outcome, err := g.applyStatus(ctx, q, ch, st)

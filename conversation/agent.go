@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -12,6 +14,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/usage"
 )
@@ -26,10 +29,12 @@ const (
 // maxToolRounds bounds how often the model may call tools before answering.
 const maxToolRounds = 3
 
-// errSkip ends a job's transaction without a change: someone else answers.
+// errSkip ends an answer without a change: someone else answers, or nobody.
 var errSkip = errors.New("nothing to answer")
 
-// AIAgentWorker returns the worker of the Generate AI Agent Answer job.
+// AIAgentWorker returns the worker of the Generate AI Agent Answer job,
+// kept for jobs an older version queued: it hands the message to the
+// answer stage (QueueAnswer) and wakes it.
 func (s *Service) AIAgentWorker() river.Worker[event.GenerateAIAgentAnswerArgs] {
 	return &aiAgent{s: s}
 }
@@ -46,95 +51,266 @@ func (s *Service) answerBudget() time.Duration {
 	return 2 * time.Minute
 }
 
-// Timeout gives the job room for the whole LLM budget and the commit.
-func (w *aiAgent) Timeout(*river.Job[event.GenerateAIAgentAnswerArgs]) time.Duration {
-	return w.s.answerBudget() + 30*time.Second
-}
-
-// Work answers the contact's message once. The answer ledger
-// (store.MarkAnswered) is written in the transaction that queues the answer,
-// so a retry after that commit finds it and does nothing.
-//
-// Several messages before an answer: only the job of the latest message
-// answers, with all of them in view (history and knowledge query); the
-// jobs of the earlier ones find a newer message and stop. A message that
-// arrives while the model is thinking makes the answer stale: it is
-// dropped at commit and the newer message's job answers instead.
 func (w *aiAgent) Work(ctx context.Context, job *river.Job[event.GenerateAIAgentAnswerArgs]) error {
 	a := job.Args
-	log := w.s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID, "job_id", job.ID)
-	return w.s.answer(ctx, log, a, 0, nil)
+	return w.s.Store.InTx(ctx, func(q *store.Queries) error {
+		return w.s.queueAnswer(ctx, q, a.TenantID, a.ConversationID, a.MessageID)
+	})
 }
 
-// known is what the routing transaction knew of the message to answer:
-// an answer right after it need not read it back.
-type known struct {
-	conv parley.Conversation
-	msg  parley.Message
-}
-
-// answerNow answers right after the routing commit (AnswerAfterCommit).
-// A failure leaves the answer to the backstop job.
-func (s *Service) answerNow(ctx context.Context, a event.GenerateAIAgentAnswerArgs, backstop int64, k known) {
-	log := s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID, "backstop_job_id", backstop)
-	if err := s.answer(ctx, log, a, backstop, &k); err != nil {
-		log.WarnContext(ctx, "answer left to its job", "err", err)
+// queueAnswer asks the answer stage, in q's transaction, to answer
+// messageID, and wakes it once that commits.
+func (s *Service) queueAnswer(ctx context.Context, q *store.Queries, tenantID, conversationID, messageID string) error {
+	if err := q.QueueAnswer(ctx, tenantID, conversationID, messageID); err != nil {
+		return fmt.Errorf("queue %s: %w", event.GenerateAIAgentAnswer, err)
 	}
+	q.AfterCommit(ctx, func(context.Context) { s.Answers().Wake() })
+	return nil
 }
 
-// answer answers the contact's message once. The answer ledger
-// (store.MarkAnswered) is written in the transaction that queues the answer,
-// so a retry after that commit finds it and does nothing. The backstop job,
-// when not 0, is deleted in that transaction too.
+// Answers is the answer stage's loop: run it (Run) in every serving
+// process. The commits that queue answers wake it.
+func (s *Service) Answers() *stage.Loop {
+	s.answersOnce.Do(func() {
+		s.answers = stage.New("answer", s.answerBatch(), 0, s.answerTurn, s.log())
+	})
+	return s.answers
+}
+
+func (s *Service) answerBatch() int {
+	if s.AnswerBatch > 0 {
+		return s.AnswerBatch
+	}
+	return 32
+}
+
+func (s *Service) answerLease() time.Duration {
+	if s.AnswerLease > 0 {
+		return s.AnswerLease
+	}
+	return 10 * time.Second
+}
+
+// maxAnswerAttempts is how often a conversation's answer is claimed and
+// fails (not the model: that ends in a holding reply; the database, or a
+// process that dies on it) before the stage gives up on it.
+const maxAnswerAttempts = 8
+
+// draft is one claimed answer, worked out of any transaction.
+type draft struct {
+	a      event.GenerateAIAgentAnswerArgs
+	log    *slog.Logger
+	skip   error // errSkip: nothing to answer
+	err    error // failed: left under its lease, tried again after it
+	out    event.AIAgentAnswerGeneratedPayload
+	budget *event.BudgetReachedPayload
+	tries  int
+	phone  string // the contact's, to lock at commit
+}
+
+// answerTurn claims a batch of conversations to answer and hands it to a
+// goroutine, so that the next batch is claimed while the model thinks about
+// this one: at most AnswerConcurrency answers are in flight per process.
+// The batch's goroutine asks the model for all its answers at once,
+// keeping their leases while it thinks, and commits them in one
+// transaction (answerBatchOf).
 //
-// Several messages before an answer: only the job of the latest message
-// answers, with all of them in view (history and knowledge query); the
-// jobs of the earlier ones find a newer message and stop. A message that
-// arrives while the model is thinking makes the answer stale: it is
-// dropped at commit and the newer message's job answers instead.
-func (s *Service) answer(ctx context.Context, log *slog.Logger, a event.GenerateAIAgentAnswerArgs, backstop int64, k *known) error {
-	var conv parley.Conversation
-	var msg parley.Message
-	var err error
-	if k != nil {
-		// Just routed: open, unanswered, the latest, no ticket. The
-		// commit checks again.
-		conv, msg = k.conv, k.msg
-	} else {
-		conv, msg, err = s.stillToAnswer(ctx, s.Store.Read(), a)
+// Several messages before an answer: the queue holds the latest, which is
+// answered with all of them in view (history and knowledge query) and
+// marks the earlier ones answered (superseded). A message that arrives
+// while the model is thinking makes the answer stale: it is dropped at
+// commit and the newer message is answered instead.
+func (s *Service) answerTurn(ctx context.Context) (int, error) {
+	slots := s.answerSlots()
+	n := min(s.answerBatch(), cap(slots)-len(slots))
+	if n <= 0 {
+		return 0, nil // all busy: a finishing batch wakes the loop
 	}
+	claim := store.NewClaim()
+	rows, err := s.Store.ClaimAnswers(ctx, claim, n, s.answerLease())
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	// Only this loop takes slots, so these never block.
+	for range rows {
+		slots <- struct{}{}
+	}
+	s.inFlight.Add(1)
+	// The batch outlives a stopping loop: WaitAnswers lets it finish, or
+	// cancels it when the shutdown runs out of time.
+	ctx = s.batchContext()
+	go func() {
+		defer s.inFlight.Done()
+		defer s.Answers().Wake() // slots are free again
+		defer func() {
+			for range rows {
+				<-slots
+			}
+		}()
+		s.answerBatchOf(ctx, claim, rows)
+	}()
+	return len(rows), nil
+}
+
+// answerSlots bounds the answers in flight (AnswerConcurrency, default 64).
+func (s *Service) answerSlots() chan struct{} {
+	s.slotsOnce.Do(s.initSlots)
+	return s.slots
+}
+
+func (s *Service) initSlots() {
+	n := s.AnswerConcurrency
+	if n <= 0 {
+		n = 64
+	}
+	s.slots = make(chan struct{}, n)
+	s.batchCtx, s.cancelBatches = context.WithCancel(context.Background())
+}
+
+// batchContext is the answer batches' context, cancelled by WaitAnswers
+// when its patience runs out.
+func (s *Service) batchContext() context.Context {
+	s.slotsOnce.Do(s.initSlots)
+	return s.batchCtx
+}
+
+// WaitAnswers lets the answer batches in flight finish, after the answer
+// loop has stopped, until ctx ends; then it cancels them (their leases
+// hand them to the next process) and waits for them to return.
+func (s *Service) WaitAnswers(ctx context.Context) {
+	s.slotsOnce.Do(s.initSlots)
+	done := make(chan struct{})
+	go func() { s.inFlight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancelBatches()
+		<-done
+	}
+}
+
+// answerBatchOf works and commits one claimed batch.
+func (s *Service) answerBatchOf(ctx context.Context, claim string, rows []store.ToAnswer) {
+	stop := s.keepLeases(ctx, claim)
+	drafts := make([]draft, len(rows))
+	var wg sync.WaitGroup
+	for i, r := range rows {
+		a := event.GenerateAIAgentAnswerArgs{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
+		drafts[i] = draft{a: a, tries: r.Attempts,
+			log: s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID)}
+		wg.Add(1)
+		go func(d *draft) {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil { // a bug must not take the process down
+					d.err = fmt.Errorf("panic writing an answer: %v\n%s", p, debug.Stack())
+				}
+			}()
+			s.draft(ctx, d)
+		}(&drafts[i])
+	}
+	wg.Wait()
+	stop()
+	if err := s.commitDrafts(ctx, claim, drafts); err != nil && len(drafts) > 1 && ctx.Err() == nil {
+		s.log().WarnContext(ctx, "answer batch commit failed; committing its answers one by one", "answers", len(drafts), "err", err)
+		for i := range drafts {
+			if err := s.commitDrafts(ctx, claim, drafts[i:i+1]); err != nil {
+				drafts[i].log.WarnContext(ctx, "answer not committed; tried again after its lease", "err", err)
+			}
+		}
+	} else if err != nil {
+		if ctx.Err() == nil {
+			s.log().WarnContext(ctx, "answer commit failed; tried again after the lease", "answers", len(drafts), "err", err)
+		}
+		return
+	}
+	for _, d := range drafts {
+		if d.err == nil || ctx.Err() != nil {
+			continue
+		}
+		if d.tries < maxAnswerAttempts {
+			d.log.WarnContext(ctx, "answer failed; tried again after its lease", "attempts", d.tries, "err", d.err)
+			continue
+		}
+		d.log.ErrorContext(ctx, "answer given up after repeated failures", "attempts", d.tries, "err", d.err)
+		if err := s.Store.DoneAnswers(ctx, claim, []string{d.a.ConversationID}); err != nil {
+			d.log.WarnContext(ctx, "could not drop the failed answer", "err", err)
+		}
+	}
+}
+
+// keepLeases renews the claim's leases while the batch is worked (a slow
+// model must not let another process start the same answers); the returned
+// func stops it.
+func (s *Service) keepLeases(ctx context.Context, claim string) func() {
+	lease := s.answerLease()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := s.Store.RenewAnswers(ctx, claim, lease); err != nil {
+					s.log().WarnContext(ctx, "could not renew answer leases", "err", err)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done); <-stopped })
+	}
+}
+
+// draft works out one answer: what to answer (reads), and the model's
+// answer, the offline answer, or a holding reply.
+func (s *Service) draft(ctx context.Context, d *draft) {
+	a := d.a
+	read := s.Store.Read()
+	conv, err := s.stillToAnswer(ctx, read, a)
 	if errors.Is(err, errSkip) {
-		log.DebugContext(ctx, "no answer needed", "why", err)
-		return nil
+		d.skip = err
+		return
 	}
 	if err != nil {
-		return err
+		d.err = err
+		return
 	}
-	t, err := s.gather(ctx, s.Store.Read(), conv, msg)
+	d.phone = conv.ContactPhone
+	t, err := s.gather(ctx, read, conv, parley.Message{ID: a.MessageID})
 	if err != nil {
-		return err
+		d.err = err
+		return
 	}
+	msg := t.message
 
 	out := event.AIAgentAnswerGeneratedPayload{MessageID: msg.ID, Documents: t.documentIDs()}
-	var budget *event.BudgetReachedPayload
 	switch {
 	case s.LLM == nil:
 		offline(&out, t, "offline")
 	default:
 		res, err := s.ask(parley.WithTenant(ctx, a.TenantID), t)
 		if ctx.Err() != nil {
-			return fmt.Errorf("answer interrupted: %w", ctx.Err()) // retried; nothing was sent
+			d.err = fmt.Errorf("answer interrupted: %w", ctx.Err()) // retried; nothing was sent
+			return
 		}
 		var be *usage.BudgetError
 		if errors.As(err, &be) && errors.Is(err, llm.ErrBudgetReached) {
 			// The operator's limit, not a fault: answer as if no LLM were
 			// configured, and say why in the conversation's log.
-			log.WarnContext(ctx, "token budget reached; answering offline", "used", be.Used, "limit", be.Limit, "month", be.Month)
+			d.log.WarnContext(ctx, "token budget reached; answering offline", "used", be.Used, "limit", be.Limit, "month", be.Month)
 			offline(&out, t, "offline (token budget reached)")
-			budget = &event.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
+			d.budget = &event.BudgetReachedPayload{Budget: be.Kind, Month: be.Month, Used: be.Used, Limit: be.Limit,
 				MessageID: msg.ID, Outcome: "answered_offline"}
 		} else if err != nil {
-			log.WarnContext(ctx, "LLM failed; sending a holding reply and opening a ticket", "err", err)
+			d.log.WarnContext(ctx, "LLM failed; sending a holding reply and opening a ticket", "err", err)
 			out.Mode, out.OpenTicket, out.Error = ModeFallback, true, err.Error()
 			out.Reason = "the AI agent is unavailable: " + faultName(err)
 		} else {
@@ -155,30 +331,62 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, a event.Generate
 			out.Answers = append(out.Answers, m.ID)
 		}
 	}
+	d.out = out
+}
 
-	err = s.Store.InTx(ctx, func(q *store.Queries) error {
-		if err := s.Jobs.DeleteTx(ctx, q.Tx(), backstop); err != nil {
-			return err
-		}
-		if budget != nil {
-			if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.BudgetReached, budget); err != nil {
-				return err
+// commitDrafts commits the drafts' answers in one transaction and removes
+// the conversations this claim still holds from the queue: answered, or
+// nothing left to answer. A draft that failed stays under its lease.
+func (s *Service) commitDrafts(ctx context.Context, claim string, drafts []draft) error {
+	var answered []*draft
+	err := s.Store.InTx(ctx, func(q *store.Queries) error {
+		answered = answered[:0]
+		// The contacts first, as the receive stage does: the two stages
+		// write the same conversations.
+		var locks [][2]string
+		for _, d := range drafts {
+			if d.err == nil && d.skip == nil {
+				locks = append(locks, [2]string{d.a.TenantID, d.phone})
 			}
 		}
-		return s.commitAnswer(ctx, q, a, out)
-	})
-	if errors.Is(err, errSkip) || errors.Is(err, store.ErrAlreadyAnswered) {
-		log.InfoContext(ctx, "answer dropped", "why", err)
-		if backstop != 0 {
-			// Whoever answers instead has its own job: this one has nothing left to do.
-			return s.Store.InTx(ctx, func(q *store.Queries) error { return s.Jobs.DeleteTx(ctx, q.Tx(), backstop) })
+		if err := q.LockContacts(ctx, locks); err != nil {
+			return err
 		}
-		return nil
+		var done []string
+		for i := range drafts {
+			d := &drafts[i]
+			switch {
+			case d.err != nil:
+				continue
+			case d.skip != nil:
+				d.log.DebugContext(ctx, "no answer needed", "why", d.skip)
+				done = append(done, d.a.ConversationID)
+				continue
+			}
+			err := s.commitAnswer(ctx, q, d.a, d.out, d.budget)
+			if errors.Is(err, errSkip) {
+				d.log.InfoContext(ctx, "answer dropped", "why", err)
+				done = append(done, d.a.ConversationID)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			done = append(done, d.a.ConversationID)
+			answered = append(answered, d)
+		}
+		return q.DoneAnswers(ctx, claim, done)
+	})
+	if errors.Is(err, store.ErrAlreadyAnswered) && len(drafts) == 1 {
+		drafts[0].log.InfoContext(ctx, "answer dropped", "why", err)
+		return s.Store.DoneAnswers(ctx, claim, []string{drafts[0].a.ConversationID})
 	}
 	if err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "AI agent answered", "mode", out.Mode, "open_ticket", out.OpenTicket)
+	for _, d := range answered {
+		d.log.InfoContext(ctx, "AI agent answered", "mode", d.out.Mode, "open_ticket", d.out.OpenTicket)
+	}
 	return nil
 }
 
@@ -195,57 +403,48 @@ func offline(out *event.AIAgentAnswerGeneratedPayload, t turn, why string) {
 	}
 }
 
-// stillToAnswer loads the conversation and message and says errSkip when
-// the message needs no answer from the AI agent any more: answered
+// stillToAnswer loads the conversation (one statement) and says errSkip
+// when the message needs no answer from the AI agent any more: answered
 // already, superseded by a newer message, held by humans, or closed.
-func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs) (parley.Conversation, parley.Message, error) {
-	conv, err := q.GetConversation(ctx, a.TenantID, a.ConversationID)
+func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs) (parley.Conversation, error) {
+	st, err := q.AnswerState(ctx, a.TenantID, a.ConversationID, a.MessageID)
+	conv := st.Conversation
 	if parley.ErrorCode(err) == parley.CodeNotFound {
-		return conv, parley.Message{}, fmt.Errorf("%w: conversation deleted", errSkip)
+		return conv, fmt.Errorf("%w: conversation deleted", errSkip)
 	}
 	if err != nil {
-		return conv, parley.Message{}, err
+		return conv, err
 	}
 	if conv.Status != parley.ConversationOpen {
-		return conv, parley.Message{}, fmt.Errorf("%w: conversation closed", errSkip)
+		return conv, fmt.Errorf("%w: conversation closed", errSkip)
 	}
-	done, err := q.IsAnswered(ctx, a.TenantID, a.MessageID)
-	if err != nil {
-		return conv, parley.Message{}, err
+	if st.Answered {
+		return conv, fmt.Errorf("%w: already answered", errSkip)
 	}
-	if done {
-		return conv, parley.Message{}, fmt.Errorf("%w: already answered", errSkip)
+	// A context note (AddContext) is answered unless the contact wrote
+	// after it: then their message is answered, the note in view.
+	if st.LatestID != a.MessageID && (st.Role != parley.RoleSystem || st.LatestID > a.MessageID) {
+		return conv, fmt.Errorf("%w: a newer message will be answered", errSkip)
 	}
-	latest, err := q.LatestCustomerMessage(ctx, a.TenantID, a.ConversationID)
-	if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
-		return conv, latest, err
+	if st.TicketOpen {
+		return conv, fmt.Errorf("%w: a ticket holds the conversation", errSkip)
 	}
-	if latest.ID != a.MessageID {
-		// A context note (AddContext) is answered unless the contact wrote
-		// after it: then their message's job answers, the note in view.
-		note, err := q.GetMessage(ctx, a.TenantID, a.MessageID)
-		if err != nil {
-			return conv, latest, err
-		}
-		if note.Role != parley.RoleSystem || latest.ID > note.ID {
-			return conv, latest, fmt.Errorf("%w: a newer message will be answered", errSkip)
-		}
-		latest = note
-	}
-	if _, err := q.OpenTicketFor(ctx, a.TenantID, a.ConversationID); err == nil {
-		return conv, latest, fmt.Errorf("%w: a ticket holds the conversation", errSkip)
-	} else if parley.ErrorCode(err) != parley.CodeNotFound {
-		return conv, latest, err
-	}
-	return conv, latest, nil
+	return conv, nil
 }
 
-// commitAnswer checks again that the answer is still wanted, then logs
-// it, queues it and opens the ticket it asks for, and writes the ledger.
-func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs, out event.AIAgentAnswerGeneratedPayload) error {
-	conv, _, err := s.stillToAnswer(ctx, q, a)
+// commitAnswer checks again that the answer is still wanted (it writes
+// nothing when not), then logs it, queues it and opens the ticket it asks
+// for, and writes the ledger.
+func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs, out event.AIAgentAnswerGeneratedPayload,
+	budget *event.BudgetReachedPayload) error {
+	conv, err := s.stillToAnswer(ctx, q, a)
 	if err != nil {
 		return err
+	}
+	if budget != nil {
+		if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.BudgetReached, budget); err != nil {
+			return err
+		}
 	}
 	if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.AIAgentAnswerGenerated, out); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +88,7 @@ func TestARetriedJobDoesNotAnswerTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.settle()
 		if n := len(e.outbound(conv.ID)); n != 1 {
 			t.Fatalf("a retried job answered again: %d answers", n)
 		}
@@ -202,4 +204,53 @@ func TestEveryLLMFaultEndsWithTheCustomerAnsweredOnce(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A message that arrives while the model is writing the answer to the
+// previous one makes that answer stale: it is dropped at its commit, and
+// the newer message is answered, the earlier one in view. The contact gets
+// one answer, the fresh one.
+func TestAMessageDuringTheAnswerMakesItStale(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		started, release := make(chan struct{}), make(chan struct{})
+		var calls atomic.Int64
+		e := start(t, st, options{responder: func(llmtest.Request) llmtest.Reply {
+			if calls.Add(1) == 1 {
+				close(started)
+				<-release
+				return answer("Stale answer.", false, "first")
+			}
+			return answer("Fresh answer.", false, "second")
+		}})
+		phone := "+5511999990077"
+		conv := e.receive(phone, "is my order shipped?", nil)
+		<-started
+		e.receive(phone, "order number 4411", nil)
+		close(release)
+		e.settle()
+
+		out := e.outbound(conv.ID)
+		if len(out) != 1 || out[0].Content != "Fresh answer." {
+			t.Fatalf("want only the fresh answer, got %+v", out)
+		}
+		reqs := e.llm.Requests()
+		if len(reqs) != 2 {
+			t.Fatalf("want 2 LLM calls, got %d", len(reqs))
+		}
+		for _, s := range []string{"is my order shipped?", "order number 4411"} {
+			if !strings.Contains(reqs[1].Prompt(), s) {
+				t.Errorf("the fresh answer's prompt lacks %q", s)
+			}
+		}
+		generated := 0
+		for _, ev := range e.events(conv.ID) {
+			if ev.Name == event.AIAgentAnswerGenerated {
+				generated++
+			}
+		}
+		if generated != 1 {
+			t.Fatalf("%d AI Agent Answer Generated events, want 1", generated)
+		}
+	})
 }

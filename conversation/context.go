@@ -14,9 +14,9 @@ import (
 // AddContext puts a note into conv that the contact does not see (a system
 // message, e.g. a staff member's answer to the customer's question) and
 // asks the AI agent to write the contact a reply with it in view: the
-// Generate AI Agent Answer job for the note, in q's transaction. If the
-// contact writes again before the job runs, the note stays in the history
-// and the answer to their newer message covers it instead.
+// Generate AI Agent Answer for the note (the answer stage's queue), in q's
+// transaction. If the contact writes again before it is answered, the note
+// stays in the history and the answer to their newer message covers it.
 func (s *Service) AddContext(ctx context.Context, q *store.Queries, conv parley.Conversation, text string, extra map[string]any) (parley.Message, error) {
 	msg, err := q.InsertMessage(ctx, parley.Message{TenantID: conv.TenantID, ConversationID: conv.ID, Role: parley.RoleSystem,
 		Type: parley.MessageText, Content: text, Status: parley.StatusReceived, Extra: extra})
@@ -27,10 +27,7 @@ func (s *Service) AddContext(ctx context.Context, q *store.Queries, conv parley.
 	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
 		return msg, err
 	}
-	if err := s.Jobs.InsertTx(ctx, q.Tx(), args, nil); err != nil {
-		return msg, fmt.Errorf("enqueue %s: %w", event.GenerateAIAgentAnswer, err)
-	}
-	return msg, nil
+	return msg, s.queueAnswer(ctx, q, conv.TenantID, conv.ID, msg.ID)
 }
 
 // Compose has the AI agent write, now, the message that passes a note (a

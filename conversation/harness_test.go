@@ -121,16 +121,21 @@ func start(t *testing.T, st *store.Store, o options) *env {
 	return e
 }
 
+// startJobs starts the job workers and the answer stage.
 func (e *env) startJobs() {
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := e.jc.Start(ctx); err != nil {
 		e.t.Fatal(err)
 	}
+	answers := make(chan struct{})
+	go func() { defer close(answers); e.svc.Answers().Run(ctx) }()
 	e.t.Cleanup(func() {
 		stop, done := context.WithTimeout(context.Background(), 10*time.Second)
 		defer done()
 		_ = e.jc.Stop(stop)
 		cancel()
+		<-answers
+		e.svc.WaitAnswers(stop)
 	})
 }
 
@@ -186,10 +191,14 @@ func (e *env) receive(phone, text string, who any) parley.Conversation {
 	return conv
 }
 
-// settle waits until every flow job has finished.
+// settle waits until the answer stage has nothing left and every flow job
+// has finished.
 func (e *env) settle() {
 	e.t.Helper()
 	eventually(e.t, "flow jobs to finish", func() bool {
+		if n, err := e.st.PendingAnswers(context.Background()); err != nil || n > 0 {
+			return false
+		}
 		res, err := e.jc.JobList(context.Background(), river.NewJobListParams().
 			Kinds(event.GenerateAIAgentAnswerArgs{}.Kind(), event.AssignWaitingTicketsArgs{}.Kind()).
 			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending))

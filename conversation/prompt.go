@@ -55,6 +55,23 @@ func (s *Service) gather(ctx context.Context, q *store.Queries, conv parley.Conv
 	if t.history, err = q.RecentMessages(ctx, conv.TenantID, conv.ID, historySize); err != nil {
 		return t, err
 	}
+	if msg.ID != "" && msg.Role == "" {
+		// Only its id is known (the answer stage): the message is in the
+		// history, almost always, else it is read.
+		found := false
+		for _, m := range t.history {
+			if m.ID == msg.ID {
+				msg, found = m, true
+				break
+			}
+		}
+		if !found {
+			if msg, err = q.GetMessage(ctx, conv.TenantID, msg.ID); err != nil {
+				return t, err
+			}
+		}
+		t.message = msg
+	}
 	for _, m := range t.history {
 		switch m.Role {
 		case parley.RoleCustomer:

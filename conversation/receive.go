@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/knowledge"
 	"github.com/parleyhq/parley/llm"
+	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -35,21 +36,26 @@ type Service struct {
 	// Tools are the functions offered to the AI agent, per conversation kind.
 	Tools *Tools
 	// AnswerBudget bounds the LLM part of one answer (all its retries), so
-	// a slow model ends in a holding reply rather than a job that times
-	// out and retries until it is discarded. Default 2 minutes; keep it
-	// below the job timeout.
+	// a slow model ends in a holding reply rather than an answer that never
+	// comes. Default 2 minutes.
 	AnswerBudget time.Duration
-	// AnswerAfterCommit answers a message right after the transaction that
-	// routed it commits, in the goroutine that committed (the received
-	// job), rather than through the queue: the Generate AI Agent Answer job
-	// is still inserted with the message, as a backstop scheduled after the
-	// answer budget, and deleted in the commit of the answer. One queue
-	// round trip per message instead of three is what lets a small
-	// machine answer hundreds of messages a second.
-	AnswerAfterCommit bool
+	// The answer stage (Answers): conversations claimed per turn (default
+	// 32), how long a claim is held without renewal (default 10 s), and
+	// how many answers may be in flight at once (default 64).
+	AnswerBatch       int
+	AnswerLease       time.Duration
+	AnswerConcurrency int
 	// OnCustomerMessage, when set, runs in the transaction that stores a
 	// contact's message, e.g. to stop pending follow-ups.
 	OnCustomerMessage func(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message) error
+
+	answersOnce   sync.Once
+	answers       *stage.Loop
+	slotsOnce     sync.Once
+	slots         chan struct{}  // one per answer in flight
+	inFlight      sync.WaitGroup // answer batches being worked
+	batchCtx      context.Context
+	cancelBatches context.CancelFunc
 
 	schemaOnce sync.Once
 	schema     *llm.Schema

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
 )
@@ -32,10 +33,31 @@ const fallbackText = "Hi! Just checking in: is there anything else I can help yo
 // be skipped. Only an unavailable model is an error (the job retries).
 func (s *Service) compose(ctx context.Context, sit situation, r parley.FollowUpRule, now time.Time) (outgoing, string, error) {
 	if !parley.WindowOpen(sit.conv.LastCustomerMessageAt, now) {
-		if r.Template == nil {
-			return outgoing{}, ReasonOutsideWindow, nil
+		if r.Template != nil {
+			return outgoing{template: r.Template, kind: "template", reason: "outside_24h_window_template"}, "", nil
 		}
-		return outgoing{template: r.Template, kind: "template", reason: "outside_24h_window_template"}, "", nil
+		// A rule without its own template sends the tenant's follow-up
+		// template, when it has an enabled one.
+		name := ""
+		if sit.conv.CustomerID != "" {
+			if c, err := s.Store.Read().GetCustomer(ctx, sit.conv.TenantID, sit.conv.CustomerID); err == nil {
+				name = c.Name
+			}
+		}
+		lang := sit.conv.Language
+		if lang == "" {
+			lang = sit.tenant.DefaultLanguage
+		}
+		t, err := campaign.Resolve(ctx, s.Store.Read(), sit.conv.TenantID, sit.conv.ChannelID, campaign.FollowUp,
+			map[string]string{"customer_name": name, "message": r.Message}, lang)
+		if skip, ok := errors.AsType[*campaign.Skip](err); ok {
+			s.log().WarnContext(ctx, "follow-up outside the 24-hour window and no template for it; skipped", "tenant_id", sit.conv.TenantID,
+				"conversation_id", sit.conv.ID, "rule_id", r.ID, "reason", skip.Message)
+			return outgoing{}, ReasonOutsideWindow, nil
+		} else if err != nil {
+			return outgoing{}, "", err
+		}
+		return outgoing{template: t, kind: "template", reason: "outside_24h_window_tenant_template"}, "", nil
 	}
 	out := outgoing{text: r.Message, survey: r.Survey, kind: "text"}
 	if r.SendAsWritten {

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -33,6 +34,7 @@ type ChannelReport struct {
 // WhatsApp conversation.
 type conversationFinder interface {
 	OpenConversationByContact(ctx context.Context, tenantID string, kind parley.ConversationKind, phone string) (parley.Conversation, error)
+	TemplateMappingFor(ctx context.Context, tenantID, purpose, channelType string) (store.TemplateMapping, error)
 }
 
 // plan decides each channel's deliverability, in delivery order, for a
@@ -95,6 +97,17 @@ func (s *Service) deliverable(ctx context.Context, conv conversationFinder, tena
 		case site.WhatsAppTemplate != nil && site.WhatsAppTemplate.Name != "":
 			return true, b.WhatsAppTo, "", nil
 		}
+		// The tenant's lead template serves a site without its own (the
+		// site's channel is WhatsApp Cloud or Twilio; both are looked at).
+		for _, typ := range []parley.ChannelType{parley.ChannelWhatsApp, parley.ChannelTwilio} {
+			m, err := conv.TemplateMappingFor(ctx, tenantID, string(campaign.LeadWhatsAppStep), string(typ))
+			if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
+				return false, "", "", err
+			}
+			if err == nil && m.Enabled && m.Name != "" {
+				return true, b.WhatsAppTo, "", nil
+			}
+		}
 		// Free text needs the lead's 24-hour window open at the step's
 		// time, and a message from the lead after the start stops the
 		// sequence: only a window already open can carry the step.
@@ -105,7 +118,7 @@ func (s *Service) deliverable(ctx context.Context, conv conversationFinder, tena
 		if err == nil && parley.WindowOpen(c.LastCustomerMessageAt, due) {
 			return true, b.WhatsAppTo, "", nil
 		}
-		return false, "", "the site has no WhatsApp template, and the lead's 24-hour window is closed at the step's time " +
+		return false, "", "the site has no WhatsApp template (nor has the tenant one for lead steps), and the lead's 24-hour window is closed at the step's time " +
 			"(WhatsApp allows free text only within 24 hours of the lead's last message; a new message from the lead stops the sequence)", nil
 	default:
 		if b.VisitorID == "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/channel/email"
 	"github.com/parleyhq/parley/store"
 )
@@ -155,17 +156,29 @@ func (s *Service) whatsapp(ctx context.Context, seq parley.Sequence, step parley
 		how := "free text (24-hour window open)"
 		if parley.WindowOpen(conv.LastCustomerMessageAt, s.Clock.Now()) {
 			msg.Content = c.Message
-		} else if t := site.WhatsAppTemplate; t != nil && t.Name != "" {
+		} else {
 			lead, _ := q.GetLead(ctx, seq.TenantID, seq.LeadID)
 			name := firstName(lead.Name)
 			if name == "" {
 				name = "there"
 			}
-			msg.Template = &parley.Template{Name: t.Name, Language: t.Language, Parameters: []string{templateParam(name), templateParam(c.Title)}}
+			if t := site.WhatsAppTemplate; t != nil && t.Name != "" {
+				msg.Template = &parley.Template{Name: t.Name, Language: t.Language, Parameters: []string{templateParam(name), templateParam(c.Title)}}
+			} else {
+				// No template of the site's own: the tenant's lead template.
+				t, err := campaign.Resolve(ctx, q, seq.TenantID, site.WhatsAppChannelID, campaign.LeadWhatsAppStep,
+					map[string]string{"first_name": templateParam(name), "title": templateParam(c.Title)}, conv.Language)
+				if skip, ok := errors.AsType[*campaign.Skip](err); ok {
+					s.Log.WarnContext(ctx, "lead step outside the 24-hour window and no template for it; skipped", "tenant_id", seq.TenantID,
+						"conversation_id", conv.ID, "sequence_id", seq.ID, "reason", skip.Code)
+					return s.recordIn(ctx, q, seq, step, parley.StepSkipped, "outside the 24-hour window and no WhatsApp template: "+skip.Message, nil)
+				} else if err != nil {
+					return err
+				}
+				msg.Template = t
+			}
 			msg.Content = c.Message
-			how = "template " + t.Name + " (outside the 24-hour window)"
-		} else {
-			return s.recordIn(ctx, q, seq, step, parley.StepSkipped, "outside the 24-hour window and the site has no WhatsApp template", nil)
+			how = "template " + msg.Template.Name + " (outside the 24-hour window)"
 		}
 		if err := s.recordIn(ctx, q, seq, step, parley.StepSent, "queued as "+how, map[string]any{"conversation_id": conv.ID, "to": seq.Phone}); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/store"
 )
@@ -271,7 +272,13 @@ func (s *Service) deliver(ctx context.Context, q *store.Queries, spec Spec, n pa
 	switch {
 	case !parley.WindowOpen(conv.LastCustomerMessageAt, s.Store.Clock().Now()):
 		msg.Content = loc.FullSentence
-		msg.Template = &parley.Template{Name: spec.Templates[parley.NotificationAnswered], Language: lang, Parameters: answerParams(spec, n, loc)}
+		tmpl, err := campaign.Resolve(ctx, q, n.TenantID, conv.ChannelID, spec.Purposes[parley.NotificationAnswered], answerValues(spec, n, loc), lang)
+		if skip, ok := errors.AsType[*campaign.Skip](err); ok {
+			return s.skipAnswer(ctx, q, n, a, conv, *skip)
+		} else if err != nil {
+			return d, err
+		}
+		msg.Template = tmpl
 	case composed != "" && !held && conv.Status == parley.ConversationOpen:
 		d.Via, msg.Content = ViaAI, composed
 	default:
@@ -303,15 +310,30 @@ func (s *Service) deliver(ctx context.Context, q *store.Queries, spec Spec, n pa
 	return d, err
 }
 
-// answerParams are the answer template's body parameters: a question's
-// template takes the question and the full answer ("The team says
-// '{{2}}'"), a support response's the fragment that continues "Our team
-// has reviewed your request and {{1}}".
-func answerParams(spec Spec, n parley.Notification, loc localized) []string {
-	if spec.Type == parley.NotificationQuestion {
-		return []string{templateParam(n.Requested["question"]), templateParam(loc.FullSentence)}
+// answerValues are the values an answer template's parameters may take
+// (the tenant's mapping picks them): the built-in question template takes
+// the question and the full answer ("The team says '{{2}}'"), the support
+// response the fragment that continues "Our team has reviewed your request
+// and {{1}}".
+func answerValues(spec Spec, n parley.Notification, loc localized) map[string]string {
+	return map[string]string{"question": templateParam(n.Requested["question"]), "request": templateParam(n.Requested[spec.Requested[0].Name]),
+		"answer": templateParam(loc.FullSentence), "answer_fragment": templateParam(loc.ContinuationFragment)}
+}
+
+// skipAnswer records an answer that could not go out for want of a
+// template: the notification is delivered as skipped, with the reason, and
+// the customer's event log says why.
+func (s *Service) skipAnswer(ctx context.Context, q *store.Queries, n parley.Notification, a DeliverArgs, conv parley.Conversation, skip campaign.Skip) (store.NotificationDelivery, error) {
+	d := store.NotificationDelivery{Via: ViaNone, Status: parley.DeliverySkipped, Reason: skip.Message}
+	s.log().WarnContext(ctx, "no template for the answer outside the 24-hour window; not sent", "tenant_id", n.TenantID,
+		"conversation_id", conv.ID, "notification_id", n.ID, "reason", skip.Code)
+	if ok, err := q.MarkNotificationDelivered(ctx, n.TenantID, n.ID, a.Answer, d); err != nil {
+		return d, err
+	} else if !ok {
+		return d, errDelivered
 	}
-	return []string{templateParam(loc.ContinuationFragment)}
+	_, err := q.AppendEvent(ctx, n.TenantID, conv.ID, campaign.EventTemplateSkipped, campaign.SkipEvent(skip, n.ID))
+	return d, err
 }
 
 // answerContext is the note the AI agent reads before writing the

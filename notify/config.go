@@ -16,6 +16,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 )
 
 // Party says who receives a notification's request or answer.
@@ -46,11 +47,10 @@ type Spec struct {
 	CustomerField string
 	RequestTo     Party
 	AnswerTo      Party
-	// Templates names the WhatsApp template campaign sent for each status:
-	// requested → to staff (parameters: NOTIF_<n>, request type, the
-	// requested text); answered → to the customer outside the 24-hour
-	// window (see answerParams).
-	Templates     map[parley.NotificationStatus]string
+	// Purposes names the template purpose sent for each status (the
+	// tenant maps each to a template, package campaign): requested → to
+	// staff; answered → to the customer outside the 24-hour window.
+	Purposes      map[parley.NotificationStatus]campaign.Purpose
 	AllowMultiple bool
 }
 
@@ -68,9 +68,9 @@ var specs = []Spec{
 		CustomerField: "answer",
 		RequestTo:     PartyStaff,
 		AnswerTo:      PartyCustomer,
-		Templates: map[parley.NotificationStatus]string{
-			parley.NotificationRequested: "merchant_user_question_request",
-			parley.NotificationAnswered:  "merchant_user_question_answer",
+		Purposes: map[parley.NotificationStatus]campaign.Purpose{
+			parley.NotificationRequested: campaign.StaffQuestionRequest,
+			parley.NotificationAnswered:  campaign.QuestionAnswer,
 		},
 	},
 	{
@@ -84,9 +84,9 @@ var specs = []Spec{
 		CustomerField: "agent_response_to_customer",
 		RequestTo:     PartyStaff,
 		AnswerTo:      PartyCustomer,
-		Templates: map[parley.NotificationStatus]string{
-			parley.NotificationRequested: "merchant_user_override_request",
-			parley.NotificationAnswered:  "customer_support_response",
+		Purposes: map[parley.NotificationStatus]campaign.Purpose{
+			parley.NotificationRequested: campaign.StaffSupportRequest,
+			parley.NotificationAnswered:  campaign.SupportAnswer,
 		},
 	},
 }

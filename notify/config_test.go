@@ -26,7 +26,7 @@ func TestEveryTypeIsConfigured(t *testing.T) {
 			t.Errorf("%s answers %s", typ, got)
 		}
 		if s.AllowMultiple || s.RequestTo != PartyStaff || s.AnswerTo != PartyCustomer || !hasField(s.Answered, s.CustomerField) ||
-			s.Templates[parley.NotificationRequested] == "" || s.Templates[parley.NotificationAnswered] == "" {
+			s.Purposes[parley.NotificationRequested] == "" || s.Purposes[parley.NotificationAnswered] == "" {
 			t.Errorf("%s is misconfigured: %+v", typ, s)
 		}
 		if _, err := s.resolved(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
@@ -154,6 +155,21 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 	if err != nil {
 		return n, err
 	}
+	// The tenant's template for the request; without one nobody is asked
+	// on WhatsApp, and the reason is in the customer's event log.
+	tmpl, err := campaign.Resolve(ctx, q, a.TenantID, channelID, spec.Purposes[parley.NotificationRequested],
+		map[string]string{"ref": n.Ref, "request_type": templateParam(n.RequestType), "request": templateParam(fields[spec.Requested[0].Name])},
+		language(parley.Conversation{}, tenant))
+	if skip, ok := errors.AsType[*campaign.Skip](err); ok && len(staff) > 0 {
+		s.log().WarnContext(ctx, "no template for the staff request; staff are not asked on WhatsApp", "tenant_id", a.TenantID,
+			"conversation_id", conv.ID, "ref", n.Ref, "reason", skip.Code)
+		if _, err := q.AppendEvent(ctx, a.TenantID, conv.ID, campaign.EventTemplateSkipped, campaign.SkipEvent(*skip, n.ID)); err != nil {
+			return n, err
+		}
+		staff = nil
+	} else if err != nil && !ok {
+		return n, err
+	}
 	for _, m := range staff {
 		sc, err := s.staffConversation(ctx, q, tenant, m, channelID)
 		if err != nil {
@@ -164,7 +180,7 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 		// as quoted data after the instruction.
 		if _, err := s.Outbox.Queue(ctx, q, sc, parley.Message{Role: parley.RoleAI,
 			Content:  fmt.Sprintf("%s: %s", n.Ref, fields[spec.Requested[0].Name]),
-			Template: &parley.Template{Name: spec.Templates[parley.NotificationRequested], Language: language(parley.Conversation{}, tenant), Parameters: []string{n.Ref, templateParam(n.RequestType), templateParam(fields[spec.Requested[0].Name])}},
+			Template: tmpl,
 			Extra: map[string]any{"notification_id": n.ID, "notification_ref": n.Ref,
 				conversation.ExtraModelText: fmt.Sprintf("[The request %s (%s) was sent to this staff member on WhatsApp.]", n.Ref, spec.Label)}}); err != nil {
 			return n, err

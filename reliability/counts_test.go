@@ -58,16 +58,19 @@ func settle(t *testing.T, dsn string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for {
 		var left int
-		// Sends are the send stage's queued messages, not jobs.
+		// The stages' rows count too: inbox messages not yet taken in,
+		// conversations waiting for their answer, messages not yet sent.
 		err := s.DB().QueryRow(`SELECT (SELECT count(*) FROM river_job WHERE kind IN ('generate_ai_agent_answer',
 			'request_notification', 'deliver_notification_answer')
 			AND state NOT IN ('completed', 'cancelled', 'discarded'))
+			+ (SELECT count(*) FROM channel_inbox WHERE processed_at IS NULL)
+			+ (SELECT count(*) FROM answer_queue)
 			+ (SELECT count(*) FROM messages WHERE status = 'queued')`).Scan(&left)
 		if err == nil && left == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("%d answer or send jobs still unfinished after %s (err %v)", left, within, err)
+			t.Errorf("%d inbox messages, answers or send jobs still unfinished after %s (err %v)", left, within, err)
 			return
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -20,7 +20,7 @@ import (
 // matches replies arriving at the fake Graph API to the message they answer.
 type load struct {
 	cfg    Config
-	base   string
+	bases  []string // the serve processes; customer i's webhooks go to bases[i%len]
 	phones []string
 	client *http.Client
 
@@ -37,8 +37,8 @@ type load struct {
 	offered, acked, failed, answered atomic.Int64
 }
 
-func newLoad(cfg Config, base string, phones []string) *load {
-	l := &load{cfg: cfg, base: base, phones: phones, idle: make(chan int, len(phones)),
+func newLoad(cfg Config, bases []string, phones []string) *load {
+	l := &load{cfg: cfg, bases: bases, phones: phones, idle: make(chan int, len(phones)),
 		waiting: map[string]time.Time{}, index: map[string]int{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Senders, MaxConnsPerHost: cfg.Senders}}}
 	for i, p := range phones {
@@ -155,7 +155,7 @@ func (l *load) send(i int) {
 	phone := l.phones[i]
 	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: phoneNumberID, From: phone, Name: "Customer", Time: time.Now()},
 		"Hello! When are you open, and how long does delivery take?")
-	req, _ := http.NewRequest("POST", l.base+"/webhooks/whatsapp", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", l.bases[i%len(l.bases)]+"/webhooks/whatsapp", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
 	start := time.Now()
@@ -214,29 +214,45 @@ func percentiles(ds []time.Duration) Latency {
 
 // Report is what one run measured.
 type Report struct {
-	Database          string       `json:"database"`
-	Customers         int          `json:"customers"`
-	OfferedRate       float64      `json:"offered_rate"` // 0: as fast as customers were free
-	LLMLatencyMS      float64      `json:"llm_latency_ms"`
-	Offered           int64        `json:"offered"`
-	Acknowledged      int64        `json:"acknowledged"`
-	Failed            int64        `json:"failed"`
-	Answered          int64        `json:"answered"`
-	Unanswered        int64        `json:"unanswered"`
-	RateMisses        int          `json:"rate_misses"` // ticks when every customer still waited for a reply
-	Seconds           float64      `json:"seconds"`
-	OfferSeconds      float64      `json:"offer_seconds"`
-	AckedPerSecond    float64      `json:"acknowledged_per_second"`
-	AnsweredPerSecond float64      `json:"answered_per_second"`
-	Ack               Latency      `json:"webhook_ack"`
-	Reply             Latency      `json:"reply"` // webhook sent → reply at the fake Graph API
-	PeakRSSMB         float64      `json:"peak_rss_mb"`
-	CPUms             float64      `json:"server_cpu_ms_per_answer"` // Parley's CPU time (user+system) per answered message
-	FirstError        string       `json:"first_error,omitempty"`
-	Floor             *bench.Floor `json:"floor,omitempty"`
-	Ratios            *Ratios      `json:"ratios,omitempty"`
+	Database          string  `json:"database"`
+	Customers         int     `json:"customers"`
+	OfferedRate       float64 `json:"offered_rate"` // 0: as fast as customers were free
+	LLMLatencyMS      float64 `json:"llm_latency_ms"`
+	Offered           int64   `json:"offered"`
+	Acknowledged      int64   `json:"acknowledged"`
+	Failed            int64   `json:"failed"`
+	Answered          int64   `json:"answered"`
+	Unanswered        int64   `json:"unanswered"`
+	RateMisses        int     `json:"rate_misses"` // ticks when every customer still waited for a reply
+	Seconds           float64 `json:"seconds"`
+	OfferSeconds      float64 `json:"offer_seconds"`
+	AckedPerSecond    float64 `json:"acknowledged_per_second"`
+	AnsweredPerSecond float64 `json:"answered_per_second"`
+	Ack               Latency `json:"webhook_ack"`
+	Reply             Latency `json:"reply"` // webhook sent → reply at the fake Graph API
+	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	CPUms             float64 `json:"server_cpu_ms_per_answer"` // Parley's CPU time (user+system) per answered message, summed over processes
+	// Statements and Commits: SQL statements and commits of every process
+	// while load was offered and drained (their /metrics before and after).
+	Statements          float64          `json:"sql_statements"`
+	Commits             float64          `json:"sql_commits"`
+	StatementsPerAnswer float64          `json:"sql_statements_per_answer"`
+	CommitsPerAnswer    float64          `json:"sql_commits_per_answer"`
+	Replicas            int              `json:"replicas"`
+	Processes           []ProcessFigures `json:"processes"`
+	FirstError          string           `json:"first_error,omitempty"`
+	Floor               *bench.Floor     `json:"floor,omitempty"`
+	Ratios              *Ratios          `json:"ratios,omitempty"`
 	// FollowUpQueue: the Follow-Up Requests published through a queue (--followup-queue).
 	FollowUpQueue *FollowUpQueueReport `json:"followup_queue,omitempty"`
+}
+
+// ProcessFigures are one serve process's part of the measured window.
+type ProcessFigures struct {
+	CPUSeconds float64 `json:"cpu_s"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	Statements float64 `json:"sql_statements"`
+	Commits    float64 `json:"sql_commits"`
 }
 
 // Ratios put the figures against the floor measured in the same run.
@@ -254,7 +270,13 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "answered per second: %.1f over %.1f s\n", r.AnsweredPerSecond, r.Seconds)
 	fmt.Fprintf(w, "webhook ack ms:  p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", r.Ack.P50, r.Ack.P90, r.Ack.P99, r.Ack.Max)
 	fmt.Fprintf(w, "reply ms:        p50 %.1f  p90 %.1f  p99 %.1f  max %.1f (Parley's own part: subtract the LLM latency)\n", r.Reply.P50, r.Reply.P90, r.Reply.P99, r.Reply.Max)
-	fmt.Fprintf(w, "peak RSS: %.0f MB; Parley's CPU per answered message: %.2f ms\n", r.PeakRSSMB, r.CPUms)
+	fmt.Fprintf(w, "peak RSS: %.0f MB; Parley's CPU per answered message: %.2f ms (%s)\n", r.PeakRSSMB, r.CPUms, replicasText(r.Replicas))
+	fmt.Fprintf(w, "SQL statements / commits per answered message: %.1f / %.2f (%.0f statements, %.0f commits)\n", r.StatementsPerAnswer, r.CommitsPerAnswer, r.Statements, r.Commits)
+	if len(r.Processes) > 1 {
+		for i, p := range r.Processes {
+			fmt.Fprintf(w, "  process %d: CPU %.1f s, peak RSS %.0f MB, %.0f statements, %.0f commits\n", i+1, p.CPUSeconds, p.PeakRSSMB, p.Statements, p.Commits)
+		}
+	}
 	if f := r.Floor; f != nil {
 		fmt.Fprintf(w, "floor: %.0f commits/s, %.0f no-op jobs/s, %.0f loopback HTTP req/s\n", f.CommitsPerSecond, f.NoopJobsPerSecond, f.HTTPPerSecond)
 		fmt.Fprintf(w, "ratios: answered/no-op job %.2f, answered/commit %.3f, acknowledged/HTTP %.3f\n", r.Ratios.AnsweredPerNoopJob, r.Ratios.AnsweredPerCommit, r.Ratios.AcknowledgedPerHTTP)
@@ -268,6 +290,13 @@ func (r *Report) Print(w io.Writer) {
 	if r.RateMisses > 0 {
 		fmt.Fprintf(w, "note: %d times every customer was still waiting for a reply, so the offered rate was not met; add customers\n", r.RateMisses)
 	}
+}
+
+func replicasText(n int) string {
+	if n <= 1 {
+		return "one process"
+	}
+	return fmt.Sprintf("%d replicas, CPU summed", n)
 }
 
 func rateText(r float64) string {

@@ -37,6 +37,7 @@ type Config struct {
 	Messages    int           // stop after offering this many messages
 	LLMLatency  time.Duration // how long the fake LLM takes per answer
 	Senders     int           // concurrent webhook connections
+	Replicas    int           // `parley serve` processes on the one database (PostgreSQL for more than 1); default 1
 	Drain       time.Duration // how long to wait for outstanding replies at the end
 	Env         []string      // extra environment for the spawned Parley (e.g. PARLEY_JOB_POLL=20ms)
 	Floor       time.Duration // time per floor measurement run before the load; 0 skips them
@@ -69,6 +70,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Senders <= 0 {
 		c.Senders = 64
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.Replicas > 1 && !strings.HasPrefix(c.DatabaseURL, "postgres") {
+		return errors.New("--replicas above 1 needs a PostgreSQL --database-url (SQLite has one writer, in one process)")
 	}
 	if c.Drain <= 0 {
 		c.Drain = 10 * time.Second
@@ -110,12 +117,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if dbURL == "" {
 		dbURL = filepath.Join(dir, "parley.db")
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	env := append(os.Environ(),
-		"PARLEY_ADDR="+addr, "PARLEY_DATABASE_URL="+dbURL, "PARLEY_LOG_LEVEL=warn",
+	env := append(os.Environ(), "PARLEY_DATABASE_URL="+dbURL, "PARLEY_LOG_LEVEL=warn",
 		"PARLEY_WHATSAPP_GRAPH_URL="+graph.URL, "PARLEY_WHATSAPP_APP_SECRET="+appSecret, "PARLEY_WHATSAPP_RATE_LIMIT=1000",
 		"PARLEY_LLM_BASE_URL="+model.URL, "PARLEY_LLM_API_KEY="+llmKey, "PARLEY_LLM_MODEL=simulated",
 		"PARLEY_API_RATE_LIMIT=0", "PARLEY_WEBHOOK_RATE_LIMIT=0")
@@ -124,28 +126,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	env = append(env, cfg.Env...)
 
-	srv := exec.CommandContext(ctx, cfg.Binary, "serve")
-	srv.Env, srv.Dir = env, dir
-	var srvLog bytes.Buffer
-	srv.Stderr = &lockedWriter{w: &srvLog}
-	if err := srv.Start(); err != nil {
-		return nil, fmt.Errorf("start parley: %w", err)
-	}
+	// The replicas start one after another: the first migrates the
+	// database, the others find it done.
+	var procs []*server
 	defer func() {
-		srv.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			srv.Process.Kill()
+		for _, p := range procs {
+			p.stop()
 		}
 	}()
-	base := "http://" + addr
-	if err := waitHealthy(ctx, base, 30*time.Second); err != nil {
-		return nil, fmt.Errorf("%w; parley said:\n%s", err, srvLog.String())
+	var bases []string
+	for i := 0; i < cfg.Replicas; i++ {
+		p, err := startServer(ctx, cfg.Binary, dir, env)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+		bases = append(bases, p.base)
+		fmt.Fprintf(cfg.Log, "parley %s up on %s (database %s)\n", cfg.Binary, p.base, redact(dbURL))
 	}
-	fmt.Fprintf(cfg.Log, "parley %s up on %s (database %s)\n", cfg.Binary, base, redact(dbURL))
+	base := bases[0]
 	graph.SendStatuses(base+"/webhooks/whatsapp", appSecret) // as Meta does for every accepted send
 
 	key, err := createTenant(ctx, cfg.Binary, dir, env)
@@ -168,13 +167,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		floor = &f
 	}
 
-	l := newLoad(cfg, base, phones)
+	l := newLoad(cfg, bases, phones)
 	graph.Observe(l.replied)
-	cpu0 := cpuSeconds(srv.Process.Pid)
+	before := make([]processSample, len(procs))
+	for i, p := range procs {
+		before[i] = p.sample(ctx)
+	}
 	rep := l.run(ctx)
-	rep.PeakRSSMB = peakRSS(srv.Process.Pid)
-	if cpu := cpuSeconds(srv.Process.Pid) - cpu0; cpu > 0 && rep.Answered > 0 {
+	rep.Replicas = len(procs)
+	var cpu float64
+	for i, p := range procs {
+		after := p.sample(ctx)
+		pf := ProcessFigures{
+			CPUSeconds: after.cpu - before[i].cpu, PeakRSSMB: peakRSS(p.cmd.Process.Pid),
+			Statements: after.statements - before[i].statements, Commits: after.commits - before[i].commits,
+		}
+		rep.Processes = append(rep.Processes, pf)
+		cpu += pf.CPUSeconds
+		rep.PeakRSSMB = max(rep.PeakRSSMB, pf.PeakRSSMB)
+		rep.Statements += pf.Statements
+		rep.Commits += pf.Commits
+	}
+	if cpu > 0 && rep.Answered > 0 {
 		rep.CPUms = cpu * 1000 / float64(rep.Answered)
+	}
+	if rep.Answered > 0 {
+		rep.StatementsPerAnswer = rep.Statements / float64(rep.Answered)
+		rep.CommitsPerAnswer = rep.Commits / float64(rep.Answered)
 	}
 	if cfg.FollowUpQueue != "" {
 		fmt.Fprintf(cfg.Log, "publishing a Follow-Up Request for every conversation through %s\n", cfg.FollowUpQueue)

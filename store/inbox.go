@@ -26,6 +26,8 @@ type InboxMessage struct {
 	ReceivedAt        time.Time
 	ProcessedAt       *time.Time
 	Outcome           string // what the flow did with it: "received", "duplicate", "skipped: …"
+	// Attempts counts the receive stage's claims of it (ClaimInbox only).
+	Attempts int
 }
 
 const inboxCols = `id, tenant_id, channel_id, provider_message_id, sender, contact_name, type, content, extra,

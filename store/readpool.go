@@ -14,7 +14,7 @@ const readConns = 4
 // openReadPool opens read-only connections to the SQLite file the writer's
 // source names. query_only makes a stray write fail loudly instead of
 // taking the write lock behind the writer's back.
-func openReadPool(source string) (*sql.DB, error) {
+func openReadPool(source string, counts *sqlCounts) (*sql.DB, error) {
 	path, _, _ := strings.Cut(strings.TrimPrefix(source, "file:"), "?")
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "query_only(1)"} {
@@ -24,7 +24,7 @@ func openReadPool(source string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite read pool: %w", err)
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(&countingConnector{base: conn, n: counts})
 	db.SetMaxOpenConns(readConns)
 	db.SetMaxIdleConns(readConns)
 	db.SetConnMaxLifetime(0)

@@ -80,7 +80,7 @@ func (q *Queries) MarkSends(ctx context.Context, token string, ids []string) (ma
 	args := []any{token, now}
 	rows, err := q.q.QueryContext(ctx, `UPDATE messages SET send_started_at = $2
 		WHERE send_attempt = $1 AND send_lease_until > $2 AND status = 'queued' AND channel_message_id IS NULL
-		AND id IN (`+placeholders(&args, ids)+`) RETURNING id`, args...)
+		AND id IN (`+sendPlaceholders(&args, ids)+`) RETURNING id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("mark messages sending: %w", err)
 	}
@@ -95,8 +95,8 @@ func (q *Queries) MarkSends(ctx context.Context, token string, ids []string) (ma
 	return marked, rows.Err()
 }
 
-// placeholders appends vals to args and returns their $n list.
-func placeholders(args *[]any, vals []string) string {
+// sendPlaceholders appends vals to args and returns their $n list.
+func sendPlaceholders(args *[]any, vals []string) string {
 	var b strings.Builder
 	for i, v := range vals {
 		if i > 0 {
@@ -115,7 +115,7 @@ func (q *Queries) ConversationsByID(ctx context.Context, ids []string) (map[stri
 		return out, nil
 	}
 	var args []any
-	rows, err := q.q.QueryContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE id IN (`+placeholders(&args, ids)+`)`, args...)
+	rows, err := q.q.QueryContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE id IN (`+sendPlaceholders(&args, ids)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load conversations: %w", err)
 	}
@@ -137,7 +137,7 @@ func (q *Queries) ChannelsByID(ctx context.Context, ids []string) (map[string]pa
 		return out, nil
 	}
 	var args []any
-	rows, err := q.q.QueryContext(ctx, `SELECT `+channelCols+` FROM channels WHERE id IN (`+placeholders(&args, ids)+`)`, args...)
+	rows, err := q.q.QueryContext(ctx, `SELECT `+channelCols+` FROM channels WHERE id IN (`+sendPlaceholders(&args, ids)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load channels: %w", err)
 	}
@@ -170,7 +170,7 @@ func (q *Queries) TemplateRooms(ctx context.Context, tenantIDs []string) (map[st
 	args := []any{month}
 	rows, err := q.q.QueryContext(ctx, `SELECT b.tenant_id, b.template_sends, COALESCE(u.template_sends, 0)
 		FROM tenant_budgets b LEFT JOIN tenant_usage u ON u.tenant_id = b.tenant_id AND u.month = $1
-		WHERE b.template_sends > 0 AND b.tenant_id IN (`+placeholders(&args, tenantIDs)+`)`, args...)
+		WHERE b.template_sends > 0 AND b.tenant_id IN (`+sendPlaceholders(&args, tenantIDs)+`)`, args...)
 	if err != nil {
 		return nil, month, fmt.Errorf("load template budgets: %w", err)
 	}

@@ -7,13 +7,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -39,6 +40,8 @@ type Store struct {
 	// readDB and read are SQLite's read-only pool (see Read); nil on PostgreSQL.
 	readDB *sql.DB
 	read   *Queries
+	// counts: statements and commits through both pools (see Stats).
+	counts *sqlCounts
 }
 
 // dbtx is what both *sql.DB and *sql.Tx offer.
@@ -104,16 +107,17 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var db *sql.DB
+	var conn driver.Connector
 	if engine == SQLite {
-		conn, err := newSQLiteConnector(source)
-		if err != nil {
-			return nil, fmt.Errorf("open %s database: %w", engine, err)
-		}
-		db = sql.OpenDB(conn)
-	} else if db, err = sql.Open(driverName, source); err != nil {
-		return nil, fmt.Errorf("open %s database: %w", engine, err)
+		conn, err = newSQLiteConnector(source)
+	} else {
+		conn, err = stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(source)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database via %s: %w", engine, driverName, err)
+	}
+	counts := &sqlCounts{}
+	db := sql.OpenDB(&countingConnector{base: conn, n: counts})
 	if engine == SQLite {
 		// SQLite allows one writer at a time; one connection avoids
 		// SQLITE_BUSY between River's goroutines and ours (riversqlite's advice).
@@ -135,10 +139,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", engine, err)
 	}
-	s := &Store{db: db, engine: engine}
+	s := &Store{db: db, engine: engine, counts: counts}
 	s.Queries = &Queries{q: db, engine: engine, clock: opts.Clock, outbox: opts.EventOutbox, hooks: newHookFlag(engine)}
 	if engine == SQLite {
-		if s.readDB, err = openReadPool(source); err != nil {
+		if s.readDB, err = openReadPool(source, counts); err != nil {
 			db.Close()
 			return nil, err
 		}

@@ -72,6 +72,10 @@ func (q *Queries) CreateTenant(ctx context.Context, t parley.Tenant) (parley.Ten
 	if err != nil {
 		return t, fmt.Errorf("create tenant: %w", err)
 	}
+	// A new tenant sends the built-in templates until it maps its own.
+	if err := q.PutDefaultTemplateMappings(ctx, t.ID); err != nil {
+		return t, fmt.Errorf("create tenant: %w", err)
+	}
 	return t, nil
 }
 

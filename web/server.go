@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/hooks"
@@ -54,6 +55,9 @@ type Deps struct {
 	Notifications *notify.Service
 	// Webhooks, when set, serves the tenants' webhook subscriptions.
 	Webhooks *hooks.Service
+	// Templates lists WhatsApp Business Accounts' templates for
+	// POST /api/templates/sync; nil leaves that route out.
+	Templates campaign.Lister
 	// EventBacklog, when set, reports the events waiting for the event bus
 	// (shown by /readyz).
 	EventBacklog func() int64
@@ -131,6 +135,7 @@ func New(d Deps) *Server {
 
 	s.registerTenant()
 	s.registerUsage()
+	s.registerTemplates(d.Templates)
 	s.registerDirectory()
 	s.registerConversations()
 	s.registerJobs()

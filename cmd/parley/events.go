@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/event"
 	"io"
 
@@ -29,6 +30,7 @@ func events(args []string, stdout, stderr io.Writer) error {
 	var err error
 	entries := append(event.Catalog(), followup.Catalog()...)
 	entries = append(entries, notify.Catalog()...)
+	entries = append(entries, campaign.Catalog()...)
 	switch *format {
 	case "asyncapi":
 		doc, err = event.AsyncAPI(version, entries)

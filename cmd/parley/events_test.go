@@ -55,7 +55,7 @@ func flowNames(t *testing.T) []string {
 func TestEventsPrintsEveryFlowNameWithASchema(t *testing.T) {
 	names := flowNames(t)
 	// The follow-up and notification packages add theirs to the catalog.
-	names = append(names, "Follow-Up Request", "Follow-Up Sent", "Follow-Up Skipped", "Notification Requested", "Notification Answered")
+	names = append(names, "Follow-Up Request", "Follow-Up Sent", "Follow-Up Skipped", "Notification Requested", "Notification Answered", "Template Skipped")
 	for _, format := range []string{"asyncapi", "jsonschema"} {
 		t.Run(format, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

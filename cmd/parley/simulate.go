@@ -28,6 +28,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&cfg.LLMFaultRate, "llm-fault-rate", 0, "share of the fake LLM's calls that misbehave (429, 5xx, broken JSON, drops, slowness)")
 	fs.Float64Var(&cfg.GraphFaultRate, "graph-fault-rate", 0, "share of the fake Graph API's sends that misbehave (429, 5xx, drops, slowness)")
 	fs.IntVar(&cfg.Senders, "senders", 64, "concurrent webhook connections")
+	fs.IntVar(&cfg.Replicas, "replicas", 1, "parley serve processes sharing the database (more than 1 needs PostgreSQL); webhooks are spread over them")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "database for the Parley under test (default: a fresh SQLite file)")
 	fs.DurationVar(&cfg.Floor, "floor", 2*time.Second, "time per floor measurement (database commits, no-op jobs, loopback HTTP) in the same run; 0 skips")
 	fs.StringVar(&cfg.FollowUpQueue, "followup-queue", "", "an SQS queue URL or nats://host:port/<stream>/<subject>: Parley reads Follow-Up Requests from it, and after the load one is published there for every conversation")
@@ -55,6 +56,10 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &usageError{"--followup-queue: want an SQS queue URL (https://…) or nats://host:port/<stream>/<subject>"}
 	case cfg.Senders < 1:
 		return &usageError{"--senders must be at least 1"}
+	case cfg.Replicas < 1:
+		return &usageError{"--replicas must be at least 1"}
+	case cfg.Replicas > 1 && !strings.HasPrefix(cfg.DatabaseURL, "postgres"):
+		return &usageError{"--replicas above 1 needs a PostgreSQL --database-url: SQLite has one writer, in one process"}
 	}
 	if cfg.Messages > 0 {
 		cfg.Duration = 0

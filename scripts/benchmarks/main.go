@@ -5,8 +5,14 @@
 //
 //	go run ./scripts/benchmarks --out BENCHMARKS.md
 //
-// It takes about 45 minutes on a two-core machine (the follow-up
-// scheduler's million conversations are most of it). PostgreSQL is the
+// It takes about 50 minutes on a two-core machine (the follow-up
+// scheduler's million conversations are most of it; the simulations about
+// 8 minutes, the kill -9 recovery check about 1 minute once the message
+// path recovers in seconds). For a smoke run of the script and the format:
+//
+//	go run ./scripts/benchmarks --out /tmp/b.md --runs 1 --duration 3s --floor 0 \
+//	    --followup-output scripts/benchmarks/testdata/followup-bench.txt PostgreSQL is the
+//
 // server of PARLEY_TEST_DATABASE_URL (default: the tests' local one); each
 // run gets a database of its own, dropped afterwards.
 package main
@@ -45,6 +51,9 @@ func main() {
 	due := flag.Int("due", 100_000, "follow-ups due in the same minute among them")
 	engines := flag.String("engines", "sqlite,postgres", "engines to measure")
 	saved := flag.String("followup-output", "", "read the follow-up benchmarks' `go test -bench` output from this file instead of running them")
+	duration := flag.Duration("duration", 20*time.Second, "load time of each simulation")
+	floor := flag.Duration("floor", 2*time.Second, "time per floor measurement in each simulation (0 skips)")
+	recovery := flag.Bool("recovery", true, "run the reliability suite's kill -9 recovery check (go test -tags reliability -run TestRecoveryTime)")
 	flag.Parse()
 	r := &results{sim: map[string]map[string][]*simulate.Report{}, followup: map[string]map[string][]float64{}, started: time.Now()}
 	// Saved output is checked before the simulations, not half an hour
@@ -55,6 +64,10 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	for _, sc := range []*scenario{&inbound, &steady, &replicas} {
+		sc.args = append(sc.args, "--duration", duration.String(), "--floor", floor.String())
+	}
+	r.recovery = *recovery
 	if err := run(r, *out, *runs, *conversations, *due, strings.Split(*engines, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "benchmarks:", err)
 		os.Exit(1)
@@ -86,8 +99,11 @@ type scenario struct {
 }
 
 var (
-	inbound = scenario{"inbound", []string{"--customers", "500", "--duration", "20s"}}
-	steady  = scenario{"80 msg/s", []string{"--customers", "500", "--rate", "80", "--duration", "20s"}}
+	inbound = scenario{"inbound", []string{"--customers", "500"}}
+	steady  = scenario{"80 msg/s", []string{"--customers", "500", "--rate", "80"}}
+	// replicas runs beside inbound on PostgreSQL (the same run, one after
+	// the other), for the replicas-to-one-process ratio.
+	replicas = scenario{"3 replicas", []string{"--customers", "500", "--replicas", "3"}}
 )
 
 // results holds every run's figures by engine.
@@ -98,6 +114,12 @@ type results struct {
 	// followupSource names the saved output the follow-up figures were
 	// read from ("" when this run measured them).
 	followupSource string
+	// recovery: whether to run the kill -9 check; recoveryS its figure per
+	// engine (seconds from the restart being healthy to the last caught
+	// message answered; 0 when it did not finish), recoveryNote what failed.
+	recovery     bool
+	recoveryS    map[string]float64
+	recoveryNote string
 }
 
 func run(r *results, out string, runs, conversations, due int, engines []string) error {
@@ -114,7 +136,11 @@ func run(r *results, out string, runs, conversations, due int, engines []string)
 	}
 	for _, engine := range engines {
 		r.sim[engine] = map[string][]*simulate.Report{}
-		for _, sc := range []scenario{inbound, steady} {
+		scs := []scenario{inbound, steady}
+		if engine == "postgres" {
+			scs = append(scs, replicas)
+		}
+		for _, sc := range scs {
 			for i := range runs {
 				say("%s: simulate %s, run %d of %d", engine, sc.name, i+1, runs)
 				rep, err := simulateOnce(ctx, bin, dir, engine, sc)
@@ -124,6 +150,10 @@ func run(r *results, out string, runs, conversations, due int, engines []string)
 				r.sim[engine][sc.name] = append(r.sim[engine][sc.name], rep)
 			}
 		}
+	}
+	if r.recovery {
+		say("kill -9 recovery check (reliability suite, TestRecoveryTime)")
+		r.recoveryS, r.recoveryNote = recoveryCheck(ctx, bin, engines)
 	}
 	if r.followupSource == "" {
 		say("follow-up scheduler: %d conversations, %d due, %d runs per engine", conversations, due, runs)
@@ -281,3 +311,37 @@ func (r *results) med(engine, sc string, f func(*simulate.Report) float64) float
 }
 
 func (r *results) fu(engine, key string) float64 { return median(r.followup[engine][key]) }
+
+// recoveryLine is what TestRecoveryTime logs for each engine.
+var recoveryLine = regexp.MustCompile(`reliability: recovery after kill -9 \((\w+)\): .* the last (\S+) after the restarted process was healthy`)
+
+// recoveryCheck runs the reliability suite's recovery check with the built
+// binary and reads the figure it logs, pass or fail.
+func recoveryCheck(ctx context.Context, bin string, engines []string) (map[string]float64, string) {
+	var out bytes.Buffer
+	run := "TestRecoveryTime/(" + strings.Join(engines, "|") + ")$"
+	cmd := exec.CommandContext(ctx, "go", "test", "-tags", "reliability", "-count=1", "-timeout", "15m", "-v", "-run", run, "./reliability/")
+	cmd.Env = append(os.Environ(), "RELIABILITY_BINARY="+bin)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	got := parseRecovery(&out)
+	note := ""
+	if err != nil {
+		note = "the check failed (" + err.Error() + "); see its log"
+	}
+	return got, note
+}
+
+func parseRecovery(out io.Reader) map[string]float64 {
+	got := map[string]float64{}
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := recoveryLine.FindStringSubmatch(sc.Text()); m != nil {
+			if d, err := time.ParseDuration(m[2]); err == nil {
+				got[m[1]] = d.Seconds()
+			}
+		}
+	}
+	return got
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +66,18 @@ func TestReadSavedRefusesWhatItCannotUse(t *testing.T) {
 				t.Fatalf("source = %q", r.followupSource)
 			}
 		})
+	}
+}
+
+// The recovery figure is read from TestRecoveryTime's log line, per engine,
+// whether the check passed or not.
+func TestParseRecovery(t *testing.T) {
+	log := `=== RUN   TestRecoveryTime/sqlite
+    recovery_test.go:88: reliability: recovery after kill -9 (sqlite): 50 messages caught (50 had reached the model), 50 answered, the last 2.3s after the restarted process was healthy (limit 15s), 0 doubled
+    recovery_test.go:88: reliability: recovery after kill -9 (postgres): 50 messages caught (25 had reached the model), 50 answered, the last 1m4.5s after the restarted process was healthy (limit 15s), 0 doubled
+`
+	got := parseRecovery(strings.NewReader(log))
+	if got["sqlite"] != 2.3 || got["postgres"] != 64.5 {
+		t.Fatalf("recovery = %v, want sqlite 2.3, postgres 64.5", got)
 	}
 }

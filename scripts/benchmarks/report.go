@@ -20,6 +20,8 @@ type target struct {
 	// goal per engine, and whether lower is better.
 	goal  map[string]float64
 	lower bool
+	// atMost: the goal itself meets it (≤ rather than <).
+	atMost bool
 	// why explains a miss: what bounds it and what would be needed.
 	why string
 }
@@ -29,6 +31,8 @@ const (
 	cmdSteady  = "parley simulate --customers 500 --rate 80 --duration 20s [--database-url postgres://…]"
 	cmdDue     = "PARLEY_BENCH_CONVERSATIONS=1000000 PARLEY_BENCH_DUE=100000 go test ./followup/ -run '^$' -bench DueFollowUps -benchtime 1x -timeout 60m"
 	cmdLate    = "go test ./followup/ -run '^$' -bench FollowUpLateness -benchtime 1x"
+	cmdReplica = "parley simulate --customers 500 --duration 20s --replicas 3 --database-url postgres://… beside the inbound run"
+	cmdKill    = "go test -tags reliability -run TestRecoveryTime -v ./reliability/"
 )
 
 func targets() []target {
@@ -44,6 +48,25 @@ func targets() []target {
 				"takes four transactions (webhook, conversation, answer, send record) of some fifteen statements each through database/sql, " +
 				"and an LLM call through the OpenAI SDK. What would be needed: group commit (one transaction for many messages' steps), " +
 				"fewer statements per step, and on PostgreSQL the pgx native driver (statement batches, one round trip per step); or more cores."},
+		{figure: "Parley's CPU per answered message, at full load", unit: "ms", command: cmdInbound, lower: true, atMost: true,
+			value: sim(inbound.name, func(r *simulate.Report) float64 { return r.CPUms }),
+			goal:  map[string]float64{"sqlite": 1.5, "postgres": 1.5}},
+		{figure: "SQL statements per answered message, at full load", unit: "", command: cmdInbound, lower: true, atMost: true,
+			value: sim(inbound.name, func(r *simulate.Report) float64 { return r.StatementsPerAnswer }),
+			goal:  map[string]float64{"sqlite": 12, "postgres": 12}},
+		{figure: "commits per answered message, at full load", unit: "", command: cmdInbound, lower: true, atMost: true,
+			value: sim(inbound.name, func(r *simulate.Report) float64 { return r.CommitsPerAnswer }),
+			goal:  map[string]float64{"sqlite": 1, "postgres": 1}},
+		{figure: "3 replicas vs 1 process on PostgreSQL, answered msg/s (same run)", unit: "×", command: cmdReplica, atMost: true,
+			value: func(r *results, e string) float64 {
+				one := r.med(e, inbound.name, func(r *simulate.Report) float64 { return r.AnsweredPerSecond })
+				three := r.med(e, replicas.name, func(r *simulate.Report) float64 { return r.AnsweredPerSecond })
+				if one == 0 {
+					return 0
+				}
+				return three / one
+			},
+			goal: map[string]float64{"postgres": 1}},
 		{figure: "webhook acknowledgement p99 at 80 msg/s offered", unit: "ms", command: cmdSteady, lower: true,
 			value: sim(steady.name, func(r *simulate.Report) float64 { return r.Ack.P99 }),
 			goal:  map[string]float64{"sqlite": 20, "postgres": 20}},
@@ -63,6 +86,9 @@ func targets() []target {
 		{figure: "follow-up lateness p99 at ordinary load (50 due per second)", unit: "ms", command: cmdLate, lower: true,
 			value: func(r *results, e string) float64 { return r.fu(e, "FollowUpLateness late_p99_ms") },
 			goal:  map[string]float64{"sqlite": 5000, "postgres": 5000}},
+		{figure: "a message caught by a kill -9 answered after the restart (healthy) within", unit: "s", command: cmdKill, lower: true, atMost: true,
+			value: func(r *results, e string) float64 { return r.recoveryS[e] },
+			goal:  map[string]float64{"sqlite": 15, "postgres": 15}},
 		{figure: "peak RSS during the inbound run", unit: "MB", command: cmdInbound, lower: true,
 			value: sim(inbound.name, func(r *simulate.Report) float64 { return r.PeakRSSMB }),
 			goal:  map[string]float64{"sqlite": 300, "postgres": 300}},
@@ -72,6 +98,9 @@ func targets() []target {
 func met(t target, v float64, engine string) bool {
 	if v == 0 {
 		return false
+	}
+	if t.lower && t.atMost {
+		return v <= t.goal[engine]
 	}
 	if t.lower {
 		return v < t.goal[engine]
@@ -93,19 +122,25 @@ func write(w io.Writer, r *results, runs, conversations, due int, engines []stri
 	for _, t := range targets() {
 		fmt.Fprintf(w, "| %s |", t.figure)
 		for _, e := range engines {
+			if _, ok := t.goal[e]; !ok {
+				fmt.Fprintf(w, " – | – |")
+				continue
+			}
 			v := t.value(r, e)
 			mark := "✅"
-			if t.command == cmdDue && !fullScale {
+			if t.command == cmdKill && !r.recovery {
+				mark = "(not run)"
+			} else if t.command == cmdDue && !fullScale {
 				mark = "(not judged at this scale)"
 			} else if !met(t, v, e) {
 				mark = "❌"
 				if t.why != "" {
-					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s %s against %s %s. %s", t.figure, e, num(v), t.unit, cmp(t), num(t.goal[e]), t.why))
+					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s against %s %s. %s", t.figure, e, withUnit(v, t.unit), cmp(t), num(t.goal[e]), t.why))
 				} else {
-					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s %s against %s %s.", t.figure, e, num(v), t.unit, cmp(t), num(t.goal[e])))
+					misses = append(misses, fmt.Sprintf("- **%s, %s**: %s against %s %s.", t.figure, e, withUnit(v, t.unit), cmp(t), num(t.goal[e])))
 				}
 			}
-			fmt.Fprintf(w, " %s %s | %s %s %s |", cmp(t), num(t.goal[e]), mark, num(v), t.unit)
+			fmt.Fprintf(w, " %s %s | %s %s |", cmp(t), num(t.goal[e]), mark, withUnit(v, t.unit))
 		}
 		fmt.Fprintf(w, " `%s` |\n", t.command)
 	}
@@ -113,6 +148,9 @@ func write(w io.Writer, r *results, runs, conversations, due int, engines []stri
 		conversations, due, perEngine(engines, func(e string) string { return num(r.fu(e, "DueFollowUps last_late_s")) + " s" }))
 	if r.followupSource != "" {
 		fmt.Fprintf(w, "\nThe follow-up scheduler's figures were read from the saved output of an earlier run of the same benchmarks on this machine (`--followup-output`); the simulations were measured by this run.\n")
+	}
+	if r.recoveryNote != "" {
+		fmt.Fprintf(w, "\nThe kill -9 recovery check: %s.\n", r.recoveryNote)
 	}
 	if len(misses) > 0 {
 		fmt.Fprintf(w, "\n### Not met\n\n%s\n", strings.Join(misses, "\n"))
@@ -144,16 +182,16 @@ func write(w io.Writer, r *results, runs, conversations, due int, engines []stri
 			return num(r.med(e, inbound.name, func(rep *simulate.Report) float64 { return rep.CPUms })) + " ms"
 		}))
 
-	fmt.Fprintf(w, "\n## Every run\n\n| engine | scenario | answered/s | ack p50 / p99 ms | reply p50 / p99 ms | peak RSS MB | CPU ms/msg | floor commits/s, no-op jobs/s |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n## Every run\n\n| engine | scenario | answered/s | ack p50 / p99 ms | reply p50 / p99 ms | peak RSS MB | CPU ms/msg | SQL statements / commits per msg | floor commits/s, no-op jobs/s |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range engines {
-		for _, sc := range []string{inbound.name, steady.name} {
+		for _, sc := range []string{inbound.name, steady.name, replicas.name} {
 			for _, rep := range r.sim[e][sc] {
 				floor := "–"
 				if rep.Floor != nil {
 					floor = num(rep.Floor.CommitsPerSecond) + ", " + num(rep.Floor.NoopJobsPerSecond)
 				}
-				fmt.Fprintf(w, "| %s | %s | %s | %s / %s | %s / %s | %s | %s | %s |\n", e, sc, num(rep.AnsweredPerSecond), num(rep.Ack.P50), num(rep.Ack.P99),
-					num(rep.Reply.P50), num(rep.Reply.P99), num(rep.PeakRSSMB), num(rep.CPUms), floor)
+				fmt.Fprintf(w, "| %s | %s | %s | %s / %s | %s / %s | %s | %s | %s / %s | %s |\n", e, sc, num(rep.AnsweredPerSecond), num(rep.Ack.P50), num(rep.Ack.P99),
+					num(rep.Reply.P50), num(rep.Reply.P99), num(rep.PeakRSSMB), num(rep.CPUms), num(rep.StatementsPerAnswer), num(rep.CommitsPerAnswer), floor)
 			}
 		}
 		for _, key := range []string{"DueFollowUps send_all_s", "DueFollowUps followups/s", "DueFollowUps last_late_s", "FollowUpLateness late_p50_ms", "FollowUpLateness late_p99_ms"} {
@@ -161,7 +199,7 @@ func write(w io.Writer, r *results, runs, conversations, due int, engines []stri
 			for _, v := range r.followup[e][key] {
 				vs = append(vs, num(v))
 			}
-			fmt.Fprintf(w, "| %s | %s | %s |||||| \n", e, key, strings.Join(vs, ", "))
+			fmt.Fprintf(w, "| %s | %s | %s ||||||| \n", e, key, strings.Join(vs, ", "))
 		}
 	}
 }
@@ -183,10 +221,21 @@ func perEngine(engines []string, f func(string) string) string {
 }
 
 func cmp(t target) string {
+	if t.atMost && t.lower {
+		return "≤"
+	}
 	if t.lower {
 		return "<"
 	}
 	return "≥"
+}
+
+// withUnit writes a figure and its unit, if it has one.
+func withUnit(v float64, unit string) string {
+	if unit == "" {
+		return num(v)
+	}
+	return num(v) + " " + unit
 }
 
 func num(v float64) string {

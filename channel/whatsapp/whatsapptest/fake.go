@@ -103,6 +103,9 @@ type FakeGraph struct {
 	faultRate               float64
 	faultMix                []Response
 	faults                  int
+
+	accounts map[string]*account // WhatsApp Business Accounts, for template listings
+	listings int
 }
 
 // Observe hands every accepted send to fn as it arrives, instead of keeping
@@ -232,6 +235,10 @@ func (f *FakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 	id, edge, ok := splitPath(r.URL.Path)
 	if !ok {
 		writeError(w, http.StatusBadRequest, 100, "Unknown path components: "+r.URL.Path, "")
+		return
+	}
+	if r.Method == http.MethodGet && edge == "message_templates" {
+		f.serveTemplates(w, r, id)
 		return
 	}
 	n, ok := f.authorize(w, r, id)

@@ -7,9 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
@@ -27,10 +25,10 @@ func (panickingReceiver) Receive(context.Context, *store.Queries, channel.Inboun
 	panic("receiver bug")
 }
 
-// A panic while a webhook's messages are taken in right after its answer
-// does not bring the process down: the run is logged and its backstop job
-// is made due at once, so the queue takes the message in (and retries).
-func TestInlinePanicHandsTheMessageBackToItsJob(t *testing.T) {
+// A panic while the receive stage takes a message in does not bring the
+// process down: the turn is logged as failed and the message stays in the
+// inbox, unprocessed, to be taken in again when its lease runs out.
+func TestReceivePanicLeavesTheMessageForALaterTurn(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(now())
@@ -40,12 +38,13 @@ func TestInlinePanicHandsTheMessageBackToItsJob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
+			ch, err := st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
 				PhoneNumberID: pnID, AccessToken: "token-main", Active: true,
-				Settings: map[string]string{parley.SettingCheck: parley.CheckOK}}); err != nil { // routed: its ownership check passed
+				Settings: map[string]string{parley.SettingCheck: parley.CheckOK}}) // routed: its ownership check passed
+			if err != nil {
 				t.Fatal(err)
 			}
-			jc, err := jobs.NewClient(st, nil, jobs.Config{}) // insert-only: nothing works the backstop here
+			jc, err := jobs.NewClient(st, nil, jobs.Config{}) // insert-only
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,11 +52,15 @@ func TestInlinePanicHandsTheMessageBackToItsJob(t *testing.T) {
 			ins.Set(jc)
 			logs := &apptest.LogBuffer{}
 			g := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: panickingReceiver{}, Log: slog.New(slog.NewJSONHandler(logs, nil)),
-				WhatsAppAppSecret: appSecret, Inline: 2})
+				WhatsAppAppSecret: appSecret, ReceiveLease: 10 * time.Second})
 			mux := http.NewServeMux()
 			g.Mount(mux)
 			srv := httptest.NewServer(mux)
 			t.Cleanup(srv.Close)
+			loopCtx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); g.Receiving().Run(loopCtx) }()
+			t.Cleanup(func() { stop(); <-done })
 
 			body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.PANIC", Time: clk.Now()}, "hello")
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/whatsapp", strings.NewReader(string(body)))
@@ -71,14 +74,18 @@ func TestInlinePanicHandsTheMessageBackToItsJob(t *testing.T) {
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("webhook: %d", res.StatusCode)
 			}
-			apptest.Eventually(t, "the backstop job due at once", func() bool {
-				l, err := jc.JobList(ctx, river.NewJobListParams().Kinds(receivedKind))
-				return err == nil && len(l.Jobs) == 1 && l.Jobs[0].State == rivertype.JobStateAvailable
-			})
-			if !strings.Contains(logs.String(), "receiver bug") {
-				t.Fatalf("the panic is not logged:\n%s", logs.String())
+			attempts := func() int {
+				return strings.Count(logs.String(), "receiver bug")
 			}
-			g.Close(ctx) // the slot was given back: nothing to wait for
+			apptest.Eventually(t, "the panic logged", func() bool { return attempts() >= 1 })
+			items, err := st.InboxByChannel(ctx, tn.ID, ch.ID)
+			if err != nil || len(items) != 1 || items[0].ProcessedAt != nil {
+				t.Fatalf("want the message kept unprocessed, got %+v (%v)", items, err)
+			}
+			// Its lease runs out: a later turn takes it again.
+			clk.Advance(11 * time.Second)
+			g.Receiving().Wake()
+			apptest.Eventually(t, "the message tried again", func() bool { return attempts() >= 2 })
 		})
 	}
 }
