@@ -35,11 +35,19 @@ func newRig(t *testing.T, engine store.Engine) *rig {
 	r := &rig{t: t, clk: clock.NewFake(now()), dsn: storetest.DSN(t, engine), graph: whatsapptest.NewFakeGraph()}
 	t.Cleanup(r.graph.Close)
 	r.graph.AddNumber(whatsapptest.Number{ID: pnID, Token: graphToken, Display: "+1 555-000-1111"})
-	r.st = r.handle()
-	if _, err := r.st.Migrate(context.Background()); err != nil {
+	st, err := store.Open(context.Background(), r.dsn, store.Options{Clock: r.clk})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.st = st
 	ctx := context.Background()
+	if err := r.st.RefreshWebhooksActive(ctx); err != nil {
+		t.Fatal(err)
+	}
 	tn, err := r.st.CreateTenant(ctx, parley.Tenant{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
