@@ -199,6 +199,7 @@ func (e *env) settle() {
 		if n, err := e.st.PendingAnswers(context.Background()); err != nil || n > 0 {
 			return false
 		}
+		e.sendQueued() // what the answers queued, whenever the wake came
 		res, err := e.jc.JobList(context.Background(), river.NewJobListParams().
 			Kinds(event.GenerateAIAgentAnswerArgs{}.Kind(), event.AssignWaitingTicketsArgs{}.Kind()).
 			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending))
