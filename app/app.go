@@ -133,9 +133,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, conv.AIAgentWorker())
 	river.AddWorker(workers, conv.AssignWorker())
 	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
-	gw := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
-	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers()}
+	gw, send := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
+	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers(), send.Loop()}
 	a.conversations = conv
+	leadsSvc.Outbox.Wake = send.Wake
 	// A passed ownership check routes the messages held for its number.
 	checker.Verified = gw.Release
 	// One outbox for the whole flow: every agent message schedules follow-ups.

@@ -21,7 +21,7 @@ import (
 func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, log *slog.Logger, clk clock.Clock, meter *usage.Meter) (*conversation.Service, error) {
 	s := &conversation.Service{
 		Jobs:      ins,
-		Outbox:    &channel.Outbox{Jobs: ins},
+		Outbox:    &channel.Outbox{},
 		Log:       log,
 		Store:     st,
 		Knowledge: knowledge.New(st.Engine()),

@@ -19,7 +19,7 @@ import (
 // schedules its conversation's follow-ups.
 func (a *App) wireFollowUps(cfg config.Config, st *store.Store, ins *jobs.Inserter, workers *river.Workers, reg prometheus.Registerer) error {
 	if a.Outbox == nil {
-		a.Outbox = &channel.Outbox{Jobs: ins}
+		a.Outbox = &channel.Outbox{}
 	}
 	fu := &followup.Service{Store: st, Jobs: ins, Outbox: a.Outbox, Clock: a.clock, Log: a.log, Metrics: followup.NewMetrics(reg)}
 	if cfg.LLMConfigured() {

@@ -26,7 +26,7 @@ import (
 // job client: a lead follow-up is not a conversation's agent message, so
 // the follow-up clock's hook does not run for it.
 func newLeads(cfg config.Config, st *store.Store, ins *jobs.Inserter, clk clock.Clock, hc *http.Client, log *slog.Logger, meter *usage.Meter) (*leads.Service, error) {
-	outbox := &channel.Outbox{Jobs: ins}
+	outbox := &channel.Outbox{}
 	svc := &leads.Service{Store: st, Jobs: ins, Outbox: outbox, Clock: clk,
 		// A tenant names the SMTP host: only public addresses on mail ports,
 		// or the operator's PARLEY_OUTBOUND_ALLOW ranges.

@@ -3,7 +3,6 @@ package app
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -19,11 +18,11 @@ import (
 )
 
 // newMessaging builds the message path — the webhooks' gateway, the
-// conversation store it hands messages to, and the sender — and registers
+// conversation store it hands messages to, and the send stage — and registers
 // their workers. The caller mounts the gateway's webhooks on the server
 // and schedules its periodic jobs.
 func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg prometheus.Registerer, graph *whatsapp.Client,
-	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) *channel.Gateway {
+	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) (*channel.Gateway, *channel.SendStage) {
 	gw := channel.New(channel.Config{
 		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
 		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
@@ -31,10 +30,14 @@ func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg pr
 	river.AddWorker(workers, gw.ReceivedWorker())
 	river.AddWorker(workers, gw.PruneWorker())
 	sender := &channel.Sender{
-		Store: st, Jobs: ins, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
+		Store: st, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
 		Usage: meter,
 	}
+	// Queued messages are the send stage's work; the outbox wakes it after
+	// each commit, and the send jobs of older versions only wake it.
+	send := &channel.SendStage{Sender: sender}
+	sender.Wake = send.Wake
 	river.AddWorker(workers, sender)
-	convo.Outbox.Deliver, convo.Outbox.Backstop, convo.Outbox.Now = sender.Deliver, time.Minute, st.Clock().Now
-	return gw
+	convo.Outbox.Wake = send.Wake
+	return gw, send
 }

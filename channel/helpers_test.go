@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -24,7 +26,6 @@ import (
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/event"
-	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
@@ -117,10 +118,9 @@ func startWith(t *testing.T, engine store.Engine, sending bool, tune func(*confi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins := &jobs.Inserter{}
-	ins.Set(p.Jobs)
+	// The app's send stage sends what this outbox queues.
 	return &env{Parley: p, t: t, clk: clk, tenant: tn, key: key, ch: ch,
-		graph: graph, twilio: tw, outbox: &channel.Outbox{Jobs: ins}, wa: ch}
+		graph: graph, twilio: tw, outbox: &channel.Outbox{Wake: p.Outbox.Wake}, wa: ch}
 }
 
 // twc is the tenant's Twilio channel, made on first use.
@@ -310,8 +310,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	apptest.Eventually(t, "the webhook's message", cond)
 }
 
-var sendKind = channel.SendMessageArgs{}.Kind()
-
 // open opens a conversation on ch with a contact who last wrote
 // `ago` ago (nil: never).
 func (e *env) open(ch parley.Channel, phone string, ago *time.Duration) parley.Conversation {
@@ -368,31 +366,38 @@ func (e *env) until(id string, st parley.DeliveryStatus) parley.Message {
 	return m
 }
 
-// job returns the send job of a message.
-func (e *env) job(msgID string) *rivertype.JobRow {
+// sendState is a message's place in the send stage.
+type sendState struct {
+	Attempts int
+	NextAt   time.Time
+	Marked   bool // an attempt called the provider and recorded nothing
+	Leased   bool
+}
+
+func (e *env) sendState(msgID string) sendState {
 	e.t.Helper()
-	res, err := e.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(sendKind))
+	var st sendState
+	var next int64
+	var mark, lease sql.NullInt64
+	err := e.Store.DB().QueryRowContext(context.Background(), `SELECT send_attempts, send_next_at, send_started_at, send_lease_until
+		FROM messages WHERE id = $1`, msgID).Scan(&st.Attempts, &next, &mark, &lease)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	for _, j := range res.Jobs {
-		if strings.Contains(string(j.EncodedArgs), msgID) {
-			return j
-		}
-	}
-	e.t.Fatalf("no send job for %s", msgID)
-	return nil
+	st.NextAt, st.Marked, st.Leased = time.UnixMicro(next).UTC(), mark.Valid, lease.Valid
+	return st
 }
 
-// jobIn waits for the message's send job to reach a state.
-func (e *env) jobIn(msgID string, state rivertype.JobState) *rivertype.JobRow {
+// retrying waits until the message's attempts reached n and it waits,
+// queued and released, for its next attempt.
+func (e *env) retrying(msgID string, n int) sendState {
 	e.t.Helper()
-	var j *rivertype.JobRow
-	apptest.Eventually(e.t, "send job "+string(state), func() bool {
-		j = e.job(msgID)
-		return j.State == state
+	var st sendState
+	apptest.Eventually(e.t, fmt.Sprintf("%d failed attempts", n), func() bool {
+		st = e.sendState(msgID)
+		return st.Attempts == n && !st.Leased && e.get(msgID).Status == parley.StatusQueued
 	})
-	return j
+	return st
 }
 
 // failedEvent returns the Message Send Failed event of a message.

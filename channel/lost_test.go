@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel"
@@ -40,7 +38,6 @@ func TestALostAnswerWaitsForTheStatus(t *testing.T) {
 		}
 		res.Body.Close()
 		e.clk.Advance(channel.DefaultStatusWait)
-		e.jobIn(m.ID, rivertype.JobStateCompleted)
 		if got := e.get(m.ID); got.Status != parley.StatusSent || got.ChannelMessageID != "wamid.LOST1" {
 			t.Fatalf("message %s %q, want sent as wamid.LOST1", got.Status, got.ChannelMessageID)
 		}
@@ -72,21 +69,15 @@ func TestALostAnswerWaitsForTheStatus(t *testing.T) {
 	})
 }
 
-// failedOnce waits for the first attempt of the message's send job to fail.
-func (e *env) failedOnce(msgID string) {
-	e.t.Helper()
-	apptest.Eventually(e.t, "a failed attempt", func() bool {
-		j := e.job(msgID)
-		return len(j.Errors) == 1 && j.State != rivertype.JobStateRunning
-	})
-}
+// failedOnce waits for the message's first attempt to fail.
+func (e *env) failedOnce(msgID string) { e.t.Helper(); e.retrying(msgID, 1) }
 
-// waiting waits for the send job's retry to put itself off until the
-// status of the lost attempt may have come.
+// waiting waits for the stage to put the message off until the status of
+// the lost attempt may have come.
 func (e *env) waiting(msgID string) {
 	e.t.Helper()
-	apptest.Eventually(e.t, "the retry to wait for a status", func() bool {
-		j := e.job(msgID)
-		return len(j.Errors) == 2 && j.State == rivertype.JobStateRetryable && j.ScheduledAt.After(e.clk.Now().Add(20*time.Second))
+	apptest.Eventually(e.t, "the message to wait for a status", func() bool {
+		st := e.sendState(msgID)
+		return st.Marked && !st.Leased && st.NextAt.After(e.clk.Now())
 	})
 }

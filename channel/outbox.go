@@ -3,19 +3,16 @@ package channel
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/event"
-	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/store"
 )
 
-// SendMessageArgs is the Send WhatsApp Business Text Message job: deliver
-// one stored outbound message on its conversation's channel. The channel
-// package works it; everything that sends inserts it through the Outbox.
+// SendMessageArgs is the send job of versions before the send stage; jobs
+// they queued are still worked (they wake the stage), none are inserted.
 type SendMessageArgs struct {
 	TenantID       string `json:"tenant_id"`
 	ConversationID string `json:"conversation_id"`
@@ -34,40 +31,16 @@ func (SendMessageArgs) InsertOpts() river.InsertOpts {
 // human) message, e.g. to schedule follow-ups from that moment.
 type AgentMessageHook func(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message) error
 
-// Outbox is the one way out: it stores an outbound message as queued, logs
-// Send WhatsApp Business Text Message, and inserts the send job, all in the
-// caller's transaction.
+// Outbox is the one way out: it stores an outbound message as queued and
+// logs Send WhatsApp Business Text Message in the caller's transaction.
+// The queued message is the send stage's work item (SendStage):
+// no job is inserted; Wake, when set, asks the stage for a turn once the
+// transaction has committed.
 type Outbox struct {
-	Jobs *jobs.Inserter
 	// OnAgentMessage, when set, runs for AI and human agent messages.
 	OnAgentMessage AgentMessageHook
-
-	// Deliver, when set, sends a message queued in a context marked with
-	// DeliverAfterCommit right after its transaction commits, in the
-	// caller's goroutine, instead of through the queue: the send job is
-	// still inserted with the message, as a backstop scheduled Backstop
-	// later, and Deliver deletes it when it records the outcome. Deliver
-	// must give up before notAfter, when the backstop may start.
-	Deliver func(ctx context.Context, args SendMessageArgs, backstop int64, notAfter time.Time)
-	// Backstop is how long the send job waits for Deliver (default 1 minute).
-	Backstop time.Duration
-	// Now is the clock the backstop is scheduled by (River's).
-	Now func() time.Time
-}
-
-type deliverKey struct{}
-
-// DeliverAfterCommit marks ctx: messages queued with it are sent right
-// after their transaction commits (when the Outbox has a Deliver), by the
-// goroutine that committed. Job workers mark their context; a request
-// handler does not, so an API call never waits for a provider.
-func DeliverAfterCommit(ctx context.Context) context.Context {
-	return context.WithValue(ctx, deliverKey{}, true)
-}
-
-func deliverInline(ctx context.Context) bool {
-	v, _ := ctx.Value(deliverKey{}).(bool)
-	return v
+	// Wake, when set, is called after the commit that queued a message.
+	Wake func()
 }
 
 // Queue stores msg (role, content, type, template…) in conv and enqueues
@@ -98,31 +71,13 @@ func (o *Outbox) Queue(ctx context.Context, q *store.Queries, conv parley.Conver
 		now := msg.CreatedAt
 		conv.LastAgentMessageAt = &now
 	}
-	args := SendMessageArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
 	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.SendTextMessage, event.SendTextMessagePayload{
 		MessageID: msg.ID, Role: msg.Role, Type: msg.Type, ChannelID: msg.ChannelID, Content: msg.Content, Template: msg.Template,
 	}); err != nil {
 		return msg, err
 	}
-	if o.Deliver != nil && deliverInline(ctx) {
-		wait := o.Backstop
-		if wait <= 0 {
-			wait = time.Minute
-		}
-		now := time.Now
-		if o.Now != nil {
-			now = o.Now
-		}
-		at := now().Add(wait)
-		id, err := o.Jobs.InsertBackstopTx(ctx, q.Tx(), args, nil, at)
-		if err != nil {
-			return msg, fmt.Errorf("enqueue send: %w", err)
-		}
-		if id != 0 { // 0: a send job for it existed already and sends it
-			q.AfterCommit(ctx, func(ctx context.Context) { o.Deliver(ctx, args, id, at) })
-		}
-	} else if err := o.Jobs.InsertTx(ctx, q.Tx(), args, nil); err != nil {
-		return msg, fmt.Errorf("enqueue send: %w", err)
+	if o.Wake != nil {
+		q.AfterCommit(ctx, func(context.Context) { o.Wake() })
 	}
 	if o.OnAgentMessage != nil && (msg.Role == parley.RoleAI || msg.Role == parley.RoleAgent) {
 		if err := o.OnAgentMessage(ctx, q, conv, msg); err != nil {

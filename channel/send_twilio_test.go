@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/twilio/twiliotest"
@@ -68,8 +66,8 @@ func TestTwilioRetriesAndFailures(t *testing.T) {
 		// 429 then success: sent once.
 		e.twilio.FailNext(twiliotest.TooManyRequests("20"))
 		m := e.queue(conv, parley.Message{Content: "hello"})
-		if j := e.jobIn(m.ID, rivertype.JobStateRetryable); j.ScheduledAt.Sub(e.clk.Now()) < 20*time.Second {
-			t.Fatalf("retry at %v, want after the Retry-After", j.ScheduledAt)
+		if st := e.retrying(m.ID, 1); st.NextAt.Sub(e.clk.Now()) < 20*time.Second {
+			t.Fatalf("retry at %v, want after the Retry-After", st.NextAt)
 		}
 		e.clk.Advance(21 * time.Second)
 		e.until(m.ID, parley.StatusSent)
@@ -85,8 +83,8 @@ func TestTwilioRetriesAndFailures(t *testing.T) {
 			t.Fatalf("failed with %q %q", failed.ErrorCode, failed.ErrorReason)
 		}
 		e.failedEvent(conv.ID, bad.ID)
-		if j := e.jobIn(bad.ID, rivertype.JobStateCancelled); j.Attempt != 1 {
-			t.Fatalf("attempts = %d, want 1", j.Attempt)
+		if st := e.sendState(bad.ID); st.Attempts != 1 {
+			t.Fatalf("attempts = %d, want 1", st.Attempts)
 		}
 
 		// Outside the window nothing reaches Twilio; a template name that is

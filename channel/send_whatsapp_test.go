@@ -90,7 +90,6 @@ func TestOutsideTheWindowOnlyTemplatesGo(t *testing.T) {
 			if ev := e.failedEvent(conv.ID, m.ID); ev["error_code"] != channel.CodeOutsideWindow {
 				t.Fatalf("event = %v", ev)
 			}
-			e.jobIn(m.ID, rivertype.JobStateCancelled)
 		}
 		if n := e.graph.Requests(); n != 0 {
 			t.Fatalf("%d requests reached Meta, want none", n)
@@ -135,8 +134,8 @@ func TestRateLimitedSendIsRetriedAndSentOnce(t *testing.T) {
 		e.graph.Script(whatsapptest.RateLimited("30"))
 		conv := e.open(e.wa, anaE164, ago(time.Minute))
 		m := e.queue(conv, parley.Message{Content: "Your order is ready."})
-		j := e.jobIn(m.ID, rivertype.JobStateRetryable)
-		if wait := j.ScheduledAt.Sub(e.clk.Now()); wait < 30*time.Second {
+		st := e.retrying(m.ID, 1)
+		if wait := st.NextAt.Sub(e.clk.Now()); wait < 30*time.Second {
 			t.Fatalf("retry in %v, want at least the Retry-After of 30s", wait)
 		}
 		if got := e.get(m.ID); got.Status != parley.StatusQueued {
@@ -170,8 +169,8 @@ func TestPermanentErrorsFailTheMessage(t *testing.T) {
 				if ev := e.failedEvent(conv.ID, m.ID); ev["error_code"] != strconv.Itoa(code) {
 					t.Fatalf("event = %v", ev)
 				}
-				if j := e.jobIn(m.ID, rivertype.JobStateCancelled); j.Attempt != 1 {
-					t.Fatalf("job attempts = %d, want 1 (never retried)", j.Attempt)
+				if st := e.sendState(m.ID); st.Attempts != 1 {
+					t.Fatalf("attempts = %d, want 1 (never retried)", st.Attempts)
 				}
 				if n := e.graph.Requests(); n != 1 {
 					t.Fatalf("%d requests, want 1", n)
@@ -187,10 +186,7 @@ func TestServerErrorIsRetried(t *testing.T) {
 		conv := e.open(e.wa, anaE164, ago(time.Minute))
 		m := e.queue(conv, parley.Message{Content: "hello"})
 		for attempt := 1; attempt <= 2; attempt++ {
-			apptest.Eventually(t, "a failed attempt", func() bool {
-				j := e.job(m.ID)
-				return len(j.Errors) == attempt && j.State != rivertype.JobStateRunning
-			})
+			e.retrying(m.ID, attempt)
 			e.clk.Advance(time.Hour) // past the backoff
 		}
 		e.until(m.ID, parley.StatusSent)
@@ -200,9 +196,8 @@ func TestServerErrorIsRetried(t *testing.T) {
 	})
 }
 
-// A send job that runs again for a message already sent does not send it
-// twice (the retry after a crash between Meta's answer and our commit is
-// the one window left; see the package documentation).
+// A send job of an older version, worked for a message already sent, only
+// wakes the send stage: nothing is sent twice.
 func TestSendIsIdempotent(t *testing.T) {
 	eachSender(t, func(t *testing.T, e *env) {
 		conv := e.open(e.wa, anaE164, ago(time.Minute))

@@ -90,6 +90,7 @@ type rig struct {
 	st       *store.Store
 	svc      *followup.Service
 	jc       *jobs.Client
+	send     *channel.SendStage
 	graph    *whatsapptest.FakeGraph
 	tenant   string
 	channels []string
@@ -133,9 +134,11 @@ func newRig(b *testing.B, engine store.Engine) *rig {
 	}
 	ins := &jobs.Inserter{}
 	log := slog.New(slog.DiscardHandler)
-	sender := &channel.Sender{Store: r.st, Jobs: ins, WhatsApp: graph, Log: log}
+	sender := &channel.Sender{Store: r.st, WhatsApp: graph, Log: log}
+	r.send = &channel.SendStage{Sender: sender}
+	sender.Wake = r.send.Wake
 	r.svc = &followup.Service{Store: r.st, Jobs: ins, Clock: clock.Real{}, Log: log}
-	r.svc.Outbox = &channel.Outbox{Jobs: ins, OnAgentMessage: r.svc.OnAgentMessage, Deliver: sender.Deliver, Backstop: time.Minute, Now: time.Now}
+	r.svc.Outbox = &channel.Outbox{OnAgentMessage: r.svc.OnAgentMessage, Wake: r.send.Wake}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &followup.RequestWorker{S: r.svc})
 	river.AddWorker(workers, sender)
@@ -151,7 +154,12 @@ func (r *rig) start(b *testing.B) {
 	if err := r.jc.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	sendCtx, stopSend := context.WithCancel(context.Background())
+	sendDone := make(chan struct{})
+	go func() { defer close(sendDone); r.send.Run(sendCtx) }()
 	b.Cleanup(func() {
+		stopSend()
+		<-sendDone
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = r.jc.Stop(ctx)

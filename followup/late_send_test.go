@@ -9,15 +9,20 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// heldBack stores an agent answer as the outbox does but without its send
-// job, as when the process died right after the commit: the message waits
-// for its backstop. It returns the message.
+// heldBack stores an agent answer as the outbox does, but held back from
+// the send stage for a day (as a long retry backoff would). It returns the
+// message.
 func (e *env) heldBack(conv parley.Conversation, text string) parley.Message {
 	e.t.Helper()
 	return e.writeAsAgent(conv, func(ctx context.Context, q *store.Queries, c parley.Conversation) (parley.Message, error) {
 		msg, err := q.InsertMessage(ctx, parley.Message{TenantID: c.TenantID, ConversationID: c.ID, Role: parley.RoleAI, Content: text,
 			ChannelID: c.ChannelID, Status: parley.StatusQueued})
 		if err != nil {
+			return msg, err
+		}
+		// Not due for a day: the send stage leaves it alone meanwhile.
+		if _, err := q.Tx().ExecContext(ctx, `UPDATE messages SET send_next_at = $1 WHERE id = $2`,
+			msg.CreatedAt.Add(24*time.Hour).UnixMicro(), msg.ID); err != nil {
 			return msg, err
 		}
 		if err := q.TouchOutbound(ctx, c.TenantID, c.ID, msg.CreatedAt); err != nil {

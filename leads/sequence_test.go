@@ -80,10 +80,6 @@ func TestScheduledSequenceDelivers(t *testing.T) {
 			msgs[0].Template.Parameters[0] != "Jane" || msgs[0].Content != out.Data.Messages["whatsapp"].Message || msgs[0].ChannelID != e.channel {
 			t.Fatalf("whatsapp message = %+v", msgs)
 		}
-		sends, _ := e.p.Jobs.JobList(context.Background(), river.NewJobListParams().Kinds(channel.SendMessageArgs{}.Kind()))
-		if len(sends.Jobs) != 1 {
-			t.Fatalf("send jobs = %d", len(sends.Jobs))
-		}
 
 		// Step 3: the in-app notification.
 		e.clk.Advance(2 * day)

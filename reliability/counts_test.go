@@ -58,13 +58,14 @@ func settle(t *testing.T, dsn string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for {
 		var left int
-		// The stages' rows count too: inbox messages not yet taken in and
-		// conversations waiting for their answer.
-		err := s.DB().QueryRow(`SELECT (SELECT count(*) FROM river_job WHERE kind IN ('send_whatsapp_business_text_message', 'generate_ai_agent_answer',
+		// The stages' rows count too: inbox messages not yet taken in,
+		// conversations waiting for their answer, messages not yet sent.
+		err := s.DB().QueryRow(`SELECT (SELECT count(*) FROM river_job WHERE kind IN ('generate_ai_agent_answer',
 			'request_notification', 'deliver_notification_answer')
 			AND state NOT IN ('completed', 'cancelled', 'discarded'))
 			+ (SELECT count(*) FROM channel_inbox WHERE processed_at IS NULL)
-			+ (SELECT count(*) FROM answer_queue)`).Scan(&left)
+			+ (SELECT count(*) FROM answer_queue)
+			+ (SELECT count(*) FROM messages WHERE status = 'queued')`).Scan(&left)
 		if err == nil && left == 0 {
 			return
 		}
