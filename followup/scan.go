@@ -87,8 +87,9 @@ func (s *Service) Scan(ctx context.Context, grace time.Duration) (int, error) {
 }
 
 // scanWorkers is how many conversations of a batch are decided at once:
-// enough to overlap LLM calls and commits, few enough for SQLite's writer.
-const scanWorkers = 8
+// enough to overlap LLM calls and PostgreSQL round trips (SQLite's
+// single writer serialises the commits anyway).
+const scanWorkers = 32
 
 // decideBatch decides ids concurrently. Failures are handed to River as
 // Follow-Up Requests (retried with backoff); only a failure to do that is
