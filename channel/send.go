@@ -68,6 +68,10 @@ type Sender struct {
 
 	// Wake asks the send stage for a turn.
 	Wake func()
+
+	// Providers, when set, are the providers to send through by channel
+	// type; nil means WhatsApp and Twilio over the clients above.
+	Providers map[parley.ChannelType]Provider
 }
 
 // Work is the send job of an older version: its message is the send
@@ -125,41 +129,30 @@ func maybeDelivered(err error) bool {
 	return !(errors.As(err, &op) && op.Op == "dial")
 }
 
-func (s *Sender) sendWhatsApp(ctx context.Context, ch parley.Channel, conv parley.Conversation, msg parley.Message) (string, error) {
+// whatsAppProvider is the WhatsApp Cloud API over Sender.WhatsApp.
+type whatsAppProvider struct{ s *Sender }
+
+func (p whatsAppProvider) Send(ctx context.Context, ch parley.Channel, conv parley.Conversation, msg parley.Message) (string, error) {
 	out, err := whatsAppOutbound(conv.ContactPhone, msg)
 	if err != nil {
 		return "", err
 	}
-	return s.WhatsApp.Send(ctx, ch.AccessToken, ch.PhoneNumberID, out)
+	return p.s.WhatsApp.Send(ctx, ch.AccessToken, ch.PhoneNumberID, out)
 }
 
-// failure is a send error in provider-neutral terms.
-type failure struct {
-	code, reason string
-	retryable    bool
-	wait         time.Duration // least wait before a retry, when the provider said
-}
-
-// classify reads a send error. ok is false for errors that are not about
-// the message (the database, a cancelled context): those are retried.
-func classify(err error) (f failure, ok bool) {
+// Classify reads a *whatsapp.SendError.
+func (whatsAppProvider) Classify(err error) (Failure, bool) {
 	var we *whatsapp.SendError
-	var pe *parley.Error
-	switch {
-	case errors.As(err, &we):
-		code := fmt.Sprint(we.Code)
-		if we.Code == 0 {
-			code = fmt.Sprintf("http_%d", we.HTTPStatus)
-		}
-		reason := we.Message
-		if we.Details != "" {
-			reason += " (" + we.Details + ")"
-		}
-		return failure{code: code, reason: reason, retryable: we.Retryable, wait: we.RetryAfter}, true
-	case asTwilio(err, &f):
-		return f, true
-	case errors.As(err, &pe):
-		return failure{code: CodeInvalidMessage, reason: pe.Error()}, true
+	if !errors.As(err, &we) {
+		return Failure{}, false
 	}
-	return failure{}, false
+	code := fmt.Sprint(we.Code)
+	if we.Code == 0 {
+		code = fmt.Sprintf("http_%d", we.HTTPStatus)
+	}
+	reason := we.Message
+	if we.Details != "" {
+		reason += " (" + we.Details + ")"
+	}
+	return Failure{Code: code, Reason: reason, Retryable: we.Retryable, Wait: we.RetryAfter}, true
 }

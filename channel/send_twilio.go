@@ -17,7 +17,10 @@ type TwilioClient interface {
 	Send(ctx context.Context, accountSID, authToken, from, to string, m twilio.Outbound) (string, error)
 }
 
-// sendTwilio sends through Twilio's Messages API with the channel's
+// twilioProvider is Twilio's Messages API over Sender.Twilio.
+type twilioProvider struct{ s *Sender }
+
+// Send sends through Twilio's Messages API with the channel's
 // account (settings account_sid and auth_token), from its
 // messaging_service_sid setting or else its display number.
 //
@@ -26,7 +29,8 @@ type TwilioClient interface {
 // Template.Language is not sent (a ContentSid is one language already).
 // Reply buttons and lists need pre-approved Content templates on Twilio, so
 // an Interactive message goes as text with numbered choices.
-func (s *Sender) sendTwilio(ctx context.Context, ch parley.Channel, conv parley.Conversation, msg parley.Message) (string, error) {
+func (p twilioProvider) Send(ctx context.Context, ch parley.Channel, conv parley.Conversation, msg parley.Message) (string, error) {
+	s := p.s
 	if s.Twilio == nil {
 		return "", parley.Errorf(parley.CodeValidation, "twilio sending is not configured")
 	}
@@ -65,11 +69,11 @@ func (s *Sender) sendTwilio(ctx context.Context, ch parley.Channel, conv parley.
 	return s.Twilio.Send(ctx, ch.Settings["account_sid"], ch.Settings["auth_token"], from, conv.ContactPhone, out)
 }
 
-// asTwilio reads a *twilio.SendError into f.
-func asTwilio(err error, f *failure) bool {
+// Classify reads a *twilio.SendError.
+func (twilioProvider) Classify(err error) (Failure, bool) {
 	var te *twilio.SendError
 	if !errors.As(err, &te) {
-		return false
+		return Failure{}, false
 	}
 	code := strconv.Itoa(te.Code)
 	switch {
@@ -81,6 +85,5 @@ func asTwilio(err error, f *failure) bool {
 	default:
 		code = CodeInvalidMessage // refused before any HTTP call
 	}
-	*f = failure{code: code, reason: te.Message, retryable: te.Retryable, wait: te.RetryAfter}
-	return true
+	return Failure{Code: code, Reason: te.Message, Retryable: te.Retryable, Wait: te.RetryAfter}, true
 }

@@ -186,6 +186,7 @@ func (st *SendStage) prepare(ctx context.Context, claims []store.SendClaim) ([]*
 		}
 	}
 	now := s.Store.Clock().Now()
+	provs := s.providers()
 	ws := make([]*work, 0, len(claims))
 	for _, c := range claims {
 		m := c.Message
@@ -202,7 +203,7 @@ func (st *SendStage) prepare(ctx context.Context, claims []store.SendClaim) ([]*
 			continue
 		}
 		w.ch = ch
-		if ch.Type != parley.ChannelWhatsApp && ch.Type != parley.ChannelTwilio {
+		if _, ok := provs[ch.Type]; !ok {
 			w.fail(CodeNoChannel, fmt.Sprintf("channel type %q cannot send WhatsApp messages", ch.Type))
 			continue
 		}
@@ -264,14 +265,8 @@ func (w *work) fail(code, reason string) {
 func (st *SendStage) sendOne(ctx context.Context, w *work) {
 	s := st.Sender
 	m := w.claim.Message
-	var id string
-	var err error
-	switch w.ch.Type {
-	case parley.ChannelWhatsApp:
-		id, err = s.sendWhatsApp(ctx, w.ch, w.conv, m)
-	default:
-		id, err = s.sendTwilio(ctx, w.ch, w.conv, m)
-	}
+	p := s.providers()[w.ch.Type]
+	id, err := p.Send(ctx, w.ch, w.conv, m)
 	if err == nil {
 		w.out.ProviderID = id
 		w.events = append(w.events, pendingEvent{event.MessageStatusChanged,
@@ -284,22 +279,22 @@ func (st *SendStage) sendOne(ctx context.Context, w *work) {
 	// The provider answered no, or was never reached: the next attempt
 	// need not wait for a status.
 	w.out.ClearMark = !maybeDelivered(err)
-	f, ok := classify(err)
+	f, ok := classify(p, err)
 	switch {
-	case ok && !f.retryable:
-		w.fail(f.code, f.reason)
+	case ok && !f.Retryable:
+		w.fail(f.Code, f.Reason)
 		return
 	case attempt >= st.maxAttempts():
 		reason := err.Error()
 		if ok {
-			reason = f.reason
+			reason = f.Reason
 		}
 		w.fail(CodeGaveUp, fmt.Sprintf("gave up after %d attempts: %s", attempt, reason))
 		return
 	}
 	d := backoff(attempt)
 	if ok {
-		d = max(d, f.wait)
+		d = max(d, f.Wait)
 	}
 	w.out.NextAt = s.Store.Clock().Now().Add(d)
 	s.Log.WarnContext(ctx, "send failed; will retry", "tenant_id", m.TenantID, "conversation_id", m.ConversationID,

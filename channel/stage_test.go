@@ -288,3 +288,23 @@ func TestAKillMidSendIsSentOnceAfterwards(t *testing.T) {
 		})
 	}
 }
+
+// The stage sends only through the providers it was given: a message on a
+// channel whose type has none fails as channel_unavailable, and nothing
+// reaches Meta.
+func TestSendStageSendsOnlyThroughItsProviders(t *testing.T) {
+	r := newRig(t, store.SQLite)
+	ids := r.queue(1)
+	s := r.stage(r.st)
+	s.Sender.Providers = map[parley.ChannelType]channel.Provider{}
+	if n, err := s.Turn(context.Background()); n != 1 || err != nil {
+		t.Fatalf("turn: %d %v", n, err)
+	}
+	m := r.message(ids[0])
+	if m.Status != parley.StatusFailed || m.ErrorCode != channel.CodeNoChannel {
+		t.Fatalf("message: %s %q %q", m.Status, m.ErrorCode, m.ErrorReason)
+	}
+	if got := r.received(); len(got) != 0 {
+		t.Fatalf("Meta received %v", got)
+	}
+}
