@@ -81,6 +81,9 @@ type Gateway struct {
 	group       committer
 	groupWindow time.Duration
 	groupMax    int
+	// groupWorkers is how many groups may be committing at once: one on
+	// SQLite (one writer), a few on PostgreSQL.
+	groupWorkers int
 
 	receiving    *stage.Loop
 	receiveBatch int
@@ -115,6 +118,10 @@ func New(cfg Config) *Gateway {
 		g.groupMax = 64
 	}
 	g.group.full = make(chan struct{}, 1)
+	g.groupWorkers = 1
+	if cfg.Store != nil && cfg.Store.Engine() == store.Postgres {
+		g.groupWorkers = 4
+	}
 	g.receiveBatch, g.receiveLease = cfg.ReceiveBatch, cfg.ReceiveLease
 	if g.receiveBatch <= 0 {
 		g.receiveBatch = 64

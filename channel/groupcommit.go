@@ -27,10 +27,11 @@ type commitReq struct {
 
 // committer queues the requests of the next group.
 type committer struct {
-	mu      sync.Mutex
-	queue   []*commitReq
-	running bool          // a goroutine is committing groups
-	full    chan struct{} // a group's worth is waiting: stop the window early
+	mu         sync.Mutex
+	queue      []*commitReq
+	running    int           // goroutines committing groups
+	collecting bool          // one of them is gathering the next group
+	full       chan struct{} // a group's worth is waiting: stop the window early
 }
 
 // ingest stores one webhook's batches with whatever other requests are
@@ -41,8 +42,15 @@ func (g *Gateway) ingest(ctx context.Context, provider string, batches []batch) 
 	c := &g.group
 	c.mu.Lock()
 	c.queue = append(c.queue, r)
-	start := !c.running
-	c.running = true
+	// A new committer starts only when none is gathering a group and the
+	// others are busy committing: on PostgreSQL a commit is network round
+	// trips, and one group at a time cannot keep up with a few hundred
+	// requests a second (statuses included).
+	start := !c.collecting && c.running < g.groupWorkers
+	if start {
+		c.running++
+		c.collecting = true
+	}
 	if len(c.queue) >= g.groupMax {
 		select {
 		case c.full <- struct{}{}:
@@ -80,7 +88,8 @@ func (g *Gateway) commitGroups() {
 		c.mu.Lock()
 		n := min(len(c.queue), g.groupMax)
 		if n == 0 {
-			c.running = false
+			c.running--
+			c.collecting = false
 			c.mu.Unlock()
 			return
 		}
@@ -90,13 +99,20 @@ func (g *Gateway) commitGroups() {
 		case <-c.full:
 		default:
 		}
+		c.collecting = false
 		c.mu.Unlock()
 		g.commitGroup(group)
+		c.mu.Lock()
+		if c.collecting || len(c.queue) == 0 {
+			c.running-- // another committer gathers what came meanwhile
+			c.mu.Unlock()
+			return
+		}
+		c.collecting = true
+		c.mu.Unlock()
 	}
 }
 
-// commitGroup stores a group in one transaction and answers its requests;
-// a failed group is retried one request at a time.
 func (g *Gateway) commitGroup(group []*commitReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
