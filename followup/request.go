@@ -77,8 +77,6 @@ func (w *RequestWorker) Work(ctx context.Context, job *river.Job[RequestArgs]) e
 		w.S.log().WarnContext(ctx, "follow-up request refused for good", "job_id", job.ID, "reason", job.Args.invalid, "err", err)
 		return river.JobCancel(err)
 	}
-	// The follow-up is only queued here; the send path sends it (no
-	// inline delivery, no backstop job).
 	conv, err := w.S.Store.Read().ConversationByID(ctx, job.Args.ID)
 	if parley.ErrorCode(err) == parley.CodeNotFound {
 		w.S.log().InfoContext(ctx, "follow-up request for a conversation that does not exist", "conversation_id", job.Args.ID, "job_id", job.ID)

@@ -2,13 +2,11 @@ package followup
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
 
-	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/store"
 )
 
 // ScanArgs is the periodic safety net: it enqueues a Follow-Up Request for
@@ -55,95 +53,40 @@ func (w *ScanWorker) Work(ctx context.Context, _ *river.Job[ScanArgs]) error {
 	return err
 }
 
-// Scan decides every conversation due more than grace ago and not handed
-// out recently, a batch at a time: the batch is marked handed out in one
-// statement, then its conversations are decided concurrently by scanWorkers
-// goroutines, without a River job each (a job's fetch and completion cost
-// more than the decision). A conversation whose decision fails (the LLM or
-// the database, transiently) gets a Follow-Up Request job instead, so River
-// retries it with backoff; a crash mid-batch leaves the rest to the next
-// scan after rescanAfter. The follow-ups are only queued: the send path
-// sends them. It reads the due-time index only, so it costs in proportion
-// to the number due, and returns how many it handed out.
+// Scan enqueues a Follow-Up Request for each conversation due more than
+// grace ago and not handed out recently. It reads the due-time index only,
+// so it costs in proportion to the number due. It returns how many it enqueued.
 func (s *Service) Scan(ctx context.Context, grace time.Duration) (int, error) {
 	total := 0
 	for {
 		now := s.Clock.Now()
-		ids, err := s.Store.SweepFollowUpDue(ctx, now.Add(-grace), now.Add(-rescanAfter), now, scanBatch)
+		var n int
+		err := s.Store.InTx(ctx, func(q *store.Queries) error {
+			ids, err := q.SweepFollowUpDue(ctx, now.Add(-grace), now.Add(-rescanAfter), now, scanBatch)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			params := make([]river.InsertManyParams, len(ids))
+			for i, id := range ids {
+				params[i] = river.InsertManyParams{Args: RequestArgs{ID: id}}
+			}
+			if _, err := s.Jobs.Client().InsertManyTx(ctx, q.Tx(), params); err != nil {
+				return err
+			}
+			n = len(ids)
+			return nil
+		})
 		if err != nil {
 			return total, err
 		}
-		if err := s.decideBatch(ctx, ids); err != nil {
-			return total, err
-		}
-		total += len(ids)
-		if len(ids) < scanBatch {
+		total += n
+		if n < scanBatch {
 			if total > 0 {
-				s.log().InfoContext(ctx, "follow-up scan decided overdue conversations", "count", total)
+				s.log().InfoContext(ctx, "follow-up scan enqueued overdue conversations", "count", total)
 			}
 			return total, nil
 		}
 	}
-}
-
-// scanWorkers is how many conversations of a batch are decided at once:
-// enough to overlap LLM calls and PostgreSQL round trips (SQLite's
-// single writer serialises the commits anyway).
-const scanWorkers = 32
-
-// decideBatch decides ids concurrently. Failures are handed to River as
-// Follow-Up Requests (retried with backoff); only a failure to do that is
-// returned.
-func (s *Service) decideBatch(ctx context.Context, ids []string) error {
-	var (
-		mu     sync.Mutex
-		failed []string
-		wg     sync.WaitGroup
-	)
-	next := make(chan string)
-	for range min(scanWorkers, len(ids)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range next {
-				if err := s.processID(ctx, id); err != nil {
-					s.log().WarnContext(ctx, "follow-up decision failed; handed to a retried request", "conversation_id", id, "err", err)
-					mu.Lock()
-					failed = append(failed, id)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, id := range ids {
-		next <- id
-	}
-	close(next)
-	wg.Wait()
-	if len(failed) == 0 || ctx.Err() != nil {
-		return ctx.Err()
-	}
-	params := make([]river.InsertManyParams, len(failed))
-	for i, id := range failed {
-		params[i] = river.InsertManyParams{Args: RequestArgs{ID: id}}
-	}
-	if _, err := s.Jobs.Client().InsertMany(ctx, params); err != nil {
-		return fmt.Errorf("hand failed follow-up decisions to requests: %w", err)
-	}
-	return nil
-}
-
-// processID decides one conversation by id; one that no longer exists is
-// done.
-func (s *Service) processID(ctx context.Context, id string) error {
-	conv, err := s.Store.Read().ConversationByID(ctx, id)
-	if parley.ErrorCode(err) == parley.CodeNotFound {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return s.Process(ctx, conv)
 }
 
 // PeriodicScan is the periodic job entry for the River client.
