@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/twilio"
 	"github.com/parleyhq/parley/channel/whatsapp"
@@ -23,16 +24,17 @@ import (
 // and schedules its periodic jobs.
 func newMessaging(cfg config.Config, st *store.Store, ins *jobs.Inserter, reg prometheus.Registerer, graph *whatsapp.Client,
 	hc *http.Client, log *slog.Logger, workers *river.Workers, convo *conversation.Service, meter *usage.Meter) (*channel.Gateway, *channel.SendStage) {
-	gw := channel.New(channel.Config{
-		Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg,
-		WhatsAppAppSecret: cfg.WhatsAppAppSecret, WhatsAppVerifyToken: cfg.WhatsAppVerifyToken, PublicURL: cfg.PublicURL,
-	})
+	// One Provider per outside system: the gateway mounts their webhooks
+	// and the send stage sends through them.
+	providers := map[parley.ChannelType]channel.Provider{
+		parley.ChannelWhatsApp: &whatsapp.Provider{Client: graph, AppSecret: cfg.WhatsAppAppSecret, VerifyToken: cfg.WhatsAppVerifyToken, Log: log},
+		parley.ChannelTwilio: &twilio.Provider{Client: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Channels: st,
+			PublicURL: cfg.PublicURL, Log: log},
+	}
+	gw := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: convo, Log: log, Registry: reg, Providers: providers})
 	river.AddWorker(workers, gw.ReceivedWorker())
 	river.AddWorker(workers, gw.PruneWorker())
-	sender := &channel.Sender{
-		Store: st, WhatsApp: graph, Twilio: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Log: log, PublicURL: cfg.PublicURL,
-		Usage: meter,
-	}
+	sender := &channel.Sender{Store: st, Log: log, Usage: meter, Providers: providers}
 	// Queued messages are the send stage's work; the outbox wakes it after
 	// each commit, and the send jobs of older versions only wake it.
 	send := &channel.SendStage{Sender: sender}

@@ -57,7 +57,8 @@ func FuzzWhatsAppWebhook(f *testing.F) {
 	ins := &jobs.Inserter{}
 	ins.Set(client)
 	mux := http.NewServeMux()
-	channel.New(channel.Config{Store: st, Jobs: ins, WhatsAppAppSecret: appSecret}).Mount(mux)
+	channel.New(channel.Config{Store: st, Jobs: ins,
+		Providers: map[parley.ChannelType]channel.Provider{parley.ChannelWhatsApp: &whatsapp.Provider{AppSecret: appSecret}}}).Mount(mux)
 
 	post := func(body []byte, signature string) int {
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/whatsapp", bytes.NewReader(body))

@@ -1,5 +1,5 @@
-// Receiving is where contacts' messages come in: the WhatsApp Cloud
-// API and Twilio webhooks, and the receive stage that identifies each
+// Receiving is where contacts' messages come in: the providers' webhooks
+// (each provider mounts its own, see Provider), and the receive stage that identifies each
 // sender and hands the message to the conversation flow: step 1 (take the webhook in) and
 // step 2 (identify the sender) of the conversation flow, whose later steps
 // are in package conversation.
@@ -22,11 +22,14 @@ package channel
 import (
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
@@ -41,11 +44,8 @@ type Config struct {
 	// Registry, when set, gets the gateway's metrics.
 	Registry prometheus.Registerer
 
-	WhatsAppAppSecret   string // signs Cloud API webhooks (X-Hub-Signature-256)
-	WhatsAppVerifyToken string // the handshake's hub.verify_token
-	// PublicURL is this server's public base URL (e.g. https://parley.example.com):
-	// Twilio signs the full URL it called. Empty: rebuilt from the request.
-	PublicURL string
+	// Providers mount their webhooks through the gateway (Mount).
+	Providers map[parley.ChannelType]Provider
 
 	// GroupWindow is how long a webhook request waits for others to be
 	// stored in the same transaction (default 1 ms; negative: no wait, a
@@ -67,9 +67,7 @@ type Gateway struct {
 	receiver Receiver
 	log      *slog.Logger
 
-	appSecret   string
-	verifyToken string
-	publicURL   string
+	providers map[parley.ChannelType]Provider
 
 	// events counts what webhooks brought, by provider and outcome
 	// (stored, duplicate, status_applied, unknown_number, bad_signature…).
@@ -97,7 +95,7 @@ func New(cfg Config) *Gateway {
 	}
 	g := &Gateway{
 		store: cfg.Store, jobs: cfg.Jobs, receiver: cfg.Receiver, log: cfg.Log,
-		appSecret: cfg.WhatsAppAppSecret, verifyToken: cfg.WhatsAppVerifyToken, publicURL: cfg.PublicURL,
+		providers: cfg.Providers,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_webhook_events_total",
 			Help: "Webhook requests and the items they carried, by provider and outcome (stored, duplicate, status_applied, unknown_number, bad_signature, …).",
@@ -130,9 +128,6 @@ func New(cfg Config) *Gateway {
 		g.receiveLease = 10 * time.Second
 	}
 	g.receiving = stage.New("receive", g.receiveBatch, 0, g.receiveTurn, g.log)
-	if cfg.WhatsAppAppSecret == "" {
-		g.log.Warn("PARLEY_WHATSAPP_APP_SECRET is not set: every WhatsApp webhook will be refused (401)")
-	}
 	return g
 }
 
@@ -141,28 +136,27 @@ type Mux interface {
 	Handle(pattern string, h http.Handler)
 }
 
-// Mount adds the webhook routes.
+// Mount adds every provider's webhook routes, each handing what it
+// parsed to the gateway (Intake).
 func (g *Gateway) Mount(m Mux) {
-	m.Handle("GET /webhooks/whatsapp", http.HandlerFunc(g.serveWhatsAppVerify))
-	m.Handle("POST /webhooks/whatsapp", http.HandlerFunc(g.serveWhatsApp))
-	m.Handle("POST /webhooks/twilio/{channel_id}", http.HandlerFunc(g.serveTwilio))
+	for _, t := range slices.Sorted(maps.Keys(g.providers)) {
+		g.providers[t].Mount(m, g)
+	}
 }
 
-// Provider names, the metrics' provider label.
-const (
-	providerWhatsApp = "whatsapp"
-	providerTwilio   = "twilio"
-)
-
-// count adds n to a provider's outcome.
-func (g *Gateway) count(provider, outcome string, n int) {
+// Count adds n to a provider's outcome (the parley_webhook_events_total
+// metric).
+func (g *Gateway) Count(provider, outcome string, n int) {
 	if n > 0 {
 		g.events.WithLabelValues(provider, outcome).Add(float64(n))
 	}
 }
 
-// writeError answers with the API's error body.
-func writeError(w http.ResponseWriter, status int, code, message string) {
+// MaxBodyBytes is the webhook body limit, the same for every provider.
+const MaxBodyBytes = 1 << 20
+
+// WriteError answers a webhook with the API's error body.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})

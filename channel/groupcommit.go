@@ -20,7 +20,7 @@ import (
 // commitReq is one webhook request waiting for its commit.
 type commitReq struct {
 	provider string
-	batches  []batch
+	batches  []Batch
 	t        tally
 	done     chan error
 }
@@ -37,7 +37,7 @@ type committer struct {
 // ingest stores one webhook's batches with whatever other requests are
 // being stored at the same moment, and returns once they are committed
 // (nil) or failed.
-func (g *Gateway) ingest(ctx context.Context, provider string, batches []batch) error {
+func (g *Gateway) Ingest(ctx context.Context, provider string, batches []Batch) error {
 	r := &commitReq{provider: provider, batches: batches, t: tally{}, done: make(chan error, 1)}
 	c := &g.group
 	c.mu.Lock()
@@ -131,7 +131,7 @@ func (g *Gateway) commitGroup(group []*commitReq) {
 	for _, r := range group {
 		if err == nil {
 			for outcome, n := range r.t {
-				g.count(r.provider, outcome, n)
+				g.Count(r.provider, outcome, n)
 			}
 			stored += r.t["stored"]
 		}

@@ -33,28 +33,28 @@ func groupFixture(t *testing.T, engine store.Engine, max int) (*Gateway, *store.
 	}
 	// A long window that a full group cuts short: the group is exactly the
 	// requests sent together.
-	g := New(Config{Store: st, WhatsAppAppSecret: "s", GroupWindow: 30 * time.Second, GroupMax: max})
+	g := New(Config{Store: st, GroupWindow: 30 * time.Second, GroupMax: max})
 	return g, st, ch
 }
 
-func oneMessage(ch parley.Channel, wamid string, lookupErr error) []batch {
+func oneMessage(ch parley.Channel, wamid string, lookupErr error) []Batch {
 	route := ch.PhoneNumberID
 	if lookupErr != nil {
 		route = "poisoned" // a lookup is made once per route and group
 	}
-	return []batch{{route: route,
-		lookup: func(context.Context, *store.Queries) (parley.Channel, error) { return ch, lookupErr },
-		messages: []store.InboxMessage{{ProviderMessageID: wamid, Sender: "5511999990000", ContactName: "Ana",
+	return []Batch{{Route: route,
+		Lookup: func(context.Context, *store.Queries) (parley.Channel, error) { return ch, lookupErr },
+		Messages: []store.InboxMessage{{ProviderMessageID: wamid, Sender: "5511999990000", ContactName: "Ana",
 			Type: parley.MessageText, Content: "hello " + wamid}}}}
 }
 
 // ingestAll sends the requests at once and returns each one's result.
-func ingestAll(g *Gateway, reqs [][]batch) []error {
+func ingestAll(g *Gateway, reqs [][]Batch) []error {
 	errs := make([]error, len(reqs))
 	var wg sync.WaitGroup
 	for i, r := range reqs {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = g.ingest(context.Background(), providerWhatsApp, r) }()
+		go func() { defer wg.Done(); errs[i] = g.Ingest(context.Background(), "whatsapp", r) }()
 	}
 	wg.Wait()
 	return errs
@@ -65,7 +65,7 @@ func TestRequestsThatComeTogetherShareOneCommit(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			g, st, ch := groupFixture(t, engine, 8)
-			var reqs [][]batch
+			var reqs [][]Batch
 			for i := range 8 {
 				reqs = append(reqs, oneMessage(ch, fmt.Sprintf("wamid.G%d", i), nil))
 			}
@@ -93,7 +93,7 @@ func TestOnePoisonedRequestFailsOnlyItself(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			g, st, ch := groupFixture(t, engine, 5)
 			poison := errors.New("poisoned request")
-			var reqs [][]batch
+			var reqs [][]Batch
 			for i := range 5 {
 				var err error
 				if i == 2 {

@@ -12,16 +12,16 @@ import (
 // routed to nobody, until one does (Release). Statuses can only be about
 // messages a claim sent itself (a wamid is unique), so each goes to the
 // claim that has the message, if any.
-func (g *Gateway) holdBatch(ctx context.Context, q *store.Queries, provider string, b batch, claims []parley.Channel, t tally) error {
+func (g *Gateway) holdBatch(ctx context.Context, q *store.Queries, provider string, b Batch, claims []parley.Channel, t tally) error {
 	now := g.store.Clock().Now()
 	held := 0
-	for _, m := range b.messages {
+	for _, m := range b.Messages {
 		m = sanitize(m, now)
 		if m.ProviderMessageID == "" {
 			t["skipped"]++
 			continue
 		}
-		inserted, err := q.HoldInbox(ctx, b.route, m)
+		inserted, err := q.HoldInbox(ctx, b.Route, m)
 		if err != nil {
 			return err
 		}
@@ -34,9 +34,9 @@ func (g *Gateway) holdBatch(ctx context.Context, q *store.Queries, provider stri
 	if held > 0 {
 		t["held_unverified"] += held
 		g.log.WarnContext(ctx, "messages held: no channel for this WhatsApp number has passed its ownership check", "provider", provider,
-			"phone_number_id", b.route, "messages", held, "claims", len(claims))
+			"phone_number_id", b.Route, "messages", held, "claims", len(claims))
 	}
-	for _, st := range b.statuses {
+	for _, st := range b.Statuses {
 		outcome := "status_unknown_message"
 		for _, ch := range claims {
 			var err error
@@ -97,8 +97,8 @@ func (g *Gateway) releaseVerified(ctx context.Context) (int, error) {
 	total := 0
 	for _, pnid := range numbers {
 		err := g.store.InTx(ctx, func(q *store.Queries) error {
-			ch, err := ownerOf(ctx, q, pnid)
-			var claims *unverified
+			ch, err := g.owner(ctx, q, pnid)
+			var claims *Unverified
 			if errors.As(err, &claims) || parley.ErrorCode(err) == parley.CodeNotFound {
 				return nil // nobody proven yet: keep waiting
 			}
@@ -114,4 +114,23 @@ func (g *Gateway) releaseVerified(ctx context.Context) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// owner asks the providers whose routes are claimed who owns route.
+func (g *Gateway) owner(ctx context.Context, q *store.Queries, route string) (parley.Channel, error) {
+	var err error = parley.Errorf(parley.CodeNotFound, "no channel claims %s", route)
+	for _, p := range g.providers {
+		o, ok := p.(Owners)
+		if !ok {
+			continue
+		}
+		ch, oerr := o.Owner(ctx, q, route)
+		if oerr == nil {
+			return ch, nil
+		}
+		if parley.ErrorCode(oerr) != parley.CodeNotFound {
+			err = oerr
+		}
+	}
+	return parley.Channel{}, err
 }

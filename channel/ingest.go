@@ -15,25 +15,39 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// batch is what one webhook brought for one channel: new messages and
-// statuses, in the order they came.
-type batch struct {
-	route    string // how the channel is named on the wire: a phone_number_id or a channel id
-	lookup   func(ctx context.Context, q *store.Queries) (parley.Channel, error)
-	messages []store.InboxMessage // TenantID and ChannelID are filled on ingest
-	statuses []statusItem
+// Batch is what one webhook brought for one channel: new messages and
+// statuses, in the order they came. A provider's webhook handler parses its
+// payload into batches and hands them to the Intake.
+type Batch struct {
+	// Route is how the channel is named on the wire (a phone_number_id, a
+	// channel id), for logs.
+	Route string
+	// Lookup finds the channel in the webhook's transaction. It returns a
+	// *parley.Error with CodeNotFound when no channel has the route, and an
+	// *Unverified when channels claim it but none has proven it owns it:
+	// their messages are then held until one does.
+	Lookup   func(ctx context.Context, q *store.Queries) (parley.Channel, error)
+	Messages []store.InboxMessage // TenantID and ChannelID are filled on ingest
+	Statuses []Status
 }
 
-// statusItem is a provider's delivery receipt in neutral form.
-type statusItem struct {
+// Status is a provider's delivery receipt in neutral form.
+type Status struct {
 	ProviderMessageID string
 	// CallbackData is what we asked the provider to echo (our message id),
-	// so a status that overtakes the send job's commit still finds its message.
+	// so a status that overtakes the send's commit still finds its message.
 	CallbackData string
 	Status       parley.DeliveryStatus
 	ErrorCode    string
 	ErrorReason  string
 }
+
+// Unverified is a Lookup's answer for a route that channels claim but none
+// has proven to own yet: its messages are held, and a status goes to
+// whichever claim sent the message it names.
+type Unverified struct{ Claims []parley.Channel }
+
+func (u *Unverified) Error() string { return "no claim on this number has passed its ownership check" }
 
 // tally counts outcomes until the transaction commits.
 type tally map[string]int
@@ -86,25 +100,25 @@ func (g *Gateway) ingestGroup(ctx context.Context, q *store.Queries, reqs []*com
 	return nil
 }
 
-func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitReq, b batch, owners map[string]parley.Channel, rows *[]inboxRow) error {
+func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitReq, b Batch, owners map[string]parley.Channel, rows *[]inboxRow) error {
 	provider, t := r.provider, r.t
-	key := provider + "\x00" + b.route
+	key := provider + "\x00" + b.Route
 	ch, ok := owners[key]
 	var err error
 	if !ok {
-		if ch, err = b.lookup(ctx, q); err == nil {
+		if ch, err = b.Lookup(ctx, q); err == nil {
 			owners[key] = ch
 		}
 	}
 	if parley.ErrorCode(err) == parley.CodeNotFound {
-		g.log.WarnContext(ctx, "webhook for an unknown channel: acknowledged and dropped", "provider", provider, "route", b.route,
-			"messages", len(b.messages), "statuses", len(b.statuses))
-		t["unknown_number"] += len(b.messages) + len(b.statuses)
+		g.log.WarnContext(ctx, "webhook for an unknown channel: acknowledged and dropped", "provider", provider, "route", b.Route,
+			"messages", len(b.Messages), "statuses", len(b.Statuses))
+		t["unknown_number"] += len(b.Messages) + len(b.Statuses)
 		return nil
 	}
-	var claims *unverified
+	var claims *Unverified
 	if errors.As(err, &claims) {
-		return g.holdBatch(ctx, q, provider, b, claims.claims, t)
+		return g.holdBatch(ctx, q, provider, b, claims.Claims, t)
 	}
 	if err != nil {
 		return err
@@ -112,7 +126,7 @@ func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitRe
 	log := g.log.With("tenant_id", ch.TenantID, "channel_id", ch.ID, "provider", provider)
 
 	now := g.store.Clock().Now()
-	for _, m := range b.messages {
+	for _, m := range b.Messages {
 		m.TenantID, m.ChannelID = ch.TenantID, ch.ID
 		m = sanitize(m, now)
 		if m.ProviderMessageID == "" { // nothing left to dedupe it by
@@ -121,7 +135,7 @@ func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitRe
 		}
 		*rows = append(*rows, inboxRow{req: r, log: log, m: m})
 	}
-	for _, st := range b.statuses {
+	for _, st := range b.Statuses {
 		outcome, err := g.applyStatus(ctx, q, ch, st)
 		if err != nil {
 			return err
@@ -136,7 +150,7 @@ func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitRe
 
 // applyStatus moves the message a status names forward (never back: they
 // arrive out of order) and logs the change in its conversation.
-func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.Channel, st statusItem) (string, error) {
+func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.Channel, st Status) (string, error) {
 	m, err := q.MessageByChannelID(ctx, ch.ID, st.ProviderMessageID)
 	if parley.ErrorCode(err) == parley.CodeNotFound && store.IsUUID(st.CallbackData) {
 		m, err = q.GetMessage(ctx, ch.TenantID, st.CallbackData)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/channel/whatsapp"
 )
 
 // Keys of parley.Message.Extra that outbound messages use.
@@ -78,64 +77,11 @@ func InteractiveOf(m parley.Message) (*Interactive, error) {
 	return &in, nil
 }
 
-func extraString(m parley.Message, key string) string {
-	s, _ := m.Extra[key].(string)
-	return s
-}
-
-func extraStrings(m parley.Message, key string) []string {
-	list, _ := m.Extra[key].([]any)
-	var out []string
-	for _, v := range list {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// whatsAppOutbound turns a stored message into the Cloud API's send: a
-// template when it has one, reply buttons or a list when it carries an
-// Interactive, text otherwise.
-func whatsAppOutbound(to string, m parley.Message) (whatsapp.Outbound, error) {
-	out := whatsapp.Outbound{To: to, ReplyTo: extraString(m, ExtraReplyTo), CallbackData: m.ID}
-	if m.Template != nil {
-		out.Template = m.Template
-		out.TemplateButtonPayloads = extraStrings(m, ExtraTemplateButtonPayloads)
-		return out, nil
-	}
-	in, err := InteractiveOf(m)
-	if err != nil {
-		return out, err
-	}
-	switch {
-	case in == nil:
-		out.Text = m.Content
-	case len(in.Buttons) > 0:
-		b := &whatsapp.Buttons{Header: in.Header, Body: m.Content, Footer: in.Footer}
-		for _, c := range in.Buttons {
-			b.Choices = append(b.Choices, whatsapp.Choice{ID: c.ID, Title: c.Title})
-		}
-		out.Buttons = b
-	default:
-		l := &whatsapp.List{Header: in.Header, Body: m.Content, Footer: in.Footer, Button: in.ListButton}
-		for _, s := range in.Sections {
-			sec := whatsapp.Section{Title: s.Title}
-			for _, r := range s.Rows {
-				sec.Rows = append(sec.Rows, whatsapp.Choice{ID: r.ID, Title: r.Title, Description: r.Description})
-			}
-			l.Sections = append(l.Sections, sec)
-		}
-		out.List = l
-	}
-	return out, nil
-}
-
-// plainText renders an interactive message as text, for channels that can
+// PlainText renders an interactive message as text, for channels that can
 // only send interactive content through pre-approved templates (Twilio):
 // the body, then one numbered line per choice. A reply then comes back as
 // free text.
-func plainText(m parley.Message, in *Interactive) string {
+func PlainText(m parley.Message, in *Interactive) string {
 	var b strings.Builder
 	if in.Header != "" {
 		b.WriteString(in.Header + "\n\n")

@@ -56,7 +56,7 @@ func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneInboxArgs]) 
 		return err
 	}
 	if held > 0 {
-		w.g.count(providerWhatsApp, "held_expired", int(held))
+		w.g.Count("whatsapp", "held_expired", int(held))
 		w.g.log.WarnContext(ctx, "dropped messages held for a WhatsApp number no tenant proved it owns", "deleted", held, "job_id", job.ID)
 	}
 	return nil

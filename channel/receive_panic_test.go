@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/jobs"
@@ -52,7 +53,7 @@ func TestReceivePanicLeavesTheMessageForALaterTurn(t *testing.T) {
 			ins.Set(jc)
 			logs := &apptest.LogBuffer{}
 			g := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: panickingReceiver{}, Log: slog.New(slog.NewJSONHandler(logs, nil)),
-				WhatsAppAppSecret: appSecret, ReceiveLease: 10 * time.Second})
+				Providers: map[parley.ChannelType]channel.Provider{parley.ChannelWhatsApp: &whatsapp.Provider{AppSecret: appSecret}}, ReceiveLease: 10 * time.Second})
 			mux := http.NewServeMux()
 			g.Mount(mux)
 			srv := httptest.NewServer(mux)

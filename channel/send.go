@@ -1,6 +1,6 @@
 // Sending sends what the conversation flow queued: its send
 // stage (SendStage) takes queued messages in batches and sends them on their
-// channel, WhatsApp Cloud API or Twilio, and applies WhatsApp's 24-hour rule
+// channel through its Provider, and applies WhatsApp's 24-hour rule
 // (CheckWindow), in this one place.
 //
 // Sending is at least once: neither Meta nor Twilio takes an idempotency
@@ -28,14 +28,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/store"
 )
-
-// WhatsAppClient is what the sender needs of whatsapp.Client.
-type WhatsAppClient interface {
-	Send(ctx context.Context, token, phoneNumberID string, m whatsapp.Outbound) (string, error)
-}
 
 // TemplateMeter is what the sender needs of usage.Meter.
 type TemplateMeter interface {
@@ -46,20 +40,15 @@ type TemplateMeter interface {
 	CountTemplate(ctx context.Context, q *store.Queries, tenantID string) error
 }
 
-// Sender holds the providers' clients and settings the send stage uses,
-// and works the send jobs queued by versions before the stage.
+// Sender holds the providers and settings the send stage uses, and works
+// the send jobs queued by versions before the stage.
 type Sender struct {
 	river.WorkerDefaults[SendMessageArgs]
-	Store    *store.Store
-	WhatsApp WhatsAppClient
-	Twilio   TwilioClient
-	Log      *slog.Logger
+	Store *store.Store
+	Log   *slog.Logger
 	// Usage, when set, counts accepted template sends per tenant and stops
 	// them at the tenant's monthly template budget.
 	Usage TemplateMeter
-	// PublicURL, when set, is where Twilio posts the statuses of the
-	// messages sent here (PARLEY_PUBLIC_URL).
-	PublicURL string
 
 	// StatusWait is how long after an attempt whose outcome was lost the
 	// message waits for that attempt's status webhook before it is sent
@@ -69,8 +58,8 @@ type Sender struct {
 	// Wake asks the send stage for a turn.
 	Wake func()
 
-	// Providers, when set, are the providers to send through by channel
-	// type; nil means WhatsApp and Twilio over the clients above.
+	// Providers are the providers to send through, by channel type; a
+	// message on a channel of another type fails as channel_unavailable.
 	Providers map[parley.ChannelType]Provider
 }
 
@@ -127,32 +116,4 @@ func maybeDelivered(err error) bool {
 	}
 	var op *net.OpError
 	return !(errors.As(err, &op) && op.Op == "dial")
-}
-
-// whatsAppProvider is the WhatsApp Cloud API over Sender.WhatsApp.
-type whatsAppProvider struct{ s *Sender }
-
-func (p whatsAppProvider) Send(ctx context.Context, ch parley.Channel, conv parley.Conversation, msg parley.Message) (string, error) {
-	out, err := whatsAppOutbound(conv.ContactPhone, msg)
-	if err != nil {
-		return "", err
-	}
-	return p.s.WhatsApp.Send(ctx, ch.AccessToken, ch.PhoneNumberID, out)
-}
-
-// Classify reads a *whatsapp.SendError.
-func (whatsAppProvider) Classify(err error) (Failure, bool) {
-	var we *whatsapp.SendError
-	if !errors.As(err, &we) {
-		return Failure{}, false
-	}
-	code := fmt.Sprint(we.Code)
-	if we.Code == 0 {
-		code = fmt.Sprintf("http_%d", we.HTTPStatus)
-	}
-	reason := we.Message
-	if we.Details != "" {
-		reason += " (" + we.Details + ")"
-	}
-	return Failure{Code: code, Reason: reason, Retryable: we.Retryable, Wait: we.RetryAfter}, true
 }

@@ -245,7 +245,7 @@ func (st *SendStage) prepare(ctx context.Context, claims []store.SendClaim) ([]*
 // attempt's status webhook before it is sent again; 0 when no status will
 // come (Twilio without PARLEY_PUBLIC_URL).
 func (st *SendStage) statusWait(ch parley.Channel) time.Duration {
-	if ch.Type == parley.ChannelTwilio && st.Sender.PublicURL == "" {
+	if r, ok := st.Sender.providers()[ch.Type].(StatusReporter); ok && !r.ReportsStatuses(ch) {
 		return 0
 	}
 	if st.Sender.StatusWait > 0 {

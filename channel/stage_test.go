@@ -82,7 +82,8 @@ func (r *rig) stage(st *store.Store) *channel.SendStage {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return &channel.SendStage{Sender: &channel.Sender{Store: st, WhatsApp: wa, Log: slog.New(slog.DiscardHandler)}}
+	return &channel.SendStage{Sender: &channel.Sender{Store: st, Log: slog.New(slog.DiscardHandler),
+		Providers: map[parley.ChannelType]channel.Provider{parley.ChannelWhatsApp: &whatsapp.Provider{Client: wa}}}}
 }
 
 // queue queues n text messages, each in a conversation of its own whose

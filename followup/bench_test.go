@@ -134,7 +134,8 @@ func newRig(b *testing.B, engine store.Engine) *rig {
 	}
 	ins := &jobs.Inserter{}
 	log := slog.New(slog.DiscardHandler)
-	sender := &channel.Sender{Store: r.st, WhatsApp: graph, Log: log}
+	sender := &channel.Sender{Store: r.st, Log: log,
+		Providers: map[parley.ChannelType]channel.Provider{parley.ChannelWhatsApp: &whatsapp.Provider{Client: graph}}}
 	r.send = &channel.SendStage{Sender: sender}
 	sender.Wake = r.send.Wake
 	r.svc = &followup.Service{Store: r.st, Jobs: ins, Clock: clock.Real{}, Log: log}

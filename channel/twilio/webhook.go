@@ -1,7 +1,7 @@
-// Package twilio speaks WhatsApp through Twilio's Programmable Messaging:
-// it checks and parses the webhooks Twilio posts (inbound messages and
-// status callbacks) and sends messages through the Messages API. It stores
-// nothing and routes nothing; the caller does both.
+// Package twilio is WhatsApp through Twilio's Programmable Messaging as a
+// channel.Provider: it checks and parses the webhooks Twilio posts for a
+// channel (inbound messages and status callbacks) into channel.Batch for
+// the gateway to store, and sends messages through the Messages API.
 //
 // Section marks (§) name the parts of Twilio's Programmable Messaging
 // documentation this package follows: §1 the inbound message webhook (and
