@@ -64,6 +64,9 @@ type Queries struct {
 	// hooks says whether AppendEvent must look for webhook subscriptions
 	// (shared by every Queries of the store; see hookFlag).
 	hooks *hookFlag
+	// events holds the events appended in the transaction, written
+	// together before it commits (nil outside a transaction).
+	events *[]pendingEvent
 }
 
 // AfterCommit registers fn to run once q's transaction has committed, in
@@ -242,7 +245,12 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) (err error)
 		}
 	}()
 	var after []func(context.Context)
-	if err = fn(&Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after, outbox: s.outbox, hooks: s.hooks}); err != nil {
+	var events []pendingEvent
+	q := &Queries{q: tx, tx: tx, engine: s.engine, clock: s.clock, after: &after, outbox: s.outbox, hooks: s.hooks, events: &events}
+	if err = fn(q); err != nil {
+		return err
+	}
+	if err = q.flushEvents(ctx); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

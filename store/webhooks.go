@@ -138,14 +138,27 @@ func (s *Store) RefreshWebhooksActive(ctx context.Context) error {
 
 // queueDeliveries creates, in the event's transaction, one delivery per
 // active subscription of the tenant that wants the event.
-func (q *Queries) queueDeliveries(ctx context.Context, e parley.Event) error {
-	now := micros(q.clock.Now())
-	_, err := q.q.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, subscription_id, tenant_id, event_id, event_name, status, next_attempt_at, created_at)
-		SELECT s.id || ':' || $1, s.id, s.tenant_id, $1, $2, 'pending', $3, $3 FROM webhook_subscriptions s
-		WHERE s.tenant_id = $4 AND s.active AND (s.events = '["*"]' OR s.events LIKE $5)`,
-		e.ID, e.Name, now, e.TenantID, `%`+encodeJSON(e.Name)+`%`)
-	if err != nil {
-		return fmt.Errorf("queue webhook deliveries for %s: %w", e.Name, err)
+func (q *Queries) queueDeliveries(ctx context.Context, evs []pendingEvent) error {
+	// One INSERT … SELECT for the batch: each event joined to its tenant's
+	// active subscriptions that want it.
+	var b strings.Builder
+	args := make([]any, 0, 1+4*len(evs))
+	args = append(args, micros(q.clock.Now()))
+	b.WriteString(`INSERT INTO webhook_deliveries (id, subscription_id, tenant_id, event_id, event_name, status, next_attempt_at, created_at)
+		SELECT s.id || ':' || e.column1, s.id, s.tenant_id, e.column1, e.column2, 'pending', $1, $1
+		FROM webhook_subscriptions s JOIN (VALUES `)
+	for i, pe := range evs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		k := 1 + 4*i
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4)
+		args = append(args, pe.e.ID, pe.e.Name, pe.e.TenantID, `%`+encodeJSON(pe.e.Name)+`%`)
+	}
+	b.WriteString(`) AS e ON s.tenant_id = e.column3
+		WHERE s.active AND (s.events = '["*"]' OR s.events LIKE e.column4)`)
+	if _, err := q.q.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("queue webhook deliveries for %s: %w", evs[0].e.Name, err)
 	}
 	return nil
 }
