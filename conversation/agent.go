@@ -106,6 +106,10 @@ type draft struct {
 	budget *event.BudgetReachedPayload
 	tries  int
 	phone  string // the contact's, to lock at commit
+	// state is the answer state read for the whole batch before drafting
+	// (found false: the conversation is gone).
+	state store.AnswerState
+	found bool
 }
 
 // answerTurn claims a batch of conversations to answer and hands it to a
@@ -194,10 +198,21 @@ func (s *Service) answerBatchOf(ctx context.Context, claim string, rows []store.
 	stop := s.keepLeases(ctx, claim)
 	drafts := make([]draft, len(rows))
 	var wg sync.WaitGroup
+	keys := make([]store.AnswerKey, len(rows))
+	for i, r := range rows {
+		keys[i] = store.AnswerKey{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
+	}
+	// What still needs answering, for the whole batch in one read.
+	states, stateErr := s.Store.Read().AnswerStates(ctx, keys)
 	for i, r := range rows {
 		a := event.GenerateAIAgentAnswerArgs{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
 		drafts[i] = draft{a: a, tries: r.Attempts,
 			log: s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID)}
+		drafts[i].state, drafts[i].found = states[a.ConversationID]
+		if stateErr != nil {
+			drafts[i].err = stateErr
+			continue
+		}
 		wg.Add(1)
 		go func(d *draft) {
 			defer wg.Done()
@@ -274,7 +289,7 @@ func (s *Service) keepLeases(ctx context.Context, claim string) func() {
 func (s *Service) draft(ctx context.Context, d *draft) {
 	a := d.a
 	read := s.Store.Read()
-	conv, err := s.stillToAnswer(ctx, read, a)
+	conv, err := stillToAnswer(d.state, d.found, a)
 	if errors.Is(err, errSkip) {
 		d.skip = err
 		return
@@ -352,6 +367,18 @@ func (s *Service) commitDrafts(ctx context.Context, claim string, drafts []draft
 		if err := q.LockContacts(ctx, locks); err != nil {
 			return err
 		}
+		// Read again under the locks: the contact may have written, or a
+		// human taken over, while the model thought.
+		var keys []store.AnswerKey
+		for _, d := range drafts {
+			if d.err == nil && d.skip == nil {
+				keys = append(keys, store.AnswerKey{TenantID: d.a.TenantID, ConversationID: d.a.ConversationID, MessageID: d.a.MessageID})
+			}
+		}
+		states, err := q.AnswerStates(ctx, keys)
+		if err != nil {
+			return err
+		}
 		var done []string
 		for i := range drafts {
 			d := &drafts[i]
@@ -363,7 +390,8 @@ func (s *Service) commitDrafts(ctx context.Context, claim string, drafts []draft
 				done = append(done, d.a.ConversationID)
 				continue
 			}
-			err := s.commitAnswer(ctx, q, d.a, d.out, d.budget)
+			st, found := states[d.a.ConversationID]
+			err := s.commitAnswer(ctx, q, d.a, d.out, d.budget, st, found)
 			if errors.Is(err, errSkip) {
 				d.log.InfoContext(ctx, "answer dropped", "why", err)
 				done = append(done, d.a.ConversationID)
@@ -403,17 +431,14 @@ func offline(out *event.AIAgentAnswerGeneratedPayload, t turn, why string) {
 	}
 }
 
-// stillToAnswer loads the conversation (one statement) and says errSkip
-// when the message needs no answer from the AI agent any more: answered
-// already, superseded by a newer message, held by humans, or closed.
-func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs) (parley.Conversation, error) {
-	st, err := q.AnswerState(ctx, a.TenantID, a.ConversationID, a.MessageID)
+// stillToAnswer reads a message's answer state (store.AnswerStates) and
+// says errSkip when it needs no answer from the AI agent any more:
+// answered already, superseded by a newer message, held by humans, or
+// closed.
+func stillToAnswer(st store.AnswerState, found bool, a event.GenerateAIAgentAnswerArgs) (parley.Conversation, error) {
 	conv := st.Conversation
-	if parley.ErrorCode(err) == parley.CodeNotFound {
+	if !found {
 		return conv, fmt.Errorf("%w: conversation deleted", errSkip)
-	}
-	if err != nil {
-		return conv, err
 	}
 	if conv.Status != parley.ConversationOpen {
 		return conv, fmt.Errorf("%w: conversation closed", errSkip)
@@ -436,8 +461,8 @@ func (s *Service) stillToAnswer(ctx context.Context, q *store.Queries, a event.G
 // nothing when not), then logs it, queues it and opens the ticket it asks
 // for, and writes the ledger.
 func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a event.GenerateAIAgentAnswerArgs, out event.AIAgentAnswerGeneratedPayload,
-	budget *event.BudgetReachedPayload) error {
-	conv, err := s.stillToAnswer(ctx, q, a)
+	budget *event.BudgetReachedPayload, st store.AnswerState, found bool) error {
+	conv, err := stillToAnswer(st, found, a)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,12 @@ func (s *Service) reschedule(ctx context.Context, q *store.Queries, conv parley.
 	if err != nil {
 		return nil, err
 	}
+	if len(rules) == 0 && schedule {
+		// No rule to schedule: the customer's message cleared the due
+		// time already, and a due time left from before a rule was
+		// switched off is decided as nothing by its Follow-Up Request.
+		return nil, nil
+	}
 	decided := map[string]bool{}
 	if len(rules) > 0 {
 		var sent bool

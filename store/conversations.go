@@ -163,15 +163,15 @@ func (q *Queries) SetConversationStatus(ctx context.Context, tenantID, id string
 // one they wrote on, and a message after an agent message starts a new
 // session. It returns the updated conversation.
 func (q *Queries) TouchInbound(ctx context.Context, tenantID, id, channelID string, at time.Time) (parley.Conversation, error) {
-	_, err := q.q.ExecContext(ctx, `UPDATE conversations SET
+	c, err := scanConversation(q.q.QueryRowContext(ctx, `UPDATE conversations SET
 		session_started_at = CASE WHEN last_agent_message_at IS NOT NULL AND (last_customer_message_at IS NULL OR last_agent_message_at > last_customer_message_at)
 			THEN $4 ELSE session_started_at END,
 		last_customer_message_at = $4, channel_id = $3, updated_at = $4
-		WHERE tenant_id = $1 AND id = $2`, tenantID, id, nullString(channelID), micros(at))
+		WHERE tenant_id = $1 AND id = $2 RETURNING `+conversationCols, tenantID, id, nullString(channelID), micros(at)))
 	if err != nil {
-		return parley.Conversation{}, fmt.Errorf("touch inbound: %w", err)
+		return c, fmt.Errorf("touch inbound: %w", rowErr(err, "conversation"))
 	}
-	return q.GetConversation(ctx, tenantID, id)
+	return c, nil
 }
 
 // TouchOutbound records an agent (AI or human) message at the given time.

@@ -348,24 +348,56 @@ type extraScan struct {
 
 func (e extraScan) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
-// AnswerState reads the conversation and, for messageID, its ledger entry,
-// the newest customer message, its role and the open ticket; a not-found
-// error when the conversation is gone.
-func (q *Queries) AnswerState(ctx context.Context, tenantID, conversationID, messageID string) (AnswerState, error) {
-	var st AnswerState
-	var role string
-	row := q.q.QueryRowContext(ctx, `SELECT `+conversationCols+`,
-		EXISTS (SELECT 1 FROM answered_messages a WHERE a.tenant_id = $1 AND a.message_id = $3),
-		COALESCE((SELECT m.id FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = $2 AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), ''),
-		COALESCE((SELECT m.role FROM messages m WHERE m.tenant_id = $1 AND m.id = $3), ''),
-		EXISTS (SELECT 1 FROM tickets t WHERE t.tenant_id = $1 AND t.conversation_id = $2 AND t.status = 'open')
-		FROM conversations WHERE tenant_id = $1 AND id = $2`, tenantID, conversationID, messageID)
-	c, err := scanConversation(extraScan{row, []any{&st.Answered, &st.LatestID, &role, &st.TicketOpen}})
-	if err != nil {
-		return st, rowErr(err, "conversation")
+// AnswerKey names a message waiting for the AI agent's answer.
+type AnswerKey struct{ TenantID, ConversationID, MessageID string }
+
+// AnswerStates is AnswerState for a batch, in one statement, by
+// conversation id; a conversation that is gone is missing from the map.
+func (q *Queries) AnswerStates(ctx context.Context, keys []AnswerKey) (map[string]AnswerState, error) {
+	out := make(map[string]AnswerState, len(keys))
+	if len(keys) == 0 {
+		return out, nil
 	}
-	st.Conversation, st.Role = c, parley.Role(role)
-	return st, nil
+	var vals strings.Builder
+	args := make([]any, 0, 3*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			vals.WriteString(", ")
+		}
+		fmt.Fprintf(&vals, "($%d, $%d, $%d)", 3*i+1, 3*i+2, 3*i+3)
+		args = append(args, k.TenantID, k.ConversationID, k.MessageID)
+	}
+	// k.column1..3 are the tenant, conversation and message ids.
+	rows, err := q.q.QueryContext(ctx, `SELECT `+prefixCols("c.", conversationCols)+`,
+		EXISTS (SELECT 1 FROM answered_messages a WHERE a.tenant_id = k.column1 AND a.message_id = k.column3),
+		COALESCE((SELECT m.id FROM messages m WHERE m.tenant_id = k.column1 AND m.conversation_id = k.column2 AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), ''),
+		COALESCE((SELECT m.role FROM messages m WHERE m.tenant_id = k.column1 AND m.id = k.column3), ''),
+		EXISTS (SELECT 1 FROM tickets t WHERE t.tenant_id = k.column1 AND t.conversation_id = k.column2 AND t.status = 'open')
+		FROM (VALUES `+vals.String()+`) AS k JOIN conversations c ON c.tenant_id = k.column1 AND c.id = k.column2`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("answer states: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st AnswerState
+		var role string
+		c, err := scanConversation(extraScan{rows, []any{&st.Answered, &st.LatestID, &role, &st.TicketOpen}})
+		if err != nil {
+			return nil, fmt.Errorf("answer states: %w", err)
+		}
+		st.Conversation, st.Role = c, parley.Role(role)
+		out[c.ID] = st
+	}
+	return out, rows.Err()
+}
+
+// prefixCols qualifies each of a comma-separated column list with p.
+func prefixCols(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ContactsByPhone looks up many contacts (pairs of tenant id and E.164
