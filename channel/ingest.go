@@ -167,9 +167,11 @@ func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.C
 	if m.TenantID != ch.TenantID || m.Role == parley.RoleCustomer {
 		return "status_unknown_message", nil
 	}
-	changed, err := q.AdvanceMessageDelivery(ctx, m.TenantID, m.ID, store.MessageUpdate{
-		ChannelMessageID: st.ProviderMessageID, Status: st.Status, ErrorCode: st.ErrorCode, ErrorReason: st.ErrorReason,
-	})
+	u := store.MessageUpdate{Status: st.Status, ErrorCode: st.ErrorCode, ErrorReason: st.ErrorReason}
+	if m.ChannelMessageID == "" { // found by our id: the status brings the provider's
+		u.ChannelMessageID = st.ProviderMessageID
+	}
+	changed, err := q.AdvanceMessageDelivery(ctx, m.TenantID, m.ID, u)
 	if err != nil {
 		return "", err
 	}

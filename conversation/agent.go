@@ -110,6 +110,8 @@ type draft struct {
 	// (found false: the conversation is gone).
 	state store.AnswerState
 	found bool
+	// tenant is read once per tenant of the batch.
+	tenant *tenantContext
 }
 
 // answerTurn claims a batch of conversations to answer and hands it to a
@@ -202,13 +204,27 @@ func (s *Service) answerBatchOf(ctx context.Context, claim string, rows []store.
 	for i, r := range rows {
 		keys[i] = store.AnswerKey{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
 	}
-	// What still needs answering, for the whole batch in one read.
+	// What still needs answering, for the whole batch in one read, and
+	// each tenant's name, settings and persona once.
 	states, stateErr := s.Store.Read().AnswerStates(ctx, keys)
+	tenants := map[string]*tenantContext{}
+	for _, r := range rows {
+		if _, ok := tenants[r.TenantID]; ok || stateErr != nil {
+			continue
+		}
+		tc, err := readTenantContext(ctx, s.Store.Read(), r.TenantID)
+		if err != nil {
+			stateErr = err
+			continue
+		}
+		tenants[r.TenantID] = &tc
+	}
 	for i, r := range rows {
 		a := event.GenerateAIAgentAnswerArgs{TenantID: r.TenantID, ConversationID: r.ConversationID, MessageID: r.MessageID}
 		drafts[i] = draft{a: a, tries: r.Attempts,
 			log: s.log().With("tenant_id", a.TenantID, "conversation_id", a.ConversationID, "message_id", a.MessageID)}
 		drafts[i].state, drafts[i].found = states[a.ConversationID]
+		drafts[i].tenant = tenants[a.TenantID]
 		if stateErr != nil {
 			drafts[i].err = stateErr
 			continue
@@ -299,7 +315,7 @@ func (s *Service) draft(ctx context.Context, d *draft) {
 		return
 	}
 	d.phone = conv.ContactPhone
-	t, err := s.gather(ctx, read, conv, parley.Message{ID: a.MessageID})
+	t, err := s.gather(ctx, read, conv, parley.Message{ID: a.MessageID}, d.tenant)
 	if err != nil {
 		d.err = err
 		return

@@ -38,7 +38,7 @@ func (s *Service) Compose(ctx context.Context, conv parley.Conversation, note st
 	if s.LLM == nil {
 		return "", fmt.Errorf("compose: no LLM configured")
 	}
-	t, err := s.gather(ctx, s.Store.Read(), conv, parley.Message{TenantID: conv.TenantID, ConversationID: conv.ID, Role: parley.RoleSystem, Content: note})
+	t, err := s.gather(ctx, s.Store.Read(), conv, parley.Message{TenantID: conv.TenantID, ConversationID: conv.ID, Role: parley.RoleSystem, Content: note}, nil)
 	if err != nil {
 		return "", err
 	}

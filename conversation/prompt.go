@@ -46,12 +46,17 @@ type turn struct {
 // gather reads what a turn needs. The knowledge query is every message the
 // contact sent since the last answer, so "hi" then "what are your hours?"
 // is searched as one question.
-func (s *Service) gather(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message) (turn, error) {
+func (s *Service) gather(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message, tc *tenantContext) (turn, error) {
 	t := turn{conv: conv, message: msg}
 	var err error
-	if t.tenant, err = q.GetTenant(ctx, conv.TenantID); err != nil {
-		return t, err
+	if tc == nil {
+		c, err := readTenantContext(ctx, q, conv.TenantID)
+		if err != nil {
+			return t, err
+		}
+		tc = &c
 	}
+	t.tenant, t.persona = tc.tenant, tc.persona
 	if t.history, err = q.RecentMessages(ctx, conv.TenantID, conv.ID, historySize); err != nil {
 		return t, err
 	}
@@ -91,13 +96,6 @@ func (s *Service) gather(ctx context.Context, q *store.Queries, conv parley.Conv
 		if t.passages, err = s.Knowledge.Retrieve(ctx, q, conv.TenantID, strings.Join(query, "\n"), PassagesInPrompt); err != nil {
 			return t, err
 		}
-	}
-	docs, _, err := q.ListDocuments(ctx, conv.TenantID, knowledge.CategoryPersona, store.Page{Limit: 5})
-	if err != nil {
-		return t, err
-	}
-	for _, d := range docs {
-		t.persona += strings.TrimSpace(d.Body) + "\n"
 	}
 	if conv.CustomerID != "" {
 		if c, err := q.GetCustomer(ctx, conv.TenantID, conv.CustomerID); err == nil {
@@ -209,4 +207,27 @@ func holdingReply(language string) string {
 		return "¡Gracias por tu mensaje! Un miembro de nuestro equipo te responderá aquí en breve."
 	}
 	return "Thanks for your message! A member of our team will get back to you here shortly."
+}
+
+// tenantContext is what every answer for one tenant shares: the answer
+// stage reads it once per batch and tenant.
+type tenantContext struct {
+	tenant  parley.Tenant
+	persona string
+}
+
+func readTenantContext(ctx context.Context, q *store.Queries, tenantID string) (tenantContext, error) {
+	var tc tenantContext
+	var err error
+	if tc.tenant, err = q.GetTenant(ctx, tenantID); err != nil {
+		return tc, err
+	}
+	docs, _, err := q.ListDocuments(ctx, tenantID, knowledge.CategoryPersona, store.Page{Limit: 5})
+	if err != nil {
+		return tc, err
+	}
+	for _, d := range docs {
+		tc.persona += strings.TrimSpace(d.Body) + "\n"
+	}
+	return tc, nil
 }
