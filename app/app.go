@@ -27,6 +27,7 @@ import (
 	"github.com/parleyhq/parley/hooks"
 	"github.com/parleyhq/parley/jobs"
 	"github.com/parleyhq/parley/leads"
+	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/ratelimit"
 	"github.com/parleyhq/parley/stage"
 	"github.com/parleyhq/parley/store"
@@ -72,7 +73,8 @@ type App struct {
 	hooksRun *background
 }
 
-// New builds the whole system from cfg. Nothing runs until Start.
+// New builds the whole system from cfg, each part complete when made and
+// in the order they depend on each other. Nothing runs until Start.
 func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -84,119 +86,125 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
 	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock}
+	log, clk, hc := opts.Logger, opts.Clock, opts.HTTPClient
 
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Clock: opts.Clock, MaxConns: cfg.DatabaseMaxConns, EventOutbox: cfg.EventsURL != ""})
+	// The database, migrated.
+	st, err := openStore(ctx, cfg, clk, log)
 	if err != nil {
 		return nil, err
 	}
 	a.Store = st
-	applied, err := st.Migrate(ctx)
-	if err != nil {
+	fail := func(err error) (*App, error) {
 		st.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	if len(applied) > 0 {
-		a.log.Info("database migrated", "engine", st.Engine(), "applied", applied)
-	}
-	if err := st.RefreshWebhooksActive(ctx); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("read webhook subscriptions: %w", err)
+		return nil, err
 	}
 
+	// Metrics, metering and the one LLM client (nil: offline answers).
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerSQLCounts(reg, st)
-
-	a.Usage = usage.New(st, a.log, reg)
-
-	graph, err := newGraph(cfg, opts.HTTPClient)
+	a.Usage = usage.New(st, log, reg)
+	model, err := newLLM(cfg, clk, log, a.Usage)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
+	// Parts insert jobs through ins; the job client, made last because it
+	// needs every part's workers, fills it.
 	ins := &jobs.Inserter{}
-	checker := &channel.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Log: a.log}
 
-	conv, err := newConversation(cfg, st, ins, a.log, opts.Clock, a.Usage)
+	// The way out: providers, the send stage, and the outbox that queues
+	// for it. Follow-ups hang on the outbox (every agent message schedules
+	// them) and send through it: the one back edge of the graph.
+	graph, err := newGraph(cfg, hc)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
-	leadsSvc, err := newLeads(cfg, st, ins, opts.Clock, opts.HTTPClient, a.log, a.Usage)
-	if err != nil {
-		st.Close()
-		return nil, err
+	providers := newProviders(cfg, st, graph, hc, log)
+	send := &channel.SendStage{Sender: &channel.Sender{Store: st, Log: log, Usage: a.Usage, Providers: providers}}
+	a.Outbox = &channel.Outbox{Wake: send.Wake}
+	a.FollowUps = &followup.Service{Store: st, Jobs: ins, Outbox: a.Outbox, Clock: clk, Log: log, Metrics: followup.NewMetrics(reg)}
+	if model != nil { // an interface: a nil *llm.Client would not be nil in it
+		a.FollowUps.LLM = model
 	}
+	a.Outbox.OnAgentMessage = a.FollowUps.OnAgentMessage
 
-	workers := river.NewWorkers()
-	river.AddWorker(workers, checker)
-	river.AddWorker(workers, conv.AIAgentWorker())
-	river.AddWorker(workers, conv.AssignWorker())
-	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
-	gw, send := newMessaging(cfg, st, ins, reg, graph, opts.HTTPClient, a.log, workers, conv, a.Usage)
-	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers(), send.Loop()}
+	// The way in: conversations (the AI agent and tickets) behind the
+	// webhooks' gateway; a passed ownership check routes a number's held
+	// messages through the gateway.
+	tools := &conversation.Tools{}
+	conv := newConversation(cfg, st, ins, a.Outbox, model, tools, a.FollowUps.OnCustomerMessage, log)
 	a.conversations = conv
-	leadsSvc.Outbox.Wake = send.Wake
-	// A passed ownership check routes the messages held for its number.
-	checker.Verified = gw.Release
-	// One outbox for the whole flow: every agent message schedules follow-ups.
-	a.Outbox = conv.Outbox
-	if err := a.wireFollowUps(cfg, st, ins, workers, reg); err != nil {
-		st.Close()
-		return nil, err
+	gw := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: conv, Log: log, Registry: reg, Providers: providers})
+	checker := &channel.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Verified: gw.Release, Log: log}
+	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers(), send.Loop()}
+
+	// Lead sequences send through an outbox of their own: a lead's
+	// message is not a conversation's agent message, so no follow-up
+	// clock starts for it.
+	leadsSvc := newLeads(cfg, st, ins, &channel.Outbox{Wake: send.Wake}, model, clk, log)
+	notes := &notify.Service{Store: st, Jobs: ins, Outbox: a.Outbox, Conversations: conv, LLM: model, Log: log}
+	if err := notes.RegisterTools(tools); err != nil {
+		return fail(err)
 	}
-	conv.OnCustomerMessage = a.FollowUps.OnCustomerMessage
+
+	// Outside queues and buses, and tenants' webhook subscriptions.
 	if a.intake, err = newIntake(ctx, cfg, a.FollowUps); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	if a.events, err = newEvents(ctx, cfg, a); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
-	webhooks, dispatcher := newWebhooks(a, cfg)
-	a.hooks = dispatcher
 	var backlog func() int64
 	if a.events != nil {
 		a.events.pub.Register(reg)
 		backlog = a.events.pub.Backlog
 	}
-	notes, err := newNotify(st, ins, conv, a.log, workers)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
+	webhooks, dispatcher := newWebhooks(a, cfg)
+	a.hooks = dispatcher
 
+	// Every part's workers, then the job client that runs them.
+	workers := river.NewWorkers()
+	river.AddWorker(workers, checker)
+	river.AddWorker(workers, conv.AIAgentWorker())
+	river.AddWorker(workers, conv.AssignWorker())
+	river.AddWorker(workers, &leads.StepWorker{S: leadsSvc})
+	river.AddWorker(workers, gw.ReceivedWorker())
+	river.AddWorker(workers, gw.PruneWorker())
+	river.AddWorker(workers, send.OldJobs())
+	river.AddWorker(workers, &followup.RequestWorker{S: a.FollowUps})
+	river.AddWorker(workers, &followup.ScanWorker{S: a.FollowUps, Grace: followup.DefaultScanGrace})
+	river.AddWorker(workers, &followup.BackfillWorker{S: a.FollowUps})
+	river.AddWorker(workers, notes.RequestWorker())
+	river.AddWorker(workers, notes.DeliverWorker())
 	periodic := append(conv.PeriodicJobs(), gw.PeriodicJobs()...)
 	periodic = append(periodic, followup.PeriodicScan())
 	jc, err := jobs.NewClient(st, workers, jobs.Config{
 		Timeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter, Poll: cfg.JobPoll, Workers: cfg.Workers,
-		Logger: a.log, Time: riverTime(opts.Clock), Periodic: periodic,
+		Logger: log, Time: riverTime(clk), Periodic: periodic,
 	})
 	if err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	a.Jobs = jc
 	ins.Set(jc)
 
+	// The API, the webhooks and the dashboard on one server.
 	a.Web = web.New(web.Deps{
-		Store: st, Logger: a.log, Registry: reg, Version: opts.Version,
+		Store: st, Logger: log, Registry: reg, Version: opts.Version,
 		ChannelSaved: checker.Saved, Jobs: ins,
-		APILimit:      ratelimit.New(cfg.APIRateLimit, int(2*cfg.APIRateLimit)+1, opts.Clock),
-		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
+		APILimit:      ratelimit.New(cfg.APIRateLimit, int(2*cfg.APIRateLimit)+1, clk),
+		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, clk),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
 		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
 		EventBacklog: backlog, Webhooks: webhooks, Templates: graph,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
-	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: a.log, Clock: opts.Clock, PublicURL: cfg.PublicURL,
+	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: log, Clock: clk, PublicURL: cfg.PublicURL,
 		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, Webhooks: webhooks, TrustedProxies: cfg.TrustedProxies,
 		FollowUps: a.FollowUps})
 	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("dashboard: %w", err)
+		return fail(fmt.Errorf("dashboard: %w", err))
 	}
 	a.Web.Handle("/", dash)
 	a.srv = &http.Server{
@@ -205,7 +213,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
 }

@@ -40,10 +40,8 @@ type TemplateMeter interface {
 	CountTemplate(ctx context.Context, q *store.Queries, tenantID string) error
 }
 
-// Sender holds the providers and settings the send stage uses, and works
-// the send jobs queued by versions before the stage.
+// Sender holds the providers and settings the send stage uses.
 type Sender struct {
-	river.WorkerDefaults[SendMessageArgs]
 	Store *store.Store
 	Log   *slog.Logger
 	// Usage, when set, counts accepted template sends per tenant and stops
@@ -55,20 +53,25 @@ type Sender struct {
 	// again; 0 means DefaultStatusWait.
 	StatusWait time.Duration
 
-	// Wake asks the send stage for a turn.
-	Wake func()
-
 	// Providers are the providers to send through, by channel type; a
 	// message on a channel of another type fails as channel_unavailable.
 	Providers map[parley.ChannelType]Provider
 }
 
-// Work is the send job of an older version: its message is the send
-// stage's already (every queued message is), so the job only wakes it.
-func (s *Sender) Work(ctx context.Context, job *river.Job[SendMessageArgs]) error {
-	if s.Wake != nil {
-		s.Wake()
-	}
+// oldSendWorker works the send jobs of versions before the stage: their
+// message is the stage's already (every queued message is), so the job
+// only wakes it.
+type oldSendWorker struct {
+	river.WorkerDefaults[SendMessageArgs]
+	st *SendStage
+}
+
+// OldJobs is the worker of the send jobs older versions queued; register
+// it with river.AddWorker.
+func (st *SendStage) OldJobs() river.Worker[SendMessageArgs] { return &oldSendWorker{st: st} }
+
+func (w *oldSendWorker) Work(ctx context.Context, job *river.Job[SendMessageArgs]) error {
+	w.st.Wake()
 	return nil
 }
 

@@ -137,12 +137,11 @@ func newRig(b *testing.B, engine store.Engine) *rig {
 	sender := &channel.Sender{Store: r.st, Log: log,
 		Providers: map[parley.ChannelType]channel.Provider{parley.ChannelWhatsApp: &whatsapp.Provider{Client: graph}}}
 	r.send = &channel.SendStage{Sender: sender}
-	sender.Wake = r.send.Wake
 	r.svc = &followup.Service{Store: r.st, Jobs: ins, Clock: clock.Real{}, Log: log}
 	r.svc.Outbox = &channel.Outbox{OnAgentMessage: r.svc.OnAgentMessage, Wake: r.send.Wake}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &followup.RequestWorker{S: r.svc})
-	river.AddWorker(workers, sender)
+	river.AddWorker(workers, r.send.OldJobs())
 	// The app's defaults: 50 workers, a 50 ms poll.
 	if r.jc, err = jobs.NewClient(r.st, workers, jobs.Config{}); err != nil {
 		b.Fatal(err)
