@@ -90,7 +90,7 @@ func newProviders(cfg config.Config, st *store.Store, graph *whatsapp.Client, hc
 func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, outbox *channel.Outbox, model *llm.Client,
 	tools *conversation.Tools, onCustomer func(context.Context, *store.Queries, parley.Conversation, parley.Message) error, log *slog.Logger) *conversation.Service {
 	s := &conversation.Service{
-		Jobs: ins, Outbox: outbox, Log: log, Store: st, Knowledge: knowledge.New(st.Engine()), Tools: tools,
+		Jobs: ins, Outbox: outbox, Log: log, Store: st, Knowledge: knowledge.New(), Tools: tools,
 		OnCustomerMessage: onCustomer,
 		// Three attempts of one LLM call, each with its timeout, bound an answer.
 		AnswerBudget: 3 * cfg.LLMTimeout,

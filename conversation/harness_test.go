@@ -84,7 +84,7 @@ func start(t *testing.T, st *store.Store, o options) *env {
 	ins := &jobs.Inserter{}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.svc = &conversation.Service{Jobs: ins, Outbox: &channel.Outbox{Wake: e.sendQueued}, Log: log, Store: st,
-		Knowledge: knowledge.New(st.Engine()), Tools: o.tools, AnswerBudget: 10 * time.Second}
+		Knowledge: knowledge.New(), Tools: o.tools, AnswerBudget: 10 * time.Second}
 	if !o.offline {
 		e.llm = llmtest.Start(llmtest.Options{APIKey: "sk-test", Responder: o.responder})
 		t.Cleanup(e.llm.Close)

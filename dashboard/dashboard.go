@@ -155,7 +155,7 @@ func New(deps Deps) (*Dashboard, error) {
 		publicURL: strings.TrimRight(deps.PublicURL, "/"), followUpSvc: deps.FollowUps,
 	}
 	if d.knowledge == nil && deps.Store != nil {
-		d.knowledge = knowledge.New(deps.Store.Engine())
+		d.knowledge = knowledge.New()
 	}
 	if d.dummyHash, err = bcrypt.GenerateFromPassword([]byte(randomToken(16)), bcrypt.DefaultCost); err != nil {
 		return nil, err

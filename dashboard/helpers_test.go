@@ -74,7 +74,7 @@ func withServices(t *testing.T) func(*dashboard.Deps) {
 		ins := &jobs.Inserter{}
 		ins.Set(jc)
 		d.Conversations = &conversation.Service{Store: d.Store, Jobs: ins, Outbox: &channel.Outbox{},
-			Knowledge: knowledge.New(d.Store.Engine()), Tools: &conversation.Tools{}}
+			Knowledge: knowledge.New(), Tools: &conversation.Tools{}}
 		d.Leads = &leads.Service{Store: d.Store, Jobs: ins, Outbox: &channel.Outbox{}, Mailer: email.SMTPMailer{},
 			Clock: d.Clock, Log: slog.New(slog.DiscardHandler)}
 		d.Webhooks = &hooks.Service{Store: d.Store, Clock: d.Clock, Known: func(string) bool { return true }}

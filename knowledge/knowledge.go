@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/store"
@@ -52,13 +51,9 @@ type Retriever interface {
 	Retrieve(ctx context.Context, q *store.Queries, tenantID, text string, limit int) ([]Passage, error)
 }
 
-// New returns the full-text retriever for the engine.
-func New(engine store.Engine) Retriever {
-	if engine == store.Postgres {
-		return postgres{}
-	}
-	return sqlite{}
-}
+// New returns the full-text retriever (the store runs the engine's own
+// search).
+func New() Retriever { return fullText{} }
 
 // candidates is how many documents the engine ranks before coverage re-ranks them.
 const candidates = 8
@@ -77,64 +72,22 @@ func finish(terms []string, ps []Passage, limit int) []Passage {
 	return ps
 }
 
-// scanPassages reads id, title, body, category, rank rows.
-func scanPassages(ctx context.Context, q *store.Queries, query string, args ...any) ([]Passage, error) {
-	rows, err := q.Query(ctx, query, args...)
+// fullText is the store's full-text search (SQLite FTS5 or PostgreSQL
+// tsvector), re-ranked by coverage.
+type fullText struct{}
+
+func (fullText) Retrieve(ctx context.Context, q *store.Queries, tenantID, text string, limit int) ([]Passage, error) {
+	terms := Terms(text)
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	ms, err := q.SearchDocuments(ctx, tenantID, terms, excluded, candidates)
 	if err != nil {
 		return nil, fmt.Errorf("knowledge search: %w", err)
 	}
-	defer rows.Close()
-	var out []Passage
-	for rows.Next() {
-		var p Passage
-		if err := rows.Scan(&p.DocumentID, &p.Title, &p.Body, &p.Category, &p.Rank); err != nil {
-			return nil, fmt.Errorf("knowledge search: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
-// sqlite searches the FTS5 index (migration 0021).
-type sqlite struct{}
-
-func (sqlite) Retrieve(ctx context.Context, q *store.Queries, tenantID, text string, limit int) ([]Passage, error) {
-	terms := Terms(text)
-	if len(terms) == 0 {
-		return nil, nil
-	}
-	quoted := make([]string, len(terms))
-	for i, t := range terms {
-		quoted[i] = `"` + t + `"` // terms are letters and digits only; quoting keeps FTS5 syntax out
-	}
-	// bm25 is lower-is-better; title matches weigh twice the body's.
-	ps, err := scanPassages(ctx, q, `SELECT d.id, d.title, d.body, d.category, -bm25(documents_fts, 0, 0, 2.0, 1.0) AS score
-		FROM documents_fts JOIN documents d ON d.id = documents_fts.doc_id
-		WHERE documents_fts MATCH $1 AND documents_fts.tenant_id = $2 AND d.tenant_id = $2
-		  AND d.body <> '' AND d.category NOT IN ($3, $4)
-		ORDER BY score DESC, d.id LIMIT $5`,
-		strings.Join(quoted, " OR "), tenantID, excluded[0], excluded[1], candidates)
-	if err != nil {
-		return nil, err
-	}
-	return finish(terms, ps, limit), nil
-}
-
-// postgres searches the generated tsvector column (migration 0021).
-type postgres struct{}
-
-func (postgres) Retrieve(ctx context.Context, q *store.Queries, tenantID, text string, limit int) ([]Passage, error) {
-	terms := Terms(text)
-	if len(terms) == 0 {
-		return nil, nil
-	}
-	ps, err := scanPassages(ctx, q, `SELECT id, title, body, category, ts_rank(search, query)::float8 AS score
-		FROM documents, to_tsquery('english', $1) AS query
-		WHERE tenant_id = $2 AND search @@ query AND body <> '' AND category NOT IN ($3, $4)
-		ORDER BY score DESC, id LIMIT $5`,
-		strings.Join(terms, " | "), tenantID, excluded[0], excluded[1], candidates)
-	if err != nil {
-		return nil, err
+	ps := make([]Passage, len(ms))
+	for i, m := range ms {
+		ps[i] = Passage{DocumentID: m.DocumentID, Title: m.Title, Body: m.Body, Category: m.Category, Rank: m.Rank}
 	}
 	return finish(terms, ps, limit), nil
 }

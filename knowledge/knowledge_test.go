@@ -37,7 +37,7 @@ func TestRetrieveRanksCoversAndIsScopedOnBothEngines(t *testing.T) {
 			parley.Document{Title: "Unanswered: do you sell gift cards?", Body: "", Category: parley.CategoryUserQuestion},
 		)
 		seed(t, s, other.ID, parley.Document{Title: "Refunds", Body: "Other tenant: refunds never, bitcoin only.", Category: "FAQ"})
-		r := knowledge.New(s.Engine())
+		r := knowledge.New()
 
 		cases := []struct {
 			text      string
@@ -91,7 +91,7 @@ func TestIndexFollowsDocumentWritesOnBothEngines(t *testing.T) {
 		ctx := context.Background()
 		tn, _ := s.CreateTenant(ctx, parley.Tenant{Name: "Acme"})
 		d := seed(t, s, tn.ID, parley.Document{Title: "Parking", Body: "Free parking behind the store.", Category: "FAQ"})[0]
-		r := knowledge.New(s.Engine())
+		r := knowledge.New()
 		found := func(text string) bool {
 			ps, err := r.Retrieve(ctx, s.Queries, tn.ID, text, 3)
 			if err != nil {

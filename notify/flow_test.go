@@ -115,7 +115,7 @@ func TestQuestionFlowEndToEnd(t *testing.T) {
 		var found []knowledge.Passage
 		err = e.Store.InTx(ctx, func(q *store.Queries) error {
 			var err error
-			found, err = knowledge.New(e.Store.Engine()).Retrieve(ctx, q, e.tenant.ID, "do you ship to chile", 3)
+			found, err = knowledge.New().Retrieve(ctx, q, e.tenant.ID, "do you ship to chile", 3)
 			return err
 		})
 		if err != nil || len(found) == 0 || found[0].DocumentID != doc.ID {

@@ -40,6 +40,9 @@ type jobListInput struct {
 // tenant in args.tenant_id, except the Follow-Up Request, whose payload is
 // exactly {"id": conversation id} by contract: it belongs to the tenant of
 // that conversation. Periodic scans that name no tenant belong to none.
+//
+// This SQL stays outside the store: it is a filter for River's JobList,
+// which owns the job table and takes its filters as SQL fragments.
 func tenantJobs(e store.Engine) string {
 	arg := func(name string) string { return "json_extract(args, '$." + name + "')" }
 	if e == store.Postgres {
