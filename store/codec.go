@@ -1,10 +1,13 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -106,4 +109,94 @@ func nextCursor[T any](items []T, limit int, id func(T) string) ([]T, string) {
 		return items, id(items[len(items)-1])
 	}
 	return items, ""
+}
+
+// list runs a keyset-paged query. The query's $1 is the tenant id, $2 the
+// cursor, $3 the limit; extra arguments follow as $4….
+func list[T any](ctx context.Context, q *Queries, p Page, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string, query, tenantID string, extra ...any) ([]T, string, error) {
+	p = p.normalize()
+	args := append([]any{tenantID, p.Cursor, p.Limit + 1}, extra...)
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	items := []T{}
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	items, next := nextCursor(items, p.Limit, id)
+	return items, next, nil
+}
+
+// NewClaim returns a fresh claim token for one stage turn.
+func NewClaim() string { return newID() }
+
+// placeholders returns "$from, $from+1, …" for n values.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(from + i))
+	}
+	return b.String()
+}
+
+// skipLocked is what a claim's inner SELECT adds on PostgreSQL, so that
+// replicas claiming at once split the ready rows instead of waiting for
+// each other. SQLite has one writer and no row locks.
+func (q *Queries) skipLocked() string {
+	if q.engine == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// extraScan scans a row's trailing columns into extra, after the ones a
+// scan function knows.
+type extraScan struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
+// prefixCols qualifies each of a comma-separated column list with p.
+func prefixCols(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// inList returns "$start, $start+1, …" for n placeholders.
+func inList(start, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(start+i))
+	}
+	return b.String()
+}
+
+func idArgs(tenantID string, ids []string) []any {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, tenantID)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return args
 }

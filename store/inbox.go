@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -129,59 +130,175 @@ func (q *Queries) PruneInbox(ctx context.Context, cutoff time.Time) (int64, erro
 	return res.RowsAffected()
 }
 
-// statusRankSQL is parley.DeliveryStatus.Rank as SQL over the status column.
-var statusRankSQL = func() string {
-	var b strings.Builder
-	b.WriteString("CASE status")
-	for _, s := range []parley.DeliveryStatus{parley.StatusQueued, parley.StatusSent, parley.StatusDelivered, parley.StatusRead, parley.StatusFailed} {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %d", s, s.Rank())
-	}
-	b.WriteString(" ELSE 0 END")
-	return b.String()
-}()
+// inboxChunk bounds the rows of one multi-row insert (11 values each) well
+// under both engines' limits on bound parameters.
+const inboxChunk = 400
 
-// AdvanceMessageDelivery moves a message's delivery status forward (statuses
-// arrive out of order; see parley.DeliveryStatus.Rank) in one conditional
-// UPDATE, so that two receipts applied at the same time (PostgreSQL
-// replicas, or a status racing the send job) can never move a message
-// backwards: the rank comparison happens on the row the UPDATE locks.
-// A provider id is recorded when the message has none, whatever the status
-// does. It reports whether the status changed.
-func (q *Queries) AdvanceMessageDelivery(ctx context.Context, tenantID, id string, u MessageUpdate) (bool, error) {
-	if u.ChannelMessageID != "" {
-		if _, err := q.q.ExecContext(ctx, `UPDATE messages SET channel_message_id = $3
-			WHERE tenant_id = $1 AND id = $2 AND channel_message_id IS NULL`, tenantID, id, u.ChannelMessageID); err != nil {
-			return false, fmt.Errorf("record provider message id: %w", err)
+// InsertInboxMany stores many inbound messages in as few statements as it
+// can, each unless its channel already has one with its provider id (also
+// within ms). It returns the messages with their ids and, for each, whether
+// it was inserted. Like InsertInbox it never fails on a duplicate.
+func (q *Queries) InsertInboxMany(ctx context.Context, ms []InboxMessage) ([]InboxMessage, []bool, error) {
+	inserted := make([]bool, len(ms))
+	now := q.clock.Now()
+	for start := 0; start < len(ms); start += inboxChunk {
+		part := ms[start:min(start+inboxChunk, len(ms))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO channel_inbox (id, tenant_id, channel_id, provider_message_id, sender, contact_name, type, content, extra,
+			sent_at, received_at, processed_at, outcome) VALUES `)
+		args := make([]any, 0, len(part)*11)
+		byID := make(map[string]int, len(part))
+		for i := range part {
+			m := &part[i]
+			m.ID, m.ReceivedAt = newID(), now
+			if m.SentAt.IsZero() {
+				m.SentAt = now
+			}
+			var extra any
+			if m.Extra != nil {
+				extra = encodeJSON(m.Extra)
+			}
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(" + placeholders(len(args)+1, 11) + ", NULL, '')")
+			args = append(args, m.ID, m.TenantID, m.ChannelID, m.ProviderMessageID, m.Sender, m.ContactName, m.Type, m.Content, extra,
+				micros(m.SentAt), micros(m.ReceivedAt))
+			byID[m.ID] = start + i
+		}
+		sb.WriteString(` ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id`)
+		rows, err := q.q.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return ms, inserted, fmt.Errorf("insert inbox messages: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return ms, inserted, fmt.Errorf("insert inbox messages: %w", err)
+			}
+			inserted[byID[id]] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return ms, inserted, fmt.Errorf("insert inbox messages: %w", err)
 		}
 	}
-	if u.Status == "" {
-		return false, nil
-	}
-	res, err := q.q.ExecContext(ctx, `UPDATE messages SET status = $3, error_code = $4, error_reason = $5
-		WHERE tenant_id = $1 AND id = $2 AND `+statusRankSQL+` < $6`,
-		tenantID, id, u.Status, u.ErrorCode, u.ErrorReason, u.Status.Rank())
-	if err != nil {
-		return false, fmt.Errorf("advance message delivery: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return ms, inserted, nil
 }
 
-// LockContact serializes the transactions that take a contact's messages
-// into conversations, until the caller's transaction ends: two messages
-// from one number worked at once would otherwise both try to open the
-// contact's conversation. SQLite transactions are serialized already (one
-// connection); PostgreSQL takes a transaction-scoped advisory lock.
-func (q *Queries) LockContact(ctx context.Context, tenantID, phone string) error {
-	if q.engine != Postgres {
-		return nil
+// ClaimInbox claims up to n unprocessed inbox messages whose lease is free
+// or ran out, for lease, under claim; oldest first.
+func (q *Queries) ClaimInbox(ctx context.Context, claim string, n int, lease time.Duration) ([]InboxMessage, error) {
+	now := q.clock.Now()
+	return q.updateInbox(ctx, `UPDATE channel_inbox SET lease_until = $1, claim = $2, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM channel_inbox WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $3)
+			ORDER BY id LIMIT $4`+q.skipLocked()+`)`, micros(now.Add(lease)), claim, micros(now), n)
+}
+
+// LeaseInbox claims, for lease under claim, those of ids that are still
+// unprocessed and free: the receive stage's way to go through a failed
+// batch one message at a time, each failure costing its message a lease.
+func (q *Queries) LeaseInbox(ctx context.Context, claim string, ids []string, lease time.Duration) ([]InboxMessage, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	if q.tx == nil {
-		return fmt.Errorf("lock contact: needs a transaction")
+	now := q.clock.Now()
+	args := []any{micros(now.Add(lease)), claim, micros(now)}
+	for _, id := range ids {
+		args = append(args, id)
 	}
-	_, err := q.q.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "contact:"+tenantID+":"+phone)
+	return q.updateInbox(ctx, `UPDATE channel_inbox SET lease_until = $1, claim = $2, attempts = attempts + 1
+		WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $3) AND id IN (`+placeholders(4, len(ids))+`)`, args...)
+}
+
+// TakeInbox takes up to n ready inbox messages (unprocessed, no lease or
+// one that ran out), oldest first, and marks them processed (outcome
+// "received") in the caller's transaction: claim and result in one
+// statement and one commit. The rows stay locked until the commit
+// (PostgreSQL: other processes skip them); a rollback, or a process that
+// dies before committing, leaves them ready again at once.
+func (q *Queries) TakeInbox(ctx context.Context, n int) ([]InboxMessage, error) {
+	now := micros(q.clock.Now())
+	return q.updateInbox(ctx, `UPDATE channel_inbox SET processed_at = $1, outcome = 'received', lease_until = NULL, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM channel_inbox WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)
+			ORDER BY id LIMIT $2`+q.skipLocked()+`)`, now, n)
+}
+
+// updateInbox runs an UPDATE of inbox rows and returns them, oldest first.
+func (q *Queries) updateInbox(ctx context.Context, update string, args ...any) ([]InboxMessage, error) {
+	rows, err := q.q.QueryContext(ctx, update+` RETURNING `+inboxCols+`, attempts`, args...)
 	if err != nil {
-		return fmt.Errorf("lock contact: %w", err)
+		return nil, fmt.Errorf("claim inbox: %w", err)
+	}
+	defer rows.Close()
+	var out []InboxMessage
+	for rows.Next() {
+		var m InboxMessage
+		var extra *string
+		var sent, received int64
+		var processed *int64
+		if err := rows.Scan(&m.ID, &m.TenantID, &m.ChannelID, &m.ProviderMessageID, &m.Sender, &m.ContactName, &m.Type, &m.Content, &extra,
+			&sent, &received, &processed, &m.Outcome, &m.Attempts); err != nil {
+			return nil, fmt.Errorf("claim inbox: %w", err)
+		}
+		m.SentAt, m.ReceivedAt = fromMicros(sent), fromMicros(received)
+		if extra != nil {
+			if err := decodeJSON(*extra, &m.Extra); err != nil {
+				return nil, fmt.Errorf("claim inbox: %w", err)
+			}
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim inbox: %w", err)
+	}
+	// RETURNING keeps no order: arrival order is what a conversation needs.
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// FinishInbox marks the claimed messages among ids processed (outcome
+// "received"), in the caller's transaction, and returns those it marked: a
+// message whose lease ran out and was claimed again is not this claim's
+// to finish any more. The UPDATE locks the rows until the commit.
+func (q *Queries) FinishInbox(ctx context.Context, claim string, ids []string) (map[string]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{micros(q.clock.Now()), claim}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := q.q.QueryContext(ctx, `UPDATE channel_inbox SET processed_at = $1, outcome = 'received', lease_until = NULL
+		WHERE claim = $2 AND processed_at IS NULL AND id IN (`+placeholders(3, len(ids))+`) RETURNING id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("finish inbox: %w", err)
+	}
+	defer rows.Close()
+	mine := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("finish inbox: %w", err)
+		}
+		mine[id] = true
+	}
+	return mine, rows.Err()
+}
+
+// SetInboxOutcome records why a processed inbox message was not taken into
+// a conversation.
+func (q *Queries) SetInboxOutcome(ctx context.Context, id, outcome string) error {
+	if _, err := q.q.ExecContext(ctx, `UPDATE channel_inbox SET outcome = $2 WHERE id = $1`, id, outcome); err != nil {
+		return fmt.Errorf("set inbox outcome: %w", err)
 	}
 	return nil
+}
+
+// UnprocessedInbox counts inbox messages not yet taken in (tests, metrics).
+func (q *Queries) UnprocessedInbox(ctx context.Context) (int, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM channel_inbox WHERE processed_at IS NULL`).Scan(&n)
+	return n, err
 }

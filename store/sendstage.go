@@ -108,50 +108,6 @@ func sendPlaceholders(args *[]any, vals []string) string {
 	return b.String()
 }
 
-// ConversationsByID loads conversations by id in one statement.
-func (q *Queries) ConversationsByID(ctx context.Context, ids []string) (map[string]parley.Conversation, error) {
-	out := map[string]parley.Conversation{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var args []any
-	rows, err := q.q.QueryContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE id IN (`+sendPlaceholders(&args, ids)+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("load conversations: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("load conversations: %w", err)
-		}
-		out[c.ID] = c
-	}
-	return out, rows.Err()
-}
-
-// ChannelsByID loads channels by id in one statement.
-func (q *Queries) ChannelsByID(ctx context.Context, ids []string) (map[string]parley.Channel, error) {
-	out := map[string]parley.Channel{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var args []any
-	rows, err := q.q.QueryContext(ctx, `SELECT `+channelCols+` FROM channels WHERE id IN (`+sendPlaceholders(&args, ids)+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("load channels: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := scanChannel(rows)
-		if err != nil {
-			return nil, fmt.Errorf("load channels: %w", err)
-		}
-		out[c.ID] = c
-	}
-	return out, rows.Err()
-}
-
 // TemplateRoom is a tenant's template budget this month: Left sends remain
 // (Limited false: no budget), Used and Limit as counted.
 type TemplateRoom struct {

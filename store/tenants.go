@@ -197,3 +197,18 @@ func (q *Queries) RevokeAPIKey(ctx context.Context, tenantID, id string) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`, tenantID, id, micros(now))
 	return affected(res, err, "api key")
 }
+
+// ListAPIKeysPage pages through the tenant's API keys, revoked ones included.
+func (q *Queries) ListAPIKeysPage(ctx context.Context, tenantID string, p Page) ([]parley.APIKey, string, error) {
+	return list(ctx, q, p, scanAPIKey, func(k parley.APIKey) string { return k.ID },
+		`SELECT id, tenant_id, name, prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID)
+}
+
+func scanAPIKey(row interface{ Scan(...any) error }) (parley.APIKey, error) {
+	var k parley.APIKey
+	var created int64
+	var revoked sql.NullInt64
+	err := row.Scan(&k.ID, &k.TenantID, &k.Name, &k.Prefix, &created, &revoked)
+	k.CreatedAt, k.RevokedAt = fromMicros(created), fromNullMicros(revoked)
+	return k, err
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/parleyhq/parley"
 )
@@ -169,73 +168,25 @@ func HasOpenTicket(has bool) Condition {
 	return Condition{SQL: cond}
 }
 
-// Answer outcomes recorded in the answer ledger.
-const (
-	AnsweredByAI       = "ai"         // the AI agent's (or the offline mode's) answer was queued
-	AnsweredByTicket   = "ticket"     // escalated: a ticket was opened (with a holding reply)
-	AnsweredSuperseded = "superseded" // a later customer message is answered instead
-)
-
-// Answered is one entry of the answer ledger.
-type Answered struct {
-	TenantID        string
-	ConversationID  string
-	MessageID       string // the customer message answered
-	Outcome         string
-	AnswerMessageID string
-	TicketID        string
-	At              time.Time
-}
-
-// ErrAlreadyAnswered is returned by MarkAnswered for a message that has an
-// entry already: the caller's work was done by an earlier run.
-var ErrAlreadyAnswered = &parley.Error{Code: parley.CodeConflict, Message: "the message was already answered"}
-
-// MarkAnswered records that a customer message has been answered. Run it in
-// the transaction that queues the answer: the second writer gets
-// ErrAlreadyAnswered and must roll back.
-func (q *Queries) MarkAnswered(ctx context.Context, a Answered) error {
-	if a.At.IsZero() {
-		a.At = q.clock.Now()
+// OpenTicketsFor returns the open tickets of the tenant's conversations
+// named, keyed by conversation id (a conversation has at most one).
+func (q *Queries) OpenTicketsFor(ctx context.Context, tenantID string, conversationIDs []string) (map[string]parley.Ticket, error) {
+	out := map[string]parley.Ticket{}
+	if len(conversationIDs) == 0 {
+		return out, nil
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO answered_messages (message_id, tenant_id, conversation_id, outcome, answer_message_id, ticket_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.MessageID, a.TenantID, a.ConversationID, a.Outcome, nullString(a.AnswerMessageID), nullString(a.TicketID), micros(a.At))
-	if isUniqueViolation(err) {
-		return ErrAlreadyAnswered
-	}
+	rows, err := q.q.QueryContext(ctx, `SELECT `+ticketCols+` FROM tickets WHERE tenant_id = $1 AND status = 'open' AND conversation_id IN (`+
+		inList(2, len(conversationIDs))+`)`, idArgs(tenantID, conversationIDs)...)
 	if err != nil {
-		return fmt.Errorf("mark answered: %w", err)
+		return nil, err
 	}
-	return nil
-}
-
-// MarkAnsweredIfNew records an entry unless the message has one already.
-// Unlike MarkAnswered it leaves the transaction usable either way (a unique
-// violation aborts a PostgreSQL transaction).
-func (q *Queries) MarkAnsweredIfNew(ctx context.Context, a Answered) error {
-	if a.At.IsZero() {
-		a.At = q.clock.Now()
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[t.ConversationID] = t
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO answered_messages (message_id, tenant_id, conversation_id, outcome, answer_message_id, ticket_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING`,
-		a.MessageID, a.TenantID, a.ConversationID, a.Outcome, nullString(a.AnswerMessageID), nullString(a.TicketID), micros(a.At))
-	if err != nil {
-		return fmt.Errorf("mark answered: %w", err)
-	}
-	return nil
-}
-
-// IsAnswered reports whether the customer message has a ledger entry.
-func (q *Queries) IsAnswered(ctx context.Context, tenantID, messageID string) (bool, error) {
-	var n int
-	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM answered_messages WHERE tenant_id = $1 AND message_id = $2`, tenantID, messageID).Scan(&n)
-	return n > 0, err
-}
-
-// LatestCustomerMessage returns the conversation's newest message from the
-// contact, or a not-found error.
-func (q *Queries) LatestCustomerMessage(ctx context.Context, tenantID, conversationID string) (parley.Message, error) {
-	m, err := scanMessage(q.q.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND role = 'customer'
-		ORDER BY id DESC LIMIT 1`, tenantID, conversationID))
-	return m, rowErr(err, "customer message")
+	return out, rows.Err()
 }
