@@ -2,6 +2,16 @@ package parley
 
 import "time"
 
+// Agent is a human agent who takes over conversations through tickets.
+type Agent struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	Name      string    `json:"name"`
+	Email     string    `json:"email"`
+	Available bool      `json:"available"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // TicketStatus is whether a ticket still holds its conversation for humans.
 type TicketStatus string
 
