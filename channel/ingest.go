@@ -184,7 +184,7 @@ func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.C
 		name = event.MessageSendFailed
 		payload.ErrorCode, payload.ErrorReason, payload.Source = st.ErrorCode, st.ErrorReason, "provider_status"
 	}
-	if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, name, payload); err != nil {
+	if err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, name, payload); err != nil {
 		return "", err
 	}
 	return "status_applied", nil

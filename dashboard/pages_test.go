@@ -59,9 +59,9 @@ func seed(t *testing.T, st *store.Store, tenantID, customerName, phoneSuffix str
 		_, err := st.InsertMessage(ctx, m)
 		must(err)
 	}
-	_, err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.TextMessageReceived, event.ReceivedPayload{Content: "Do you open on <b>Sundays</b>?"})
+	err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.TextMessageReceived, event.ReceivedPayload{Content: "Do you open on <b>Sundays</b>?"})
 	must(err)
-	_, err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.GenerateAIAgentAnswer, event.GenerateAIAgentAnswerArgs{TenantID: tenantID, ConversationID: w.Conv.ID})
+	err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.GenerateAIAgentAnswer, event.GenerateAIAgentAnswerArgs{TenantID: tenantID, ConversationID: w.Conv.ID})
 	must(err)
 	w.Doc, err = st.CreateDocument(ctx, parley.Document{TenantID: tenantID, Title: "Opening hours", Body: "Mon-Sat 9-18", Category: "FAQ"})
 	must(err)
@@ -151,7 +151,7 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 	if _, err := e.st.InsertMessage(ctx, parley.Message{TenantID: tn.ID, ConversationID: w.Conv.ID, Role: parley.RoleCustomer, Content: `<img src=x onerror=alert(1)>`, Status: parley.StatusReceived}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.AppendEvent(ctx, tn.ID, w.Conv.ID, "Evil</summary><script>1</script>", evil{X: "</pre><script>2</script>"}); err != nil {
+	if err := e.st.AppendEvent(ctx, tn.ID, w.Conv.ID, "Evil</summary><script>1</script>", evil{X: "</pre><script>2</script>"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.st.CreateDocument(ctx, parley.Document{TenantID: tn.ID, Title: hostile, Body: hostile, Category: "FAQ"}); err != nil {

@@ -45,7 +45,7 @@ func TestWebhooksPage(t *testing.T) {
 			}
 
 			err := e.st.InTx(context.Background(), func(q *store.Queries) error {
-				_, err := q.AppendEvent(context.Background(), tn.ID, w.Conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t"})
+				err := q.AppendEvent(context.Background(), tn.ID, w.Conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t"})
 				return err
 			})
 			if err != nil {

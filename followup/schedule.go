@@ -159,7 +159,7 @@ func (s *Service) recordAnswer(ctx context.Context, q *store.Queries, conv parle
 		return err
 	}
 	s.Metrics.countAnswer(string(f.Survey), answer)
-	_, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, EventSurveyAnswered, SurveyAnsweredPayload{
+	err := q.AppendEvent(ctx, conv.TenantID, conv.ID, EventSurveyAnswered, SurveyAnsweredPayload{
 		FollowUpID: f.ID, RuleID: f.RuleID, Survey: f.Survey, Answer: answer, Score: score, MessageID: msg.ID,
 	})
 	return err

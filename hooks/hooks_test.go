@@ -231,7 +231,7 @@ func customerWrites(t *testing.T, p *apptest.Parley, tenant parley.Tenant, phone
 func ticketEvent(t *testing.T, p *apptest.Parley, conv parley.Conversation) {
 	t.Helper()
 	err := p.Store.InTx(context.Background(), func(q *store.Queries) error {
-		_, err := q.AppendEvent(context.Background(), conv.TenantID, conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t1"})
+		err := q.AppendEvent(context.Background(), conv.TenantID, conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t1"})
 		return err
 	})
 	if err != nil {

@@ -292,12 +292,12 @@ func TestConversationFiltersAndEvents(t *testing.T) {
 			t.Fatalf("open by contact = %v, %v", c.ID, err)
 		}
 		for _, name := range []string{"First", "Second", "Third"} {
-			if _, err := s.AppendEvent(ctx, tn.ID, open.ID, name, logged{N: name}); err != nil {
+			if err := s.AppendEvent(ctx, tn.ID, open.ID, name, logged{N: name}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// A payload under a name it was not made for is refused, unlogged.
-		if _, err := s.AppendEvent(ctx, tn.ID, open.ID, "Fourth", logged{N: "Third"}); err == nil {
+		if err := s.AppendEvent(ctx, tn.ID, open.ID, "Fourth", logged{N: "Third"}); err == nil {
 			t.Fatal("a payload under another name was logged")
 		}
 		evs, _, err := s.ListEvents(ctx, tn.ID, open.ID, store.Page{})

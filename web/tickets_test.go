@@ -28,7 +28,9 @@ func TestTicketsWaitingView(t *testing.T) {
 			ids = append(ids, tk.ID)
 		}
 		var agent parley.Agent
-		if r := p.Do("POST", "/api/agents", key, map[string]any{"name": "Caio"}); r.Status != http.StatusCreated {
+		// Not available: the assignment job must not take the other ticket
+		// from the queue while the test reads it.
+		if r := p.Do("POST", "/api/agents", key, map[string]any{"name": "Caio", "available": false}); r.Status != http.StatusCreated {
 			t.Fatalf("agent = %d %s", r.Status, r.Body)
 		} else {
 			r.JSON(t, &agent)
