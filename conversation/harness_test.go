@@ -291,13 +291,13 @@ func (e *env) document(title, body string) parley.Document {
 	return d
 }
 
-func (e *env) agent(name string, available bool) parley.Agent {
+func (e *env) agent(name string, available bool) parley.HumanAgent {
 	e.t.Helper()
 	status, body := e.do(http.MethodPost, "/api/agents", e.key, map[string]any{"name": name, "available": available})
 	if status != http.StatusCreated {
 		e.t.Fatalf("create agent: %d %s", status, body)
 	}
-	var a parley.Agent
+	var a parley.HumanAgent
 	_ = json.Unmarshal(body, &a)
 	return a
 }

@@ -89,7 +89,7 @@ func (s *Service) AssignWaiting(ctx context.Context, q *store.Queries, tenantID 
 
 // AgentSaved runs in the transaction that creates or changes an agent: an
 // agent who is available may take waiting tickets, so a scan is queued.
-func (s *Service) AgentSaved(ctx context.Context, q *store.Queries, a parley.Agent) error {
+func (s *Service) AgentSaved(ctx context.Context, q *store.Queries, a parley.HumanAgent) error {
 	if !a.Available {
 		return nil
 	}

@@ -21,7 +21,7 @@ type world struct {
 	Conv     parley.Conversation
 	Doc      parley.Document
 	Staff    parley.StaffMember
-	Agent    parley.Agent
+	Agent    parley.HumanAgent
 	KeyID    string
 	Key      string
 }
@@ -67,7 +67,7 @@ func seed(t *testing.T, st *store.Store, tenantID, customerName, phoneSuffix str
 	must(err)
 	w.Staff, err = st.CreateStaffMember(ctx, parley.StaffMember{TenantID: tenantID, Phone: "+551188888" + phoneSuffix, Name: "Sam", Type: "support"})
 	must(err)
-	w.Agent, err = st.CreateAgent(ctx, parley.Agent{TenantID: tenantID, Name: "Alex", Available: true})
+	w.Agent, err = st.CreateAgent(ctx, parley.HumanAgent{TenantID: tenantID, Name: "Alex", Available: true})
 	must(err)
 	k, secret, err := st.CreateAPIKey(ctx, tenantID, "crm")
 	must(err)

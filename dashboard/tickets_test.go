@@ -121,7 +121,7 @@ func TestTicketReplyAssignClose(t *testing.T) {
 	e := newEnv(t, store.SQLite, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
-	bea, err := e.st.CreateAgent(context.Background(), parley.Agent{TenantID: tn.ID, Name: "Bea", Available: true})
+	bea, err := e.st.CreateAgent(context.Background(), parley.HumanAgent{TenantID: tn.ID, Name: "Bea", Available: true})
 	if err != nil {
 		t.Fatal(err)
 	}

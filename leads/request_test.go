@@ -200,7 +200,7 @@ func TestComposeIsDeterministicAndReady(t *testing.T) {
 
 func TestTidyCutsWhatsAppAtLimit(t *testing.T) {
 	long := strings.Repeat("word ", 1000) // 5000 characters
-	got := tidy(map[string]parley.FollowUpContent{"whatsapp": {Title: "t", Message: long}}, []string{"whatsapp"})["whatsapp"].Message
+	got := tidy(map[string]parley.LeadContent{"whatsapp": {Title: "t", Message: long}}, []string{"whatsapp"})["whatsapp"].Message
 	if n := len([]rune(got)); n > WhatsAppMaxText || n < WhatsAppMaxText*3/4 {
 		t.Fatalf("cut to %d characters", n)
 	}

@@ -114,7 +114,7 @@ func TestScheduledSequenceDelivers(t *testing.T) {
 			t.Fatalf("sequence = %s", done.Status)
 		}
 		ev := e.events()
-		want := []string{leads.EventFollowUpGenerated, leads.EventSequenceScheduled, leads.EventStepSent, leads.EventStepSent,
+		want := []string{leads.EventContentWritten, leads.EventSequenceScheduled, leads.EventStepSent, leads.EventStepSent,
 			leads.EventStepSent, leads.EventStepSent, leads.EventSequenceCompleted}
 		if strings.Join(ev, ",") != strings.Join(want, ",") {
 			t.Fatalf("events = %v", ev)

@@ -8,7 +8,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// Both phases of the lead follow-up call are charged to the key's tenant
+// Both phases of the lead sequence call are charged to the key's tenant
 // (the operator pays the LLM key; the tenant's usage shows it).
 func TestFollowUpTokensChargedToTheTenant(t *testing.T) {
 	engines(t, func(t *testing.T, engine store.Engine) {

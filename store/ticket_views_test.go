@@ -16,7 +16,7 @@ func TestTicketQueueAndBadges(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "Acme"), newTenant(t, s, "Bolt")
-		agent, err := s.CreateAgent(ctx, parley.Agent{TenantID: a.ID, Name: "Al", Available: true})
+		agent, err := s.CreateAgent(ctx, parley.HumanAgent{TenantID: a.ID, Name: "Al", Available: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,7 @@ func TestAPIRateLimitIsPerTenant(t *testing.T) {
 }
 
 // Every /api route that a tenant's key opens counts against that tenant's
-// limit, the lead follow-up call and the banner included: once the bucket
+// limit, the lead sequence call and the banner included: once the bucket
 // is empty, each answers 429 with Retry-After and a code, and another tenant
 // is not affected. The route list comes from the OpenAPI document.
 func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
@@ -99,7 +99,7 @@ func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
 	}
 }
 
-// Many concurrent lead follow-up and banner calls with one key are held to
+// Many concurrent lead sequence and banner calls with one key are held to
 // the tenant's burst, not let through.
 func TestConcurrentCallsOutsideHumaAreLimited(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))

@@ -27,7 +27,7 @@ func TestTicketsWaitingView(t *testing.T) {
 			}
 			ids = append(ids, tk.ID)
 		}
-		var agent parley.Agent
+		var agent parley.HumanAgent
 		// Not available: the assignment job must not take the other ticket
 		// from the queue while the test reads it.
 		if r := p.Do("POST", "/api/agents", key, map[string]any{"name": "Caio", "available": false}); r.Status != http.StatusCreated {
