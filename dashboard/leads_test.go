@@ -61,6 +61,7 @@ type leadAnswer struct {
 // The tester writes the follow-up per channel through the leads service,
 // and the snippets it shows make the same call against the API.
 func TestLeadTesterShowsContentAndRunnableSnippets(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
 	tn, key := p.Tenant("Acme")
 	w := seed(t, p.Store, tn.ID, "Alice", "01")
@@ -165,6 +166,7 @@ func TestLeadTesterShowsContentAndRunnableSnippets(t *testing.T) {
 }
 
 func TestLeadTesterFieldErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")

@@ -76,6 +76,7 @@ func seed(t *testing.T, st *store.Store, tenantID, customerName, phoneSuffix str
 }
 
 func TestAnotherTenantsIDsAreNotFound(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, nil)
@@ -143,6 +144,7 @@ func TestAnotherTenantsIDsAreNotFound(t *testing.T) {
 }
 
 func TestHostileTextIsShownEscaped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	hostile := `<script>alert("x")</script>`
@@ -176,6 +178,7 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 }
 
 func TestConversationPageShowsThreadAndEvents(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -200,6 +203,7 @@ func TestConversationPageShowsThreadAndEvents(t *testing.T) {
 }
 
 func TestInboxFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	ctx := context.Background()
@@ -232,6 +236,7 @@ func TestInboxFiltersAndPages(t *testing.T) {
 }
 
 func TestFormsShowFieldErrorsInPlace(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -281,6 +286,7 @@ func TestFormsShowFieldErrorsInPlace(t *testing.T) {
 }
 
 func TestTenantSettingsRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	b := e.browser()

@@ -16,6 +16,7 @@ import (
 )
 
 func TestWebhooksPage(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, func(d *dashboard.Deps) {

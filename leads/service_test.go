@@ -12,6 +12,7 @@ import (
 )
 
 func TestFollowUpTwoPhasesReachTheModel(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		res, out := e.followUp(e.key, e.body(map[string]any{
@@ -79,6 +80,7 @@ func TestFollowUpTwoPhasesReachTheModel(t *testing.T) {
 }
 
 func TestFollowUpWithoutCopywriter(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true})
 		// An inactive copywriter counts as none.
@@ -103,6 +105,7 @@ func TestFollowUpWithoutCopywriter(t *testing.T) {
 }
 
 func TestPlaceholdersRegeneratedThenRejected(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		e.llm.SetResponder(placeholderResponder)
@@ -149,6 +152,7 @@ func TestPlaceholdersRegeneratedThenRejected(t *testing.T) {
 }
 
 func TestOfflineComposer(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{copywriter: true})
 		res, out := e.followUp(e.key, e.body(nil))
@@ -187,6 +191,7 @@ func TestOfflineComposer(t *testing.T) {
 }
 
 func TestFollowUpErrorCodes(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true})
 		ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 )
 
 func TestSiteAndLeadRoundTrip(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")
@@ -65,6 +66,7 @@ func TestSiteAndLeadRoundTrip(t *testing.T) {
 }
 
 func TestSequenceLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")
@@ -140,6 +142,7 @@ func TestSequenceLifecycle(t *testing.T) {
 }
 
 func TestLeadRepliedSince(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")

@@ -11,6 +11,7 @@ import (
 )
 
 func TestOneOpenTicketPerConversationAndRoundRobin(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "Acme")
@@ -77,6 +78,7 @@ func TestOneOpenTicketPerConversationAndRoundRobin(t *testing.T) {
 }
 
 func TestAnswerLedgerAcceptsAMessageOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "Acme")

@@ -26,6 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // (go test ./web -run TestAPIGolden -update rewrites them). Ids, keys and
 // times are replaced by placeholders, numbered in order of appearance.
 func TestAPIGolden(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, nil)
 	tn, key := p.Tenant("Acme")

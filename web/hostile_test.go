@@ -14,6 +14,7 @@ import (
 // Every /api route, whatever its method, refuses a request without a valid
 // key. The route list comes from the OpenAPI document.
 func TestEveryAPIRouteNeedsAKey(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
@@ -48,6 +49,7 @@ func TestEveryAPIRouteNeedsAKey(t *testing.T) {
 // invalid UTF-8 is replaced, huge and deep JSON is refused without a 5xx.
 // (The dashboard's tests check the same text is shown escaped.)
 func TestHostileInputIsStoredSafelyOrRefused(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		_, key := p.Tenant("A")
 		hostile := []string{
@@ -100,6 +102,7 @@ func TestHostileInputIsStoredSafelyOrRefused(t *testing.T) {
 // README's error table says: 400 invalid_request, with a message that says
 // what to send, and nothing stored.
 func TestWrongContentTypeIsInvalidRequest(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
 	_, key := p.Tenant("A")
 	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "application/xml"} {
@@ -137,6 +140,7 @@ func TestWrongContentTypeIsInvalidRequest(t *testing.T) {
 
 // With PARLEY_METRICS_TOKEN set, /metrics answers only to that bearer token.
 func TestMetricsNeedTheirTokenWhenSet(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, func(c *config.Config) { c.MetricsToken = "scrape-s3cret" })
 	for _, key := range []string{"", "wrong", "scrape-s3cre"} {
 		if r := p.Do("GET", "/metrics", key, nil); r.Status != http.StatusUnauthorized || r.ErrorCode() != "unauthorized" || strings.Contains(string(r.Body), "parley_http") {
@@ -156,6 +160,7 @@ func TestMetricsNeedTheirTokenWhenSet(t *testing.T) {
 // dashboard mounted at "/" used to answer 404); an unknown /api path is a
 // JSON 404.
 func TestWrongMethodOnAnAPIPathIs405(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		_, key := p.Tenant("Acme")
 		r := p.Do("DELETE", "/api/tickets", key, nil)

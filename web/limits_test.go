@@ -16,6 +16,7 @@ import (
 )
 
 func TestAPIRateLimitIsPerTenant(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 2; c.WebhookRateLimit = 3 })
 	_, keyA := p.Tenant("A")
@@ -58,6 +59,7 @@ func TestAPIRateLimitIsPerTenant(t *testing.T) {
 // is empty, each answers 429 with Retry-After and a code, and another tenant
 // is not affected. The route list comes from the OpenAPI document.
 func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 2 })
 	_, keyA := p.Tenant("A")
@@ -102,6 +104,7 @@ func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
 // Many concurrent lead sequence and banner calls with one key are held to
 // the tenant's burst, not let through.
 func TestConcurrentCallsOutsideHumaAreLimited(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 10 })
 	_, key := p.Tenant("A")
@@ -140,6 +143,7 @@ func TestConcurrentCallsOutsideHumaAreLimited(t *testing.T) {
 // The banner fetched with a site's publishable key is limited per site, on
 // a bucket of its own: a busy site does not use up its tenant's API calls.
 func TestBannerBySiteKeyIsLimitedPerSite(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 2 })
 	_, key := p.Tenant("A")

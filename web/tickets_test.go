@@ -12,6 +12,7 @@ import (
 // GET /api/tickets?view=waiting is the queue the dashboard shows: open
 // tickets no agent has yet.
 func TestTicketsWaitingView(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		tn, key := p.Tenant("Acme")
 		ctx := context.Background()
