@@ -291,19 +291,10 @@ func waitFor(t *testing.T, cond func() bool) {
 // `ago` ago (nil: never).
 func (e *env) open(ch parley.Channel, phone string, ago *time.Duration) parley.Conversation {
 	e.t.Helper()
-	c := parley.Conversation{TenantID: e.tenant.ID, ContactPhone: phone, ChannelID: ch.ID}
-	if ago != nil {
-		at := e.clk.Now().Add(-*ago)
-		c.LastCustomerMessageAt = &at
-	}
-	conv, err := e.Store.CreateConversation(context.Background(), c)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return conv
+	return e.Conversation(parley.Conversation{TenantID: e.tenant.ID, ContactPhone: phone, ChannelID: ch.ID}, e.clk.Now(), ago)
 }
 
-func ago(d time.Duration) *time.Duration { return &d }
+func ago(d time.Duration) *time.Duration { return apptest.Ago(d) }
 
 // queue sends msg the one way everything sends: through the outbox.
 func (e *env) queue(conv parley.Conversation, msg parley.Message) parley.Message {

@@ -205,19 +205,11 @@ func (e *env) document(category, title, body string) parley.Document {
 // customer last wrote `ago` before now (nil: never).
 func (e *env) customerConv(phone string, ago *time.Duration) parley.Conversation {
 	e.t.Helper()
-	c := parley.Conversation{TenantID: e.tenant.ID, Kind: parley.KindCustomer, ContactPhone: phone, ChannelID: e.wa.ID, Language: "en"}
-	if ago != nil {
-		at := e.clk.Now().Add(-*ago)
-		c.LastCustomerMessageAt = &at
-	}
-	conv, err := e.Store.CreateConversation(context.Background(), c)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return conv
+	return e.Conversation(parley.Conversation{TenantID: e.tenant.ID, Kind: parley.KindCustomer, ContactPhone: phone, ChannelID: e.wa.ID,
+		Language: "en"}, e.clk.Now(), ago)
 }
 
-func ago(d time.Duration) *time.Duration { return &d }
+func ago(d time.Duration) *time.Duration { return apptest.Ago(d) }
 
 // raise asks for a notification through the API and waits for the
 // request job to store it.

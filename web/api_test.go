@@ -274,3 +274,27 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	})
 }
+
+// operation is one /api route and method from the OpenAPI document, with
+// its path's {id} filled in.
+type operation struct{ method, path, concrete string }
+
+// apiOperations lists every /api operation the OpenAPI document names.
+func apiOperations(t *testing.T, p *apptest.Parley) []operation {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	p.Do("GET", "/openapi.json", "", nil).JSON(t, &doc)
+	var out []operation
+	for path, ops := range doc.Paths {
+		if !strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		for method := range ops {
+			concrete := strings.NewReplacer("{id}", "0192f0e0-0000-7000-8000-000000000000").Replace(path)
+			out = append(out, operation{method: method, path: path, concrete: concrete})
+		}
+	}
+	return out
+}

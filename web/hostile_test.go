@@ -16,29 +16,20 @@ import (
 func TestEveryAPIRouteNeedsAKey(t *testing.T) {
 	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	p.Do("GET", "/openapi.json", "", nil).JSON(t, &doc)
 	n := 0
-	for path, ops := range doc.Paths {
-		if !strings.HasPrefix(path, "/api/") {
-			continue
-		}
-		for method := range ops {
-			concrete := strings.NewReplacer("{id}", "0192f0e0-0000-7000-8000-000000000000").Replace(path)
-			for _, key := range []string{"", "pk_not_a_key", "Basic abc"} {
-				r := p.Do(strings.ToUpper(method), concrete, key, map[string]any{})
-				want := "unauthorized"
-				if path == "/api/agents/sales/leadFollowUp" {
-					want = "UNAUTHORIZED" // that endpoint keeps its documented error contract
-				}
-				if r.Status != http.StatusUnauthorized || r.ErrorCode() != want {
-					t.Errorf("%s %s with key %q = %d %s, want 401", method, path, key, r.Status, r.Body)
-				}
+	for _, op := range apiOperations(t, p) {
+		method, path, concrete := op.method, op.path, op.concrete
+		for _, key := range []string{"", "pk_not_a_key", "Basic abc"} {
+			r := p.Do(strings.ToUpper(method), concrete, key, map[string]any{})
+			want := "unauthorized"
+			if path == "/api/agents/sales/leadFollowUp" {
+				want = "UNAUTHORIZED" // that endpoint keeps its documented error contract
 			}
-			n++
+			if r.Status != http.StatusUnauthorized || r.ErrorCode() != want {
+				t.Errorf("%s %s with key %q = %d %s, want 401", method, path, key, r.Status, r.Body)
+			}
 		}
+		n++
 	}
 	if n < 20 {
 		t.Fatalf("only %d API operations found", n)

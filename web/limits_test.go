@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -69,27 +68,18 @@ func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
 			t.Fatalf("within the burst: %d", r.Status)
 		}
 	}
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	p.Do("GET", "/openapi.json", "", nil).JSON(t, &doc)
 	n := 0
-	for path, ops := range doc.Paths {
-		if !strings.HasPrefix(path, "/api/") {
-			continue
+	for _, op := range apiOperations(t, p) {
+		method, path, concrete := op.method, op.path, op.concrete
+		r := p.Do(strings.ToUpper(method), concrete, keyA, map[string]any{})
+		want := "rate_limited"
+		if path == "/api/agents/sales/leadFollowUp" {
+			want = "RATE_LIMITED" // in that endpoint's own envelope
 		}
-		for method := range ops {
-			concrete := strings.NewReplacer("{id}", "0192f0e0-0000-7000-8000-000000000000").Replace(path)
-			r := p.Do(strings.ToUpper(method), concrete, keyA, map[string]any{})
-			want := "rate_limited"
-			if path == "/api/agents/sales/leadFollowUp" {
-				want = "RATE_LIMITED" // in that endpoint's own envelope
-			}
-			if r.Status != http.StatusTooManyRequests || r.ErrorCode() != want || r.Header.Get("Retry-After") == "" {
-				t.Errorf("%s %s over the limit = %d %s (Retry-After %q), want 429 %s", method, path, r.Status, r.Body, r.Header.Get("Retry-After"), want)
-			}
-			n++
+		if r.Status != http.StatusTooManyRequests || r.ErrorCode() != want || r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s over the limit = %d %s (Retry-After %q), want 429 %s", method, path, r.Status, r.Body, r.Header.Get("Retry-After"), want)
 		}
+		n++
 	}
 	if n < 20 {
 		t.Fatalf("only %d API operations found", n)

@@ -237,3 +237,21 @@ func (p *Parley) ShowLogsOnFailure(t testing.TB) {
 		}
 	})
 }
+
+// Conversation creates c, whose contact last wrote wrote ago before now
+// (nil: never wrote).
+func (p *Parley) Conversation(c parley.Conversation, now time.Time, wrote *time.Duration) parley.Conversation {
+	p.t.Helper()
+	if wrote != nil {
+		at := now.Add(-*wrote)
+		c.LastCustomerMessageAt = &at
+	}
+	conv, err := p.Store.CreateConversation(context.Background(), c)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return conv
+}
+
+// Ago is a duration to pass by pointer (Conversation's wrote).
+func Ago(d time.Duration) *time.Duration { return &d }
