@@ -26,3 +26,21 @@ type StaffMember struct {
 
 // StaffAdmin is the staff type every unrouted request falls back to.
 const StaffAdmin = "admin"
+
+// ContactInstagram prefixes an Instagram-scoped id (IGSID) where a contact
+// address is kept (Conversation.ContactPhone, a customer's linked
+// identities): Instagram contacts have no phone number, and the prefix
+// keeps their ids apart from E.164 numbers.
+const ContactInstagram = "ig:"
+
+// InstagramContact is the contact address of an Instagram-scoped id.
+func InstagramContact(igsid string) string { return ContactInstagram + igsid }
+
+// InstagramID is the Instagram-scoped id of a contact address, and whether
+// it is one.
+func InstagramID(address string) (string, bool) {
+	if len(address) > len(ContactInstagram) && address[:len(ContactInstagram)] == ContactInstagram {
+		return address[len(ContactInstagram):], true
+	}
+	return "", false
+}
