@@ -6,11 +6,17 @@ import "time"
 type Customer struct {
 	ID        string    `json:"id"`
 	TenantID  string    `json:"tenant_id"`
-	Phone     string    `json:"phone"` // E.164
+	// Phone is the customer's main contact address: an E.164 number, or
+	// for a customer known only on Instagram "ig:<IGSID>".
+	Phone     string    `json:"phone"`
 	Name      string    `json:"name"`
 	Email     string    `json:"email"`
 	Language  string    `json:"language"`
 	CreatedAt time.Time `json:"created_at"`
+	// Identities are the other addresses linked to the customer (e.g. an
+	// Instagram contact "ig:<IGSID>"); shown by the API's single-customer
+	// read.
+	Identities []string `json:"identities,omitempty"`
 }
 
 // StaffMember is someone who works for the tenant and can be asked questions
