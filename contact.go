@@ -4,8 +4,8 @@ import "time"
 
 // Customer is a person a tenant talks to.
 type Customer struct {
-	ID        string    `json:"id"`
-	TenantID  string    `json:"tenant_id"`
+	ID       string `json:"id"`
+	TenantID string `json:"tenant_id"`
 	// Phone is the customer's main contact address: an E.164 number, or
 	// for a customer known only on Instagram "ig:<IGSID>".
 	Phone     string    `json:"phone"`

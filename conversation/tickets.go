@@ -284,7 +284,6 @@ func (s *Service) recordRefusal(ctx context.Context, r refusal, text string) (pa
 	return m, &parley.Error{Code: r.err.Code, Message: r.reason}
 }
 
-
 // CloseTicket closes a ticket; the conversation goes back to the AI agent.
 func (s *Service) CloseTicket(ctx context.Context, tenantID, ticketID string) (parley.Ticket, error) {
 	var t parley.Ticket

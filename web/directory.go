@@ -367,9 +367,9 @@ func normalizeField(p *string, field string) error {
 type customerIn struct {
 	Phone       string `json:"phone,omitempty" maxLength:"32" doc:"International format; stored as E.164 (required unless instagram_id is given)"`
 	InstagramID string `json:"instagram_id,omitempty" maxLength:"64" doc:"For a customer known only on Instagram: the Instagram-scoped id (IGSID) of their messages"`
-	Name     string `json:"name,omitempty" maxLength:"200"`
-	Email    string `json:"email,omitempty" maxLength:"320" format:"email"`
-	Language string `json:"language,omitempty" maxLength:"16" doc:"BCP 47 tag, e.g. pt-BR"`
+	Name        string `json:"name,omitempty" maxLength:"200"`
+	Email       string `json:"email,omitempty" maxLength:"320" format:"email"`
+	Language    string `json:"language,omitempty" maxLength:"16" doc:"BCP 47 tag, e.g. pt-BR"`
 }
 
 type customerPatch struct {
