@@ -17,7 +17,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/instagram"
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
@@ -119,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	providers := newProviders(cfg, st, graph, hc, log)
+	providers := newProviders(cfg, st, graph, hc, clk, log)
 	send := &channel.SendStage{Sender: &channel.Sender{Store: st, Log: log, Usage: a.Usage, Providers: providers}}
 	a.Outbox = &channel.Outbox{Wake: send.Wake}
 	a.FollowUps = &followup.Service{Store: st, Jobs: ins, Outbox: a.Outbox, Clock: clk, Log: log, Metrics: followup.NewMetrics(reg)}
@@ -135,7 +137,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	conv := newConversation(cfg, st, ins, a.Outbox, model, tools, a.FollowUps.OnCustomerMessage, log)
 	a.conversations = conv
 	gw := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: conv, Log: log, Registry: reg, Providers: providers})
-	checker := &channel.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Verified: gw.Release, Log: log}
+	checker := &channel.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Verified: gw.Release, Log: log,
+		Others: map[parley.ChannelType]channel.Check{
+			parley.ChannelInstagram: {Lookup: providers[parley.ChannelInstagram].(*instagram.Provider), Retryable: instagram.Retryable},
+		}}
 	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers(), send.Loop()}
 
 	// Lead sequences send through an outbox of their own: a lead's

@@ -10,6 +10,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/email"
+	"github.com/parleyhq/parley/channel/instagram"
 	"github.com/parleyhq/parley/channel/twilio"
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/clock"
@@ -77,8 +78,12 @@ func newGraph(cfg config.Config, hc *http.Client) (*whatsapp.Client, error) {
 // newProviders is one channel.Provider per outside system, by the channel
 // type it serves: the gateway mounts their webhooks and the send stage
 // sends through them.
-func newProviders(cfg config.Config, st *store.Store, graph *whatsapp.Client, hc *http.Client, log *slog.Logger) map[parley.ChannelType]channel.Provider {
+func newProviders(cfg config.Config, st *store.Store, graph *whatsapp.Client, hc *http.Client, clk clock.Clock, log *slog.Logger) map[parley.ChannelType]channel.Provider {
 	return map[parley.ChannelType]channel.Provider{
+		// One Meta app signs WhatsApp's and Instagram's webhooks.
+		parley.ChannelInstagram: &instagram.Provider{
+			Client:    &instagram.Client{BaseURL: cfg.InstagramGraphURL, APIVersion: cfg.WhatsAppAPIVersion, HTTP: hc},
+			AppSecret: cfg.WhatsAppAppSecret, VerifyToken: cfg.WhatsAppVerifyToken, Clock: clk, Log: log},
 		parley.ChannelWhatsApp: &whatsapp.Provider{Client: graph, AppSecret: cfg.WhatsAppAppSecret, VerifyToken: cfg.WhatsAppVerifyToken, Log: log},
 		parley.ChannelTwilio: &twilio.Provider{Client: &twilio.Client{BaseURL: cfg.TwilioBaseURL, HTTP: hc}, Channels: st,
 			PublicURL: cfg.PublicURL, Log: log},

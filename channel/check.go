@@ -52,12 +52,32 @@ type Checker struct {
 	// check: the gateway hands the channel the messages held for its number.
 	Verified func(ctx context.Context, q *store.Queries, ch parley.Channel) (int, error)
 	Log      *slog.Logger
+	// Others are the checks of channel types other than WhatsApp that
+	// prove ownership the same way (Instagram: the account read with the
+	// channel's token). Lookup and Retryable above are WhatsApp's.
+	Others map[parley.ChannelType]Check
+}
+
+// Check is one channel type's ownership check: the look-up, and which of
+// its failures are worth retrying.
+type Check struct {
+	Lookup    PhoneNumbers
+	Retryable func(error) bool
+}
+
+// check is the ownership check of channels of type t, if they have one.
+func (c *Checker) check(t parley.ChannelType) (Check, bool) {
+	if t == parley.ChannelWhatsApp {
+		return Check{Lookup: c.Lookup, Retryable: c.Retryable}, true
+	}
+	k, ok := c.Others[t]
+	return k, ok
 }
 
 // Saved is called in the transaction that saved a channel; for WhatsApp
-// channels it enqueues the check in that same transaction.
+// and Instagram channels it enqueues the check in that same transaction.
 func (c *Checker) Saved(ctx context.Context, q *store.Queries, ch parley.Channel) error {
-	if ch.Type != parley.ChannelWhatsApp {
+	if _, ok := c.check(ch.Type); !ok {
 		return nil
 	}
 	return c.Jobs.InsertTx(ctx, q.Tx(), CheckChannelArgs{TenantID: ch.TenantID, ChannelID: ch.ID}, nil)
@@ -75,10 +95,11 @@ func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) er
 	if err != nil {
 		return err
 	}
-	if ch.Type != parley.ChannelWhatsApp || ch.PhoneNumberID == "" {
+	k, ok := c.check(ch.Type)
+	if !ok || ch.PhoneNumberID == "" {
 		return nil
 	}
-	display, name, err := c.Lookup.GetPhoneNumber(ctx, ch.AccessToken, ch.PhoneNumberID)
+	display, name, err := k.Lookup.GetPhoneNumber(ctx, ch.AccessToken, ch.PhoneNumberID)
 	if ch.Settings == nil {
 		ch.Settings = map[string]string{}
 	}
@@ -88,7 +109,7 @@ func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) er
 		ch.Settings[parley.SettingVerified] = name
 		ch.Settings[parley.SettingCheck] = parley.CheckOK
 		delete(ch.Settings, parley.SettingCheckError)
-	case c.Retryable(err):
+	case k.Retryable(err):
 		return err // River retries with backoff
 	default:
 		ch.Settings[parley.SettingCheck] = parley.CheckFailed

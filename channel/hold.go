@@ -57,7 +57,7 @@ func (g *Gateway) holdBatch(ctx context.Context, q *store.Queries, provider stri
 // check. The receive stage takes them in after that commit. It returns how
 // many moved.
 func (g *Gateway) Release(ctx context.Context, q *store.Queries, ch parley.Channel) (int, error) {
-	if ch.Type != parley.ChannelWhatsApp || !ch.Verified() || ch.PhoneNumberID == "" {
+	if (ch.Type != parley.ChannelWhatsApp && ch.Type != parley.ChannelInstagram) || !ch.Verified() || ch.PhoneNumberID == "" {
 		return 0, nil
 	}
 	held, err := q.TakeHeld(ctx, ch.PhoneNumberID)

@@ -29,6 +29,9 @@ type Batch struct {
 	Lookup   func(ctx context.Context, q *store.Queries) (parley.Channel, error)
 	Messages []store.InboxMessage // TenantID and ChannelID are filled on ingest
 	Statuses []Status
+	// Deleted are provider ids of messages the contact unsent (Instagram):
+	// each is marked deleted (Extra["deleted"]) and logged, never removed.
+	Deleted []string
 }
 
 // Status is a provider's delivery receipt in neutral form.
@@ -145,7 +148,46 @@ func (g *Gateway) ingestBatch(ctx context.Context, q *store.Queries, r *commitRe
 		}
 		t[outcome]++
 	}
+	for _, id := range b.Deleted {
+		outcome, err := g.applyDeletion(ctx, q, ch, id)
+		if err != nil {
+			return err
+		}
+		t[outcome]++
+	}
 	return nil
+}
+
+// applyDeletion marks the contact's message id as unsent: the message stays
+// (the AI may already have answered it) with Extra["deleted"] and a Message
+// Deleted event in its conversation.
+func (g *Gateway) applyDeletion(ctx context.Context, q *store.Queries, ch parley.Channel, providerID string) (string, error) {
+	m, err := q.MessageByChannelID(ctx, ch.ID, providerID)
+	if parley.ErrorCode(err) == parley.CodeNotFound {
+		return "deleted_unknown_message", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if m.TenantID != ch.TenantID || m.Role != parley.RoleCustomer {
+		return "deleted_unknown_message", nil
+	}
+	if deleted, _ := m.Extra["deleted"].(bool); deleted {
+		return "duplicate", nil
+	}
+	extra := make(map[string]any, len(m.Extra)+1)
+	for k, v := range m.Extra {
+		extra[k] = v
+	}
+	extra["deleted"] = true
+	if err := q.SetMessageExtra(ctx, m.TenantID, m.ID, extra); err != nil {
+		return "", err
+	}
+	if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageDeleted, event.MessageStatusPayload{
+		MessageID: m.ID, ChannelID: ch.ID, ChannelMessageID: providerID}); err != nil {
+		return "", err
+	}
+	return "message_deleted", nil
 }
 
 // applyStatus moves the message a status names forward (never back: they

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/riverqueue/river"
 
@@ -195,10 +196,22 @@ func (g *Gateway) receiveItems(ctx context.Context, q *store.Queries, items []st
 // sender's number in E.164 (receiveItems then looks up the tenant's staff
 // member or customer with it). A sender without a usable number (a
 // username-only user) is skipped, with the reason recorded on its inbox row.
+//
+// On Instagram the sender is an Instagram-scoped id, kept as the contact
+// address "ig:<IGSID>" (parley.InstagramContact) where a phone number
+// would be.
 func identify(ch parley.Channel, item store.InboxMessage) (Inbound, string) {
-	e164, err := phone.Normalize(item.Sender, "")
-	if err != nil {
-		return Inbound{}, fmt.Sprintf("sender %q is not a phone number", item.Sender)
+	var e164 string
+	if ch.Type == parley.ChannelInstagram {
+		if item.Sender == "" || strings.ContainsFunc(item.Sender, func(r rune) bool { return r < '0' || r > '9' }) {
+			return Inbound{}, fmt.Sprintf("sender %q is not an Instagram-scoped id", item.Sender)
+		}
+		e164 = parley.InstagramContact(item.Sender)
+	} else {
+		var err error
+		if e164, err = phone.Normalize(item.Sender, ""); err != nil {
+			return Inbound{}, fmt.Sprintf("sender %q is not a phone number", item.Sender)
+		}
 	}
 	return Inbound{
 		TenantID:    ch.TenantID,

@@ -92,20 +92,26 @@ const (
 	CodeBudgetReached = "budget_reached"
 )
 
-// CheckWindow is WhatsApp's 24-hour rule: a free-form message may go only
-// within 24 hours of the contact's last message; a template may always go.
-// It returns an error wrapping parley.ErrOutsideWindow (errors.Is) when msg
-// may not be sent at now. Callers that want to choose a template ahead of
-// time call it too; the send stage always does, before any HTTP call.
-func CheckWindow(conv parley.Conversation, msg parley.Message, now time.Time) error {
-	if msg.Template != nil || parley.WindowOpen(conv.LastCustomerMessageAt, now) {
+// CheckWindow applies the messaging window of the channel type t
+// (parley.ChannelType.Window: WhatsApp's 24-hour rule with templates at any
+// time; Instagram's 24 hours, 7 days for a person's reply, no templates).
+// It returns an error wrapping the window's refusal (errors.Is with
+// parley.ErrOutsideWindow or parley.ErrOutsideInstagramWindow) when msg may
+// not be sent at now. Callers that want to choose a template ahead of time
+// call it too; the send stage always does, before any HTTP call.
+func CheckWindow(t parley.ChannelType, conv parley.Conversation, msg parley.Message, now time.Time) error {
+	w := t.Window()
+	if w.Allows(conv.LastCustomerMessageAt, msg.Role, msg.Template != nil, now) {
 		return nil
+	}
+	if msg.Template != nil {
+		return fmt.Errorf("%w (a %s channel cannot send templates)", w.Refusal(), t)
 	}
 	last := "never wrote"
 	if conv.LastCustomerMessageAt != nil {
 		last = "last wrote " + now.Sub(*conv.LastCustomerMessageAt).Truncate(time.Minute).String() + " ago"
 	}
-	return fmt.Errorf("%w (the contact %s)", parley.ErrOutsideWindow, last)
+	return fmt.Errorf("%w (the contact %s)", w.Refusal(), last)
 }
 
 // maybeDelivered reports whether a failed call may still have reached the

@@ -123,9 +123,39 @@ func TestCheckWindow(t *testing.T) {
 		{"template, long ago", at(30 * 24 * time.Hour), tpl, true},
 	}
 	for _, c := range cases {
-		err := channel.CheckWindow(parley.Conversation{LastCustomerMessageAt: c.last}, c.msg, now)
+		err := channel.CheckWindow(parley.ChannelWhatsApp, parley.Conversation{LastCustomerMessageAt: c.last}, c.msg, now)
 		if (err == nil) != c.ok || (err != nil && !errors.Is(err, parley.ErrOutsideWindow)) {
 			t.Errorf("%s: err = %v, want ok=%v (errors.Is ErrOutsideWindow when refused)", c.name, err, c.ok)
+		}
+	}
+}
+
+// Instagram's window: 24 hours for anything, 7 days for a person's
+// reply, never a template.
+func TestCheckWindowInstagram(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
+	ai := parley.Message{Role: parley.RoleAI, Content: "hi"}
+	human := parley.Message{Role: parley.RoleAgent, Content: "hi"}
+	tpl := parley.Message{Role: parley.RoleAI, Template: &parley.Template{Name: "x", Language: "en"}}
+	cases := []struct {
+		name string
+		last *time.Time
+		msg  parley.Message
+		ok   bool
+	}{
+		{"AI, 23 h", at(23 * time.Hour), ai, true},
+		{"AI, 25 h", at(25 * time.Hour), ai, false},
+		{"person, day 3", at(3 * 24 * time.Hour), human, true},
+		{"person, exactly 7 days", at(7 * 24 * time.Hour), human, true},
+		{"person, day 8", at(8 * 24 * time.Hour), human, false},
+		{"person, never wrote", nil, human, false},
+		{"template, just wrote", at(time.Minute), tpl, false},
+	}
+	for _, c := range cases {
+		err := channel.CheckWindow(parley.ChannelInstagram, parley.Conversation{LastCustomerMessageAt: c.last}, c.msg, now)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, parley.ErrOutsideInstagramWindow)) {
+			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
 		}
 	}
 }

@@ -207,7 +207,7 @@ func (st *SendStage) prepare(ctx context.Context, claims []store.SendClaim) ([]*
 			w.fail(CodeNoChannel, fmt.Sprintf("channel type %q cannot send WhatsApp messages", ch.Type))
 			continue
 		}
-		if err := CheckWindow(w.conv, m, now); err != nil {
+		if err := CheckWindow(ch.Type, w.conv, m, now); err != nil {
 			w.fail(CodeOutsideWindow, err.Error())
 			continue
 		}

@@ -37,6 +37,7 @@ type Config struct {
 	WhatsAppAppSecret   string
 	WhatsAppVerifyToken string
 	WhatsAppRateLimit   int // messages per second per business number
+	InstagramGraphURL   string
 
 	TwilioBaseURL string
 	PublicURL     string // the address Twilio and Meta reach us on, for signatures
@@ -156,6 +157,13 @@ func settings() []setting {
 		{"PARLEY_WHATSAPP_APP_SECRET", "whatsapp-app-secret", "", "Meta app secret that signs webhooks", func(c *Config, v string) error { c.WhatsAppAppSecret = v; return nil }},
 		{"PARLEY_WHATSAPP_VERIFY_TOKEN", "whatsapp-verify-token", "", "token Meta echoes in the webhook verification handshake", func(c *Config, v string) error { c.WhatsAppVerifyToken = v; return nil }},
 		{"PARLEY_WHATSAPP_RATE_LIMIT", "whatsapp-rate-limit", "80", "messages per second per business number", intSetter(func(c *Config) *int { return &c.WhatsAppRateLimit }, 1)},
+		{"PARLEY_INSTAGRAM_GRAPH_URL", "instagram-graph-url", "https://graph.instagram.com", "Instagram messaging API base URL: graph.instagram.com (Instagram Login) or https://graph.facebook.com (Facebook Login); tests point it at a fake", func(c *Config, v string) error {
+			if err := checkHTTPURL(v); err != nil {
+				return err
+			}
+			c.InstagramGraphURL = strings.TrimRight(v, "/")
+			return nil
+		}},
 		{"PARLEY_TWILIO_BASE_URL", "twilio-base-url", "https://api.twilio.com", "Twilio API base URL (tests point it at a fake)", func(c *Config, v string) error {
 			if err := checkHTTPURL(v); err != nil {
 				return err

@@ -3,8 +3,10 @@ package conversation
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/store"
 )
@@ -180,6 +182,7 @@ func (s *Service) openTicketByID(ctx context.Context, q *store.Queries, tenantID
 func (s *Service) Reply(ctx context.Context, tenantID, ticketID, agentID, text string) (parley.Message, error) {
 	text = strings.TrimSpace(text)
 	var sent parley.Message
+	var refused *refusal
 	err := s.Store.InTx(ctx, func(q *store.Queries) error {
 		t, err := s.openTicketByID(ctx, q, tenantID, ticketID)
 		if err != nil {
@@ -211,8 +214,22 @@ func (s *Service) Reply(ctx context.Context, tenantID, ticketID, agentID, text s
 		if err != nil {
 			return err
 		}
-		if !parley.WindowOpen(conv.LastCustomerMessageAt, s.Store.Clock().Now()) {
-			return parley.ErrOutsideWindow
+		// The channel type's window (a person's reply may go for 7 days
+		// on Instagram); a refusal is recorded below, never silent.
+		chType := parley.ChannelWhatsApp
+		if conv.ChannelID != "" {
+			ch, err := q.GetChannel(ctx, tenantID, conv.ChannelID)
+			if err != nil && parley.ErrorCode(err) != parley.CodeNotFound {
+				return err
+			}
+			if err == nil {
+				chType = ch.Type
+			}
+		}
+		now := s.Store.Clock().Now()
+		if w := chType.Window(); !w.Allows(conv.LastCustomerMessageAt, parley.RoleAgent, false, now) {
+			refused = &refusal{conv: conv, agent: agent.ID, ticket: t.ID, err: w.Refusal(), reason: windowReason(w, conv, now)}
+			return refused.err
 		}
 		if err := q.AppendEvent(ctx, tenantID, conv.ID, event.AgentAnswerGenerated, event.AgentAnswerGeneratedPayload{
 			TicketID: t.ID, AgentID: agent.ID, Text: text}); err != nil {
@@ -222,7 +239,49 @@ func (s *Service) Reply(ctx context.Context, tenantID, ticketID, agentID, text s
 			Extra: map[string]any{"ticket_id": t.ID, "agent_id": agent.ID}})
 		return err
 	})
+	if refused != nil {
+		return s.recordRefusal(ctx, *refused, text)
+	}
 	return sent, err
+}
+
+// refusal is a person's reply the window did not let go.
+type refusal struct {
+	conv          parley.Conversation
+	agent, ticket string
+	err           *parley.Error
+	reason        string
+}
+
+// windowReason says why the window is closed, for the message and the log.
+func windowReason(w parley.Window, conv parley.Conversation, now time.Time) string {
+	last := "the contact never wrote"
+	if conv.LastCustomerMessageAt != nil {
+		last = "the contact last wrote " + now.Sub(*conv.LastCustomerMessageAt).Truncate(time.Minute).String() + " ago"
+	}
+	return w.Refusal().Message + " (" + last + ")"
+}
+
+// recordRefusal keeps a refused reply: the message, failed with
+// outside_window and the reason, and Message Send Failed in the
+// conversation's log. The caller gets the refusal (409) with the reason.
+func (s *Service) recordRefusal(ctx context.Context, r refusal, text string) (parley.Message, error) {
+	m := parley.Message{TenantID: r.conv.TenantID, ConversationID: r.conv.ID, Role: parley.RoleAgent, Type: parley.MessageText,
+		Content: text, ChannelID: r.conv.ChannelID, Status: parley.StatusFailed, ErrorCode: channel.CodeOutsideWindow, ErrorReason: r.reason,
+		Extra: map[string]any{"ticket_id": r.ticket, "agent_id": r.agent}}
+	err := s.Store.InTx(ctx, func(q *store.Queries) error {
+		var err error
+		if m, err = q.InsertMessage(ctx, m); err != nil {
+			return err
+		}
+		_, err = q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageSendFailed, event.MessageStatusPayload{
+			MessageID: m.ID, ChannelID: m.ChannelID, Status: parley.StatusFailed, ErrorCode: channel.CodeOutsideWindow, ErrorReason: r.reason, Source: "send"})
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	return m, &parley.Error{Code: r.err.Code, Message: r.reason}
 }
 
 // CloseTicket closes a ticket; the conversation goes back to the AI agent.

@@ -90,7 +90,8 @@ func (d *Dashboard) inbox(w http.ResponseWriter, r *http.Request, s *Session) er
 	}
 	channelName := map[string]string{}
 	for _, c := range channels {
-		channelName[c.ID] = c.Name
+		// The type tells an Instagram conversation from a WhatsApp one.
+		channelName[c.ID] = c.Name + " (" + string(c.Type) + ")"
 	}
 	for _, c := range convs {
 		row := inboxRow{Conv: c, Customer: customers[c.CustomerID].Name, Channel: channelName[c.ChannelID]}

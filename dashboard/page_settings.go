@@ -115,10 +115,24 @@ func (d *Dashboard) saveChannel(w http.ResponseWriter, r *http.Request, s *Sessi
 		if raw == "" {
 			continue
 		}
-		n, err := phone.Normalize(raw, "")
-		if err != nil {
-			f.Fail("test_senders", "“"+raw+"” is not a phone number in international format (e.g. +5511999990000).")
-			break
+		var n string
+		if c.Type == parley.ChannelInstagram {
+			// Instagram contacts are Instagram-scoped ids, not numbers.
+			id, ok := parley.InstagramID(raw)
+			if !ok {
+				id = raw
+			}
+			if id == "" || strings.ContainsFunc(id, func(r rune) bool { return r < '0' || r > '9' }) {
+				f.Fail("test_senders", "“"+raw+"” is not an Instagram-scoped id (digits, as the customer's messages show it).")
+				break
+			}
+			n = parley.InstagramContact(id)
+		} else {
+			var err error
+			if n, err = phone.Normalize(raw, ""); err != nil {
+				f.Fail("test_senders", "“"+raw+"” is not a phone number in international format (e.g. +5511999990000).")
+				break
+			}
 		}
 		if !seen[n] {
 			seen[n] = true

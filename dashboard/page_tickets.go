@@ -154,6 +154,8 @@ type ticketData struct {
 	Messages   []parley.Message
 	More       bool // older messages are on the conversation page
 	WindowOpen bool
+	Instagram  bool // the conversation is on Instagram: 7 days for a person's reply
+	HumanTag   bool // a reply now goes with Instagram's human-agent tag
 	Sent       bool
 	Reply      *Form
 	Assign     *Form
@@ -193,7 +195,15 @@ func (d *Dashboard) showTicket(w http.ResponseWriter, r *http.Request, s *Sessio
 		return err
 	}
 	data.More = len(data.Messages) == threadSize
-	data.WindowOpen = parley.WindowOpen(data.Conv.LastCustomerMessageAt, d.clock.Now())
+	chType := parley.ChannelWhatsApp
+	if data.Conv.ChannelID != "" {
+		if ch, err := d.store.GetChannel(ctx, s.TenantID, data.Conv.ChannelID); err == nil {
+			chType = ch.Type
+		}
+	}
+	data.Instagram = chType == parley.ChannelInstagram
+	data.WindowOpen = chType.Window().Allows(data.Conv.LastCustomerMessageAt, parley.RoleAgent, false, d.clock.Now())
+	data.HumanTag = chType.Window().NeedsTag(data.Conv.LastCustomerMessageAt, parley.RoleAgent, d.clock.Now())
 	// Answer as the user's own agent, else as the assigned one.
 	if reply.Get("agent_id") == "" {
 		reply.Values["agent_id"] = s.User.AgentID

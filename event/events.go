@@ -207,6 +207,7 @@ func Catalog() []Entry {
 			"Deliver a stored outbound message on the conversation's active channel.", reflect.TypeFor[SendTextMessagePayload]()},
 		{MessageStatusChanged, "event", "", "The provider reported a delivery status (sent, delivered, read).", reflect.TypeFor[MessageStatusPayload]()},
 		{MessageSendFailed, "event", "", "The message could not be delivered.", reflect.TypeFor[MessageStatusPayload]()},
+		{MessageDeleted, "event", "", "The contact unsent one of their messages (Instagram): it stays, marked deleted.", reflect.TypeFor[MessageStatusPayload]()},
 		{TicketClosed, "event", "", "The ticket was closed; the AI agent answers the conversation again.", reflect.TypeFor[TicketPayload]()},
 		{ConversationClosed, "event", "", "The conversation was closed; the contact's next message opens a new one.", reflect.TypeFor[ConversationStatusPayload]()},
 		{ConversationReopened, "event", "", "A closed conversation was opened again.", reflect.TypeFor[ConversationStatusPayload]()},

@@ -19,4 +19,5 @@ const (
 	SendTextMessage                 = "Send WhatsApp Business Text Message"
 	MessageStatusChanged            = "Message Status Changed"
 	MessageSendFailed               = "Message Send Failed"
+	MessageDeleted                  = "Message Deleted"
 )

@@ -33,6 +33,12 @@ const fallbackText = "Hi! Just checking in: is there anything else I can help yo
 // be skipped. Only an unavailable model is an error (the job retries).
 func (s *Service) compose(ctx context.Context, sit situation, r parley.FollowUpRule, now time.Time) (outgoing, string, error) {
 	if !parley.WindowOpen(sit.conv.LastCustomerMessageAt, now) {
+		if !sit.channel.Type.Window().Templates {
+			// Instagram: no templates, nothing may go past 24 hours.
+			s.log().InfoContext(ctx, "follow-up outside the channel's messaging window, which has no templates; skipped", "tenant_id", sit.conv.TenantID,
+				"conversation_id", sit.conv.ID, "rule_id", r.ID, "channel_type", sit.channel.Type)
+			return outgoing{}, ReasonOutsideWindow, nil
+		}
 		if r.Template != nil {
 			return outgoing{template: r.Template, kind: "template", reason: "outside_24h_window_template"}, "", nil
 		}

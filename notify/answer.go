@@ -272,6 +272,10 @@ func (s *Service) deliver(ctx context.Context, q *store.Queries, spec Spec, n pa
 	switch {
 	case !parley.WindowOpen(conv.LastCustomerMessageAt, s.Store.Clock().Now()):
 		msg.Content = loc.FullSentence
+		if ch, err := q.GetChannel(ctx, n.TenantID, conv.ChannelID); err == nil && !ch.Type.Window().Templates {
+			return s.skipAnswer(ctx, q, n, a, conv, campaign.Skip{Code: "outside_window", Purpose: string(spec.Purposes[parley.NotificationAnswered]),
+				Message: "the customer last wrote over 24 hours ago and " + string(ch.Type) + " has no templates: the answer stays in the notification"})
+		}
 		tmpl, err := campaign.Resolve(ctx, q, n.TenantID, conv.ChannelID, spec.Purposes[parley.NotificationAnswered], answerValues(spec, n, loc), lang)
 		if skip, ok := errors.AsType[*campaign.Skip](err); ok {
 			return s.skipAnswer(ctx, q, n, a, conv, *skip)

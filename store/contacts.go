@@ -215,7 +215,27 @@ func (q *Queries) ContactsByPhone(ctx context.Context, contacts [][2]string) (ma
 		}
 		customers[[2]string{c.TenantID, c.Phone}] = c
 	}
-	return staff, customers, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	// Instagram contacts may be linked to a customer known by phone: one
+	// more statement, only for them.
+	var linked [][2]string
+	for _, c := range contacts {
+		if _, ok := customers[c]; !ok && strings.HasPrefix(c[1], parley.ContactInstagram) {
+			linked = append(linked, c)
+		}
+	}
+	if len(linked) > 0 {
+		found, err := q.customersByIdentity(ctx, linked)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, c := range found {
+			customers[k] = c
+		}
+	}
+	return staff, customers, nil
 }
 
 // CustomersByIDs returns the tenant's customers with the given ids, keyed by id.

@@ -180,6 +180,13 @@ func (q *Queries) AdvanceMessageDelivery(ctx context.Context, tenantID, id strin
 	return n == 1, err
 }
 
+// SetMessageExtra replaces a message's Extra (e.g. to mark it deleted by
+// its sender).
+func (q *Queries) SetMessageExtra(ctx context.Context, tenantID, id string, extra map[string]any) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE messages SET extra = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, encodeJSON(extra))
+	return affected(res, err, "message")
+}
+
 // LatestCustomerMessage returns the conversation's newest message from the
 // contact, or a not-found error.
 func (q *Queries) LatestCustomerMessage(ctx context.Context, tenantID, conversationID string) (parley.Message, error) {

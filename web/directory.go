@@ -16,7 +16,10 @@ var secretSettings = map[string]bool{"auth_token": true, "password": true, "smtp
 // ChannelView is a channel as the API shows it: secrets replaced by flags.
 type ChannelView struct {
 	parley.Channel
-	HasAccessToken bool `json:"has_access_token"`
+	// InstagramAccountID is an instagram channel's account id (stored where
+	// a WhatsApp channel keeps its phone_number_id).
+	InstagramAccountID string `json:"instagram_account_id,omitempty"`
+	HasAccessToken     bool   `json:"has_access_token"`
 }
 
 func viewChannel(c parley.Channel) ChannelView {
@@ -28,34 +31,55 @@ func viewChannel(c parley.Channel) ChannelView {
 		shown[k] = v
 	}
 	c.Settings = shown
-	return ChannelView{Channel: c, HasAccessToken: c.AccessToken != ""}
+	v := ChannelView{Channel: c, HasAccessToken: c.AccessToken != ""}
+	if c.Type == parley.ChannelInstagram {
+		v.InstagramAccountID, v.PhoneNumberID = c.PhoneNumberID, ""
+	}
+	return v
 }
 
 type channelIn struct {
-	Type          parley.ChannelType `json:"type" enum:"whatsapp,twilio,email,inapp,web"`
+	Type          parley.ChannelType `json:"type" enum:"whatsapp,twilio,instagram,email,inapp,web"`
 	Name          string             `json:"name" minLength:"1" maxLength:"200"`
 	PhoneNumberID string             `json:"phone_number_id,omitempty" maxLength:"64" doc:"WhatsApp Cloud API phone number id (required for whatsapp)"`
-	DisplayNumber string             `json:"display_number,omitempty" maxLength:"32" doc:"The business number as customers see it (required for twilio)"`
-	AccessToken   string             `json:"access_token,omitempty" maxLength:"1024" doc:"Cloud API access token (required for whatsapp); never shown again"`
-	Active        *bool              `json:"active,omitempty" doc:"Default true"`
-	TestSenders   []string           `json:"test_senders,omitempty" maxItems:"100" doc:"Numbers served even while the channel is inactive"`
-	Settings      map[string]string  `json:"settings,omitempty" doc:"Provider details, e.g. twilio account_sid and auth_token"`
+	// InstagramAccountID is stored in the phone_number_id column: both are
+	// the Meta id webhooks are routed by.
+	InstagramAccountID string            `json:"instagram_account_id,omitempty" maxLength:"64" doc:"The Instagram professional account's id (required for instagram)"`
+	DisplayNumber      string            `json:"display_number,omitempty" maxLength:"32" doc:"The business number as customers see it (required for twilio)"`
+	AccessToken        string            `json:"access_token,omitempty" maxLength:"1024" doc:"Cloud API access token (required for whatsapp), or the Instagram access token (required for instagram); never shown again"`
+	Active             *bool             `json:"active,omitempty" doc:"Default true"`
+	TestSenders        []string          `json:"test_senders,omitempty" maxItems:"100" doc:"Numbers served even while the channel is inactive"`
+	Settings           map[string]string `json:"settings,omitempty" doc:"Provider details, e.g. twilio account_sid and auth_token"`
 }
 
 type channelPatch struct {
-	Name          *string            `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	PhoneNumberID *string            `json:"phone_number_id,omitempty" maxLength:"64"`
-	DisplayNumber *string            `json:"display_number,omitempty" maxLength:"32"`
-	AccessToken   *string            `json:"access_token,omitempty" maxLength:"1024"`
-	Active        *bool              `json:"active,omitempty"`
-	TestSenders   *[]string          `json:"test_senders,omitempty" maxItems:"100"`
-	Settings      *map[string]string `json:"settings,omitempty"`
+	Name          *string `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	PhoneNumberID *string `json:"phone_number_id,omitempty" maxLength:"64"`
+	// InstagramAccountID changes an instagram channel's account id.
+	InstagramAccountID *string            `json:"instagram_account_id,omitempty" maxLength:"64"`
+	DisplayNumber      *string            `json:"display_number,omitempty" maxLength:"32"`
+	AccessToken        *string            `json:"access_token,omitempty" maxLength:"1024"`
+	Active             *bool              `json:"active,omitempty"`
+	TestSenders        *[]string          `json:"test_senders,omitempty" maxItems:"100"`
+	Settings           *map[string]string `json:"settings,omitempty"`
 }
 
 // checkChannel validates a channel as it would be stored.
 func checkChannel(c *parley.Channel) error {
 	senders := make([]string, 0, len(c.TestSenders))
 	for _, p := range c.TestSenders {
+		if c.Type == parley.ChannelInstagram {
+			// Instagram contacts are Instagram-scoped ids, not numbers.
+			id, ok := parley.InstagramID(p)
+			if !ok {
+				id = p
+			}
+			if !numeric(id) {
+				return parley.FieldError("test_senders", "%q is not an Instagram-scoped id", p)
+			}
+			senders = append(senders, parley.InstagramContact(id))
+			continue
+		}
 		n, err := phone.Normalize(p, "")
 		if err != nil {
 			return parley.FieldError("test_senders", "%q is not a valid phone number", p)
@@ -73,6 +97,16 @@ func checkChannel(c *parley.Channel) error {
 		}
 		if c.AccessToken == "" {
 			return parley.FieldError("access_token", "is required for a whatsapp channel")
+		}
+	case parley.ChannelInstagram:
+		if c.PhoneNumberID == "" {
+			return parley.FieldError("instagram_account_id", "is required for an instagram channel")
+		}
+		if !numeric(c.PhoneNumberID) {
+			return parley.FieldError("instagram_account_id", "must be the numeric Instagram account id (digits only), not the username")
+		}
+		if c.AccessToken == "" {
+			return parley.FieldError("access_token", "is required for an instagram channel")
 		}
 	case parley.ChannelTwilio:
 		for _, k := range []string{"account_sid", "auth_token"} {
@@ -125,6 +159,12 @@ func (s *Server) registerDirectory() {
 		create: func(ctx context.Context, t parley.Tenant, in channelIn) (ChannelView, error) {
 			c := parley.Channel{TenantID: t.ID, Type: in.Type, Name: in.Name, PhoneNumberID: in.PhoneNumberID, DisplayNumber: in.DisplayNumber,
 				AccessToken: in.AccessToken, Active: in.Active == nil || *in.Active, TestSenders: in.TestSenders, Settings: in.Settings}
+			if in.Type == parley.ChannelInstagram {
+				if in.PhoneNumberID != "" {
+					return ChannelView{}, parley.FieldError("phone_number_id", "an instagram channel takes instagram_account_id")
+				}
+				c.PhoneNumberID = in.InstagramAccountID
+			}
 			keepCheck(&c, parley.Channel{})
 			if err := checkChannel(&c); err != nil {
 				return ChannelView{}, err
@@ -159,6 +199,9 @@ func (s *Server) registerDirectory() {
 			before.Settings = maps.Clone(c.Settings)
 			set(&c.Name, in.Name)
 			set(&c.PhoneNumberID, in.PhoneNumberID)
+			if c.Type == parley.ChannelInstagram {
+				set(&c.PhoneNumberID, in.InstagramAccountID)
+			}
 			set(&c.DisplayNumber, in.DisplayNumber)
 			set(&c.AccessToken, in.AccessToken)
 			set(&c.Active, in.Active)
@@ -194,12 +237,31 @@ func (s *Server) registerDirectory() {
 		name: "customer", path: "/api/customers", tag: "Directory",
 		create: func(ctx context.Context, t parley.Tenant, in customerIn) (parley.Customer, error) {
 			c := parley.Customer{TenantID: t.ID, Phone: in.Phone, Name: in.Name, Email: in.Email, Language: in.Language}
-			if err := normalizeField(&c.Phone, "phone"); err != nil {
-				return c, err
+			switch {
+			case in.Phone != "" && in.InstagramID != "":
+				return c, parley.FieldError("instagram_id", "give phone or instagram_id; link the other with POST /api/customers/{id}/link")
+			case in.InstagramID != "":
+				if !numeric(in.InstagramID) {
+					return c, parley.FieldError("instagram_id", "%q is not an Instagram-scoped id (digits)", in.InstagramID)
+				}
+				c.Phone = parley.InstagramContact(in.InstagramID)
+			case in.Phone == "":
+				return c, parley.FieldError("phone", "is required (or instagram_id for a customer known only on Instagram)")
+			default:
+				if err := normalizeField(&c.Phone, "phone"); err != nil {
+					return c, err
+				}
 			}
 			return s.store.CreateCustomer(ctx, c)
 		},
-		get:  s.store.GetCustomer,
+		get: func(ctx context.Context, tenantID, id string) (parley.Customer, error) {
+			c, err := s.store.GetCustomer(ctx, tenantID, id)
+			if err != nil {
+				return c, err
+			}
+			c.Identities, err = s.store.Read().CustomerIdentities(ctx, tenantID, id)
+			return c, err
+		},
 		list: s.store.ListCustomers,
 		update: func(ctx context.Context, t parley.Tenant, id string, in customerPatch) (parley.Customer, error) {
 			c, err := s.store.GetCustomer(ctx, t.ID, id)
@@ -210,8 +272,10 @@ func (s *Server) registerDirectory() {
 			set(&c.Name, in.Name)
 			set(&c.Email, in.Email)
 			set(&c.Language, in.Language)
-			if err := normalizeField(&c.Phone, "phone"); err != nil {
-				return c, err
+			if _, ig := parley.InstagramID(c.Phone); !ig || in.Phone != nil {
+				if err := normalizeField(&c.Phone, "phone"); err != nil {
+					return c, err
+				}
 			}
 			return c, s.store.UpdateCustomer(ctx, c)
 		},
@@ -301,10 +365,11 @@ func normalizeField(p *string, field string) error {
 }
 
 type customerIn struct {
-	Phone    string `json:"phone" minLength:"1" maxLength:"32" doc:"International format; stored as E.164"`
-	Name     string `json:"name,omitempty" maxLength:"200"`
-	Email    string `json:"email,omitempty" maxLength:"320" format:"email"`
-	Language string `json:"language,omitempty" maxLength:"16" doc:"BCP 47 tag, e.g. pt-BR"`
+	Phone       string `json:"phone,omitempty" maxLength:"32" doc:"International format; stored as E.164 (required unless instagram_id is given)"`
+	InstagramID string `json:"instagram_id,omitempty" maxLength:"64" doc:"For a customer known only on Instagram: the Instagram-scoped id (IGSID) of their messages"`
+	Name        string `json:"name,omitempty" maxLength:"200"`
+	Email       string `json:"email,omitempty" maxLength:"320" format:"email"`
+	Language    string `json:"language,omitempty" maxLength:"16" doc:"BCP 47 tag, e.g. pt-BR"`
 }
 
 type customerPatch struct {

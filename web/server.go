@@ -137,6 +137,7 @@ func New(d Deps) *Server {
 	s.registerUsage()
 	s.registerTemplates(d.Templates)
 	s.registerDirectory()
+	s.registerCustomerLink()
 	s.registerConversations()
 	s.registerJobs()
 	s.registerTickets()
