@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/whatsapp"
 	"github.com/parleyhq/parley/clock"
@@ -54,6 +55,8 @@ type App struct {
 	// Outbox is the one way messages leave; FollowUps hooks into it.
 	Outbox    *channel.Outbox
 	FollowUps *followup.Service
+	// Broadcasts sends templates to segments of customers (campaign).
+	Broadcasts *campaign.Broadcasts
 	// Usage charges LLM tokens and template sends to tenants.
 	Usage *usage.Meter
 
@@ -146,6 +149,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	conv.OnCustomerMessage = a.FollowUps.OnCustomerMessage
+	a.wireBroadcasts(st, ins, workers)
 	if a.intake, err = newIntake(ctx, cfg, a.FollowUps); err != nil {
 		st.Close()
 		return nil, err
@@ -168,7 +172,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 
 	periodic := append(conv.PeriodicJobs(), gw.PeriodicJobs()...)
-	periodic = append(periodic, followup.PeriodicScan())
+	periodic = append(periodic, followup.PeriodicScan(), campaign.PeriodicPacer())
 	jc, err := jobs.NewClient(st, workers, jobs.Config{
 		Timeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter, Poll: cfg.JobPoll, Workers: cfg.Workers,
 		Logger: a.log, Time: riverTime(opts.Clock), Periodic: periodic,
@@ -187,13 +191,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, opts.Clock),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
 		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
-		EventBacklog: backlog, Webhooks: webhooks, Templates: graph,
+		EventBacklog: backlog, Webhooks: webhooks, Templates: graph, Broadcasts: a.Broadcasts,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
 	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: a.log, Clock: opts.Clock, PublicURL: cfg.PublicURL,
 		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, Webhooks: webhooks, TrustedProxies: cfg.TrustedProxies,
-		FollowUps: a.FollowUps})
+		FollowUps: a.FollowUps, Broadcasts: a.Broadcasts})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("dashboard: %w", err)
