@@ -183,7 +183,7 @@ func (g *Gateway) applyDeletion(ctx context.Context, q *store.Queries, ch parley
 	if err := q.SetMessageExtra(ctx, m.TenantID, m.ID, extra); err != nil {
 		return "", err
 	}
-	if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageDeleted, event.MessageStatusPayload{
+	if err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageDeleted, event.MessageStatusPayload{
 		MessageID: m.ID, ChannelID: ch.ID, ChannelMessageID: providerID}); err != nil {
 		return "", err
 	}
