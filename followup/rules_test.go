@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
@@ -182,11 +183,5 @@ func TestOutsideThe24HourWindow(t *testing.T) {
 // waitFor polls for a background job's effect.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	apptest.EventuallyWithin(t, 20*time.Second, what, cond)
 }

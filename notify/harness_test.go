@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/notify"
+	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
 
@@ -54,18 +55,13 @@ type options struct {
 }
 
 func eachEngine(t *testing.T, o options, fn func(t *testing.T, e *env)) {
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			t.Parallel()
-			if o.dsn == "" {
-				o := o
-				o.dsn = storetest.DSN(t, engine)
-				fn(t, start(t, o))
-				return
-			}
-			fn(t, start(t, o))
-		})
-	}
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		o := o
+		if o.dsn == "" {
+			o.dsn = storetest.DSN(t, engine)
+		}
+		fn(t, start(t, o))
+	})
 }
 
 func start(t *testing.T, o options) *env {

@@ -165,7 +165,14 @@ func (p *Parley) Do(method, path, key string, body any) Response {
 // waiting on background jobs, never for measuring time.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	EventuallyWithin(t, 15*time.Second, what, cond)
+}
+
+// EventuallyWithin is Eventually with its own deadline, for waits on
+// whole processes (a restart, a broker coming back).
+func EventuallyWithin(t testing.TB, patience time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/eventbus"
 	"github.com/parleyhq/parley/intake/nats/natstest"
@@ -95,13 +96,7 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling processes, not making time pass
-	}
+	apptest.EventuallyWithin(t, 60*time.Second, what, cond)
 }
 
 func tenantOf(t *testing.T, s *store.Store, channelID string) string {
