@@ -1,13 +1,11 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -79,20 +77,7 @@ func TestAPIGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := p.Do("GET", c.path, key, nil)
 			got := normalize(t, r.Status, r.Body)
-			path := filepath.Join("testdata", "golden", c.name+".json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to write it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("GET %s changed; if that is meant, run go test ./web -run TestAPIGolden -update\n got: %s\nwant: %s", c.path, got, want)
-			}
+			apptest.Golden(t, filepath.Join("testdata", "golden", c.name+".json"), got, *update, "go test ./web -run TestAPIGolden")
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -262,3 +263,37 @@ func (p *Parley) Conversation(c parley.Conversation, now time.Time, wrote *time.
 
 // Ago is a duration to pass by pointer (Conversation's wrote).
 func Ago(d time.Duration) *time.Duration { return &d }
+
+// Golden compares got with the golden file at path, or rewrites the file
+// when update is set (each package's -update flag). A difference fails t
+// with the first line that differs and how to accept it.
+func Golden(t testing.TB, path string, got []byte, update bool, accept string) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run %s -update to write it)", err, accept)
+	}
+	if bytes.Equal(got, want) {
+		return
+	}
+	w, g := bytes.Split(want, []byte("\n")), bytes.Split(got, []byte("\n"))
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b []byte
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s changed at line %d (if that is meant, run %s -update):\n want: %s\n  got: %s", path, i+1, accept, a, b)
+			return
+		}
+	}
+}

@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"flag"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"testing"
+
+	"github.com/parleyhq/parley/app/apptest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -26,36 +26,5 @@ func TestAsyncAPIGolden(t *testing.T) {
 	}
 	// The binary's version is the build's, not the contract's.
 	got := regexp.MustCompile(`"version": "[^"]*"`).ReplaceAll(stdout.Bytes(), []byte(`"version": "<version>"`))
-	path := filepath.Join("testdata", "asyncapi.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the AsyncAPI document changed; if that is meant, run go test ./cmd/parley -run TestAsyncAPIGolden -update\n%s", lineDiff(want, got))
-	}
-}
-
-// lineDiff names the first line where want and got part.
-func lineDiff(want, got []byte) string {
-	w, g := bytes.Split(want, []byte("\n")), bytes.Split(got, []byte("\n"))
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b []byte
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if !bytes.Equal(a, b) {
-			return "line " + strconv.Itoa(i+1) + ":\n want: " + string(a) + "\n  got: " + string(b)
-		}
-	}
-	return ""
+	apptest.Golden(t, filepath.Join("testdata", "asyncapi.json"), got, *update, "go test ./cmd/parley -run TestAsyncAPIGolden")
 }
