@@ -82,7 +82,7 @@ func (w *igWorld) deliver(t *testing.T, body []byte) {
 	t.Helper()
 	status, answer, err := instagramtest.Deliver(context.Background(), w.URL()+"/webhooks/instagram", secret, body)
 	if err != nil || status != http.StatusOK {
-		t.Fatalf("webhook = %d %s %v", status, answer, err)
+		t.Fatalf("webhook = %d %s %v\n%s", status, answer, err, grepLines(w.Logs.String(), `"level":"ERROR"`))
 	}
 }
 
@@ -295,4 +295,108 @@ func TestInstagramEndToEnd(t *testing.T) {
 			})
 		})
 	}
+}
+
+// An Instagram account's messages wait until a channel proves it owns the
+// account; a customer known by phone is linked to their Instagram id (and
+// an Instagram-only record merged in); an unsent message is marked.
+func TestInstagramOwnershipLinksAndDeletions(t *testing.T) {
+	for _, e := range storetest.Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			w := newIGWorld(t, e)
+			ch := w.post(t, "/api/channels", map[string]any{"type": "instagram", "name": "Instagram",
+				"instagram_account_id": igAccount, "access_token": "not-the-accounts-token"}, http.StatusCreated)
+			chID := ch["id"].(string)
+			apptest.Eventually(t, "the failed check", func() bool {
+				settings, _ := w.Do("GET", "/api/channels/"+chID, w.key, nil).Map(t)["settings"].(map[string]any)
+				return settings["check"] == "failed"
+			})
+			w.write(t, "When do you open?")
+			if m := w.Do("GET", "/metrics", "", nil); !strings.Contains(string(m.Body), `parley_webhook_events_total{outcome="held_unverified",provider="instagram"} 1`) {
+				t.Fatalf("the message was not held:\n%s", grepLines(string(m.Body), "parley_webhook_events_total"))
+			}
+			if n := len(w.ig.Sent()); n != 0 {
+				t.Fatalf("%d sends before the account was proven", n)
+			}
+			if r := w.Do("PATCH", "/api/channels/"+chID, w.key, map[string]any{"access_token": igToken}); r.Status != http.StatusOK {
+				t.Fatalf("patch = %d %s", r.Status, r.Body)
+			}
+			sent := w.waitSent(t, 1) // released by the passed check, then answered
+			if sent[0].To != igCarla || sent[0].Text != "We open at 9:00." {
+				t.Fatalf("send = %+v", sent[0])
+			}
+			var convs struct {
+				Items []struct {
+					ID         string
+					CustomerID string `json:"customer_id"`
+				}
+			}
+			w.Do("GET", "/api/conversations", w.key, nil).JSON(t, &convs)
+			convID := convs.Items[0].ID
+
+			// Carla is a WhatsApp customer already: link her Instagram id.
+			carla := w.post(t, "/api/customers", map[string]any{"phone": "+5511999990000", "name": "Carla"}, http.StatusCreated)
+			linked := w.post(t, "/api/customers/"+carla["id"].(string)+"/link", map[string]any{"instagram_id": igCarla}, http.StatusOK)
+			if ids, _ := linked["identities"].([]any); len(ids) != 1 || ids[0] != "ig:"+igCarla {
+				t.Fatalf("linked = %v", linked)
+			}
+			w.Do("GET", "/api/conversations", w.key, nil).JSON(t, &convs)
+			if convs.Items[0].CustomerID != carla["id"] {
+				t.Fatalf("the Instagram conversation's customer = %q, want Carla's record", convs.Items[0].CustomerID)
+			}
+			w.write(t, "Thanks!")
+			apptest.Eventually(t, "Carla known on her next Instagram message", func() bool {
+				for _, p := range w.events(t, convID, event.TextMessageWithUserInfoReceived) {
+					if c, _ := p["customer"].(map[string]any); c != nil && c["id"] == carla["id"] {
+						return true
+					}
+				}
+				return false
+			})
+			other := w.post(t, "/api/customers", map[string]any{"phone": "+5511988887777", "name": "Other"}, http.StatusCreated)
+			if r := w.Do("POST", "/api/customers/"+other["id"].(string)+"/link", w.key, map[string]any{"instagram_id": igCarla}); r.Status != http.StatusConflict {
+				t.Fatalf("linking an id another customer has = %d %s", r.Status, r.Body)
+			}
+			if r := w.Do("POST", "/api/customers/"+other["id"].(string)+"/link", w.key, map[string]any{"instagram_id": "carla.ig"}); r.Status != http.StatusUnprocessableEntity {
+				t.Fatalf("a username as id = %d %s", r.Status, r.Body)
+			}
+
+			// A record made from Instagram alone is merged into the WhatsApp one.
+			igOnly := w.post(t, "/api/customers", map[string]any{"instagram_id": "7777777777777777", "name": "Dan", "email": "dan@example.com"}, http.StatusCreated)
+			if igOnly["phone"] != "ig:7777777777777777" {
+				t.Fatalf("Instagram-only customer = %v", igOnly)
+			}
+			merged := w.post(t, "/api/customers/"+other["id"].(string)+"/link", map[string]any{"customer_id": igOnly["id"]}, http.StatusOK)
+			if ids, _ := merged["identities"].([]any); len(ids) != 1 || ids[0] != "ig:7777777777777777" || merged["email"] != "dan@example.com" {
+				t.Fatalf("merged = %v", merged)
+			}
+			if r := w.Do("GET", "/api/customers/"+igOnly["id"].(string), w.key, nil); r.Status != http.StatusNotFound {
+				t.Fatalf("the merged record is still there: %d", r.Status)
+			}
+
+			// Carla unsends her first message: kept, marked, logged.
+			w.deliver(t, instagramtest.DeletedWebhook(igAccount, igCarla, "aWdfE2Ex"))
+			apptest.Eventually(t, "the message marked deleted", func() bool {
+				for _, m := range w.messages(t, convID) {
+					if m.Content == "When do you open?" && m.Extra["deleted"] == true {
+						return true
+					}
+				}
+				return false
+			})
+			if got := w.events(t, convID, event.MessageDeleted); len(got) != 1 {
+				t.Fatalf("Message Deleted events = %v", got)
+			}
+		})
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

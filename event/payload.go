@@ -32,7 +32,7 @@ func (ConversationDocumentPayload) EventNames() []string   { return []string{Con
 func (AgentAnswerGeneratedPayload) EventNames() []string   { return []string{AgentAnswerGenerated} }
 func (SendTextMessagePayload) EventNames() []string        { return []string{SendTextMessage} }
 func (MessageStatusPayload) EventNames() []string {
-	return []string{MessageStatusChanged, MessageSendFailed}
+	return []string{MessageStatusChanged, MessageSendFailed, MessageDeleted}
 }
 func (ConversationStatusPayload) EventNames() []string {
 	return []string{ConversationClosed, ConversationReopened}
