@@ -97,8 +97,8 @@ const (
 	PersonaCopywriter = "copywriter" // Content Creator & Copywriter: refines the copy
 )
 
-// SiteAgent is an AI persona of a site: who it is and how it writes.
-type SiteAgent struct {
+// LeadPersona is an AI persona of a site: who it is and how it writes.
+type LeadPersona struct {
 	ID       string `json:"id"`
 	TenantID string `json:"tenant_id"`
 	SiteID   string `json:"site_id"`
@@ -112,18 +112,18 @@ type SiteAgent struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Command statuses and modes.
+// Lead command statuses and modes.
 const (
-	CommandRunning   = "running"
-	CommandCompleted = "completed"
-	CommandFailed    = "failed"
+	LeadCommandRunning   = "running"
+	LeadCommandCompleted = "completed"
+	LeadCommandFailed    = "failed"
 
-	ModeLLM     = "llm"
-	ModeOffline = "offline" // the deterministic composer, no model involved
+	LeadModeLLM     = "llm"
+	LeadModeOffline = "offline" // the deterministic composer, no model involved
 )
 
-// Command is one run of an AI persona: one phase of a lead follow-up.
-type Command struct {
+// LeadCommand is one run of an AI persona: one phase of writing a lead sequence.
+type LeadCommand struct {
 	ID          string         `json:"id"`
 	TenantID    string         `json:"tenant_id"`
 	SiteID      string         `json:"site_id"`
@@ -140,8 +140,8 @@ type Command struct {
 	CompletedAt *time.Time     `json:"completed_at"`
 }
 
-// FollowUpContent is one channel's ready-to-send follow-up.
-type FollowUpContent struct {
+// LeadContent is one channel's ready-to-send lead message.
+type LeadContent struct {
 	Title    string `json:"title"`
 	Message  string `json:"message"`
 	Strategy string `json:"strategy"`
@@ -178,22 +178,22 @@ const (
 // Sequence delivers a follow-up's messages to a lead, one channel per
 // step, a fixed interval apart, until it ends or the lead replies.
 type Sequence struct {
-	ID         string                     `json:"id"`
-	TenantID   string                     `json:"tenant_id"`
-	LeadID     string                     `json:"lead_id"`
-	SiteID     string                     `json:"site_id"`
-	VisitorID  string                     `json:"visitor_id,omitempty"`
-	CommandID  string                     `json:"command_id"`
-	Status     string                     `json:"status"`
-	Interval   string                     `json:"interval"` // the spacing used, e.g. "3 days"
-	IntervalS  int64                      `json:"interval_seconds"`
-	Phone      string                     `json:"phone,omitempty"` // E.164 the WhatsApp step goes to
-	Email      string                     `json:"email,omitempty"`
-	Messages   map[string]FollowUpContent `json:"messages"`
-	StopReason string                     `json:"stop_reason,omitempty"`
-	StartedAt  time.Time                  `json:"started_at"`
-	EndedAt    *time.Time                 `json:"ended_at"`
-	Steps      []SequenceStep             `json:"steps"`
+	ID         string                 `json:"id"`
+	TenantID   string                 `json:"tenant_id"`
+	LeadID     string                 `json:"lead_id"`
+	SiteID     string                 `json:"site_id"`
+	VisitorID  string                 `json:"visitor_id,omitempty"`
+	CommandID  string                 `json:"command_id"`
+	Status     string                 `json:"status"`
+	Interval   string                 `json:"interval"` // the spacing used, e.g. "3 days"
+	IntervalS  int64                  `json:"interval_seconds"`
+	Phone      string                 `json:"phone,omitempty"` // E.164 the WhatsApp step goes to
+	Email      string                 `json:"email,omitempty"`
+	Messages   map[string]LeadContent `json:"messages"`
+	StopReason string                 `json:"stop_reason,omitempty"`
+	StartedAt  time.Time              `json:"started_at"`
+	EndedAt    *time.Time             `json:"ended_at"`
+	Steps      []SequenceStep         `json:"steps"`
 }
 
 // SequenceStep is one delivery of a sequence.

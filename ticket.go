@@ -2,8 +2,8 @@ package parley
 
 import "time"
 
-// Agent is a human agent who takes over conversations through tickets.
-type Agent struct {
+// HumanAgent is a human agent who takes over conversations through tickets.
+type HumanAgent struct {
 	ID        string    `json:"id"`
 	TenantID  string    `json:"tenant_id"`
 	Name      string    `json:"name"`

@@ -63,17 +63,7 @@ func newWorld(t *testing.T, engine string, responder llmtest.Responder) *world {
 func (w *world) write(t *testing.T, wamid, text string) {
 	t.Helper()
 	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: numberID, From: "5511999990000", Name: "Ana Lima", ID: wamid, Time: time.Now()}, text)
-	req, _ := http.NewRequest("POST", w.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(secret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("webhook = %d", res.StatusCode)
-	}
+	whatsapptest.MustPost(t, w.URL(), secret, body)
 }
 
 func (w *world) waitSent(t *testing.T, n int) []whatsapptest.SentMessage {
@@ -95,6 +85,7 @@ func answer(text string, ticket bool) llmtest.Reply {
 // from the knowledge base, the answer at the Graph API, the delivery
 // status coming back; then the hand-off to a human and back.
 func TestAMessagesWalkEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			w := newWorld(t, string(e), func(r llmtest.Request) llmtest.Reply {

@@ -14,6 +14,7 @@ import (
 // On shutdown a job that cannot finish in time is released, not lost: it is
 // left retryable and the next process completes it.
 func TestShutdownReleasesInFlightJobs(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			graph := whatsapptest.NewFakeGraph()

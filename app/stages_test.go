@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -67,15 +66,7 @@ func newFakes(t *testing.T) (*whatsapptest.FakeGraph, *llmtest.Server) {
 // post sends a signed text webhook from a number and returns the status.
 func post(url, from, wamid, text string) (int, error) {
 	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: numberID, From: from, Name: "Contact " + from, ID: wamid, Time: time.Now()}, text)
-	req, _ := http.NewRequest("POST", url+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(secret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	res.Body.Close()
-	return res.StatusCode, nil
+	return whatsapptest.Post(url, secret, body)
 }
 
 // contact is the n-th test contact's number, as WhatsApp writes it.
@@ -131,6 +122,7 @@ func inboxRows(t *testing.T, st *store.Store) []store.InboxMessage {
 // acknowledged (200) after its commit, each answered once at the Graph
 // API; a redelivery of one of them stores nothing and answers nothing.
 func TestConcurrentWebhooksAreStoredOnceAndAnswered(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			graph, model := newFakes(t)
@@ -196,6 +188,7 @@ func TestConcurrentWebhooksAreStoredOnceAndAnswered(t *testing.T) {
 // delays its messages by one lease: then another loop takes them, and they
 // are answered once. Both stages: an inbox message and a queued answer.
 func TestADeadProcessBatchIsTakenAgainAfterItsLease(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			ctx := context.Background()
@@ -279,6 +272,7 @@ func TestADeadProcessBatchIsTakenAgainAfterItsLease(t *testing.T) {
 // receive loops (FOR UPDATE SKIP LOCKED and leases): every message is taken
 // in by exactly one of them, and answered once.
 func TestTwoProcessesSplitTheInbox(t *testing.T) {
+	t.Parallel()
 	storetest.RequirePostgres(t)
 	graph, model := newFakes(t)
 	dsn := storetest.DSN(t, store.Postgres)

@@ -17,6 +17,7 @@ const wabaID = "102000000000777"
 // mapped to 1, an unknown or unapproved template) is refused at save with
 // a code, and changes nothing.
 func TestTemplateSyncAndMappingCheckedAgainstIt(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			w := newWorld(t, string(e), func(llmtest.Request) llmtest.Reply { return answer("ok", false) })

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -79,23 +78,14 @@ func (w *world) verified(t *testing.T, key string) {
 func (w *world) signed(t *testing.T, phoneNumberID, from, name, wamid, text string) {
 	t.Helper()
 	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: phoneNumberID, From: from, Name: name, ID: wamid, Time: time.Now()}, text)
-	req, _ := http.NewRequest("POST", w.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(secret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("webhook = %d", res.StatusCode)
-	}
+	whatsapptest.MustPost(t, w.URL(), secret, body)
 }
 
 // Two tenants share the operator's LLM key: each is charged exactly the
 // tokens the server reported for its own requests, in GET /api/usage and
 // in the Prometheus counters.
 func TestLLMTokensChargedPerTenant(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			responder := func(r llmtest.Request) llmtest.Reply {
@@ -190,6 +180,7 @@ func TestLLMTokensChargedPerTenant(t *testing.T) {
 // the knowledge passage, or a holding reply and a ticket — and the model
 // gets no further request; the conversation's log says why.
 func TestTokenBudgetAnswersOffline(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			w := newWorld(t, string(e), func(r llmtest.Request) llmtest.Reply { return answer("Abrimos às 9:00.", false) })

@@ -15,6 +15,7 @@ import (
 // fails with budget_reached, visibly (its status, its conversation's log,
 // GET /api/usage); the accepted ones are counted; free-form text still goes.
 func TestTemplateBudgetStopsTemplateSends(t *testing.T) {
+	t.Parallel()
 	eachSender(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		if err := e.Store.SetBudget(ctx, e.tenant.ID, store.Budget{TemplateSends: 2}); err != nil {

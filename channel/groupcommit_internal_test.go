@@ -62,6 +62,7 @@ func ingestAll(g *Gateway, reqs [][]Batch) []error {
 
 // Requests that come together share one commit; each is answered after it.
 func TestRequestsThatComeTogetherShareOneCommit(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			g, st, ch := groupFixture(t, engine, 8)
@@ -89,6 +90,7 @@ func TestRequestsThatComeTogetherShareOneCommit(t *testing.T) {
 // then committed one request at a time, so only that request fails (and
 // its provider retries it) while the others are stored.
 func TestOnePoisonedRequestFailsOnlyItself(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			g, st, ch := groupFixture(t, engine, 5)

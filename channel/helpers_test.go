@@ -65,17 +65,13 @@ type env struct {
 
 // eachEngine runs fn on a fresh Parley on SQLite and on PostgreSQL.
 func eachEngine(t *testing.T, fn func(t *testing.T, e *env)) {
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) { fn(t, start(t, engine, nil)) })
-	}
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) { fn(t, start(t, engine, nil)) })
 }
 
 // eachSender is eachEngine with the fake Graph API and Twilio wired in as
 // the providers that messages are sent to.
 func eachSender(t *testing.T, fn func(t *testing.T, e *env)) {
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) { fn(t, startWith(t, engine, true, nil)) })
-	}
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) { fn(t, startWith(t, engine, true, nil)) })
 }
 
 func start(t *testing.T, engine store.Engine, tune func(*config.Config)) *env {
@@ -101,15 +97,7 @@ func startWith(t *testing.T, engine store.Engine, sending bool, tune func(*confi
 			tune(c)
 		}
 	})
-	t.Cleanup(func() {
-		if t.Failed() { // show what the app said about it
-			for _, line := range strings.Split(p.Logs.String(), "\n") {
-				if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
-					t.Log(line)
-				}
-			}
-		}
-	})
+	p.ShowLogsOnFailure(t)
 	tn, key := p.Tenant("Acme")
 	ch, err := p.Store.CreateChannel(context.Background(), parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
 		PhoneNumberID: pnID, AccessToken: graphToken, Active: true,
@@ -217,12 +205,8 @@ func (e *env) conversations() []parley.Conversation {
 // stored. The answers the flow adds after routing are not the gateway's.
 func (e *env) messages(convID string) []parley.Message {
 	e.t.Helper()
-	ms, _, err := e.Store.ListMessages(context.Background(), e.tenant.ID, convID, store.Page{Limit: 200})
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var in []parley.Message
-	for _, m := range ms {
+	for _, m := range e.Messages(e.tenant.ID, convID) {
 		if m.Role == parley.RoleCustomer {
 			in = append(in, m)
 		}
@@ -230,14 +214,7 @@ func (e *env) messages(convID string) []parley.Message {
 	return in
 }
 
-func (e *env) events(convID string) []parley.Event {
-	e.t.Helper()
-	evs, _, err := e.Store.ListEvents(context.Background(), e.tenant.ID, convID, store.Page{Limit: 200})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return evs
-}
+func (e *env) events(convID string) []parley.Event { return e.Events(e.tenant.ID, convID) }
 
 // channelEvents are the events the channel side logs; the ones that follow
 // routing (the AI agent, tickets) are the conversation package's to test.
@@ -314,19 +291,10 @@ func waitFor(t *testing.T, cond func() bool) {
 // `ago` ago (nil: never).
 func (e *env) open(ch parley.Channel, phone string, ago *time.Duration) parley.Conversation {
 	e.t.Helper()
-	c := parley.Conversation{TenantID: e.tenant.ID, ContactPhone: phone, ChannelID: ch.ID}
-	if ago != nil {
-		at := e.clk.Now().Add(-*ago)
-		c.LastCustomerMessageAt = &at
-	}
-	conv, err := e.Store.CreateConversation(context.Background(), c)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return conv
+	return e.Conversation(parley.Conversation{TenantID: e.tenant.ID, ContactPhone: phone, ChannelID: ch.ID}, e.clk.Now(), ago)
 }
 
-func ago(d time.Duration) *time.Duration { return &d }
+func ago(d time.Duration) *time.Duration { return apptest.Ago(d) }
 
 // queue sends msg the one way everything sends: through the outbox.
 func (e *env) queue(conv parley.Conversation, msg parley.Message) parley.Message {

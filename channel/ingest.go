@@ -183,7 +183,7 @@ func (g *Gateway) applyDeletion(ctx context.Context, q *store.Queries, ch parley
 	if err := q.SetMessageExtra(ctx, m.TenantID, m.ID, extra); err != nil {
 		return "", err
 	}
-	if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageDeleted, event.MessageStatusPayload{
+	if err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageDeleted, event.MessageStatusPayload{
 		MessageID: m.ID, ChannelID: ch.ID, ChannelMessageID: providerID}); err != nil {
 		return "", err
 	}
@@ -226,7 +226,7 @@ func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.C
 		name = event.MessageSendFailed
 		payload.ErrorCode, payload.ErrorReason, payload.Source = st.ErrorCode, st.ErrorReason, "provider_status"
 	}
-	if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, name, payload); err != nil {
+	if err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, name, payload); err != nil {
 		return "", err
 	}
 	return "status_applied", nil

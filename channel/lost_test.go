@@ -1,8 +1,6 @@
 package channel_test
 
 import (
-	"bytes"
-	"net/http"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 // which names our message id. When the status comes, the message is sent
 // once; when none comes within the wait, it is sent again.
 func TestALostAnswerWaitsForTheStatus(t *testing.T) {
+	t.Parallel()
 	eachSender(t, func(t *testing.T, e *env) {
 		conv := e.open(e.wa, anaE164, ago(time.Minute))
 
@@ -29,14 +28,7 @@ func TestALostAnswerWaitsForTheStatus(t *testing.T) {
 		e.waiting(m.ID)
 		body := whatsapptest.StatusWebhook(whatsapptest.StatusEvent{PhoneNumberID: pnID, MessageID: "wamid.LOST1", Status: "sent",
 			RecipientID: "5511999990000", Time: e.clk.Now(), CallbackData: m.ID})
-		req, _ := http.NewRequest("POST", e.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
-		res, err := http.DefaultClient.Do(req)
-		if err != nil || res.StatusCode != 200 {
-			t.Fatalf("status webhook: %v %v", res, err)
-		}
-		res.Body.Close()
+		whatsapptest.MustPost(t, e.URL(), appSecret, body)
 		e.clk.Advance(channel.DefaultStatusWait)
 		if got := e.get(m.ID); got.Status != parley.StatusSent || got.ChannelMessageID != "wamid.LOST1" {
 			t.Fatalf("message %s %q, want sent as wamid.LOST1", got.Status, got.ChannelMessageID)

@@ -71,7 +71,7 @@ func (o *Outbox) Queue(ctx context.Context, q *store.Queries, conv parley.Conver
 		now := msg.CreatedAt
 		conv.LastAgentMessageAt = &now
 	}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.SendTextMessage, event.SendTextMessagePayload{
+	if err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.SendTextMessage, event.SendTextMessagePayload{
 		MessageID: msg.ID, Role: msg.Role, Type: msg.Type, ChannelID: msg.ChannelID, Content: msg.Content, Template: msg.Template,
 	}); err != nil {
 		return msg, err

@@ -1,7 +1,6 @@
 package channel_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"testing"
@@ -20,6 +19,7 @@ import (
 // to that tenant; the intruder's refusal-free registration tells nobody
 // anything, and the real owner is not refused (issue 15).
 func TestWhatsAppNumberRoutesOnlyToProvenOwner(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			graph := whatsapptest.NewFakeGraph()
@@ -89,6 +89,7 @@ func TestWhatsAppNumberRoutesOnlyToProvenOwner(t *testing.T) {
 // The phone_number_id is Meta's numeric id: anything else is refused at
 // creation, with a machine-readable code, and no channel is stored.
 func TestWhatsAppChannelPhoneNumberIDMustBeNumeric(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			p := apptest.Start(t, engine, nil, nil)
@@ -123,17 +124,7 @@ func waitCheck(t *testing.T, p *apptest.Parley, key, id, want string) {
 
 func deliver(t *testing.T, p *apptest.Parley, body []byte) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, p.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("webhook = %d", res.StatusCode)
-	}
+	whatsapptest.MustPost(t, p.URL(), appSecret, body)
 }
 
 func conversationCount(t *testing.T, p *apptest.Parley, key string) int {
@@ -166,6 +157,7 @@ func customerTexts(t *testing.T, p *apptest.Parley, key string) map[string]bool 
 // A verified channel whose token is changed is not trusted on the old
 // check: its number's messages wait until the new token is checked.
 func TestChangedTokenIsCheckedBeforeRouting(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			graph := whatsapptest.NewFakeGraph()
@@ -211,6 +203,7 @@ func TestChangedTokenIsCheckedBeforeRouting(t *testing.T) {
 // counted; a status still reaches the message its own channel sent (a wamid
 // names one message), so an unproven channel's sends keep their receipts.
 func TestUnprovenNumberHoldsMessagesButTakesItsStatuses(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		e.deliver(e.text("wamid.V0", ana, "Ana", "hi"))
 		conv := e.message("wamid.V0").ConversationID
@@ -241,6 +234,7 @@ func TestUnprovenNumberHoldsMessagesButTakesItsStatuses(t *testing.T) {
 // the checker writes its result onto the row as it is then, not as it read
 // it before the Graph API answered.
 func TestCheckKeepsAnEditMadeWhileItRan(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			graph := whatsapptest.NewFakeGraph()

@@ -30,6 +30,7 @@ func (panickingReceiver) Receive(context.Context, *store.Queries, channel.Inboun
 // process down: the turn is logged as failed and the message stays in the
 // inbox, unprocessed, to be taken in again when its lease runs out.
 func TestReceivePanicLeavesTheMessageForALaterTurn(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(now())
@@ -64,17 +65,7 @@ func TestReceivePanicLeavesTheMessageForALaterTurn(t *testing.T) {
 			t.Cleanup(func() { stop(); <-done })
 
 			body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.PANIC", Time: clk.Now()}, "hello")
-			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/whatsapp", strings.NewReader(string(body)))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				t.Fatalf("webhook: %d", res.StatusCode)
-			}
+			whatsapptest.MustPost(t, srv.URL, appSecret, body)
 			attempts := func() int {
 				return strings.Count(logs.String(), "receiver bug")
 			}

@@ -55,6 +55,7 @@ func (e *env) postTwilio(path, token, signedURL string, form url.Values) (int, s
 }
 
 func TestTwilioInboundMessageIsReceived(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		ch := e.twilioChannel()
 		cust, _ := e.Store.CreateCustomer(context.Background(), parley.Customer{TenantID: e.tenant.ID, Phone: anaE164, Name: "Ana Lima"})
@@ -90,6 +91,7 @@ func TestTwilioInboundMessageIsReceived(t *testing.T) {
 }
 
 func TestTwilioWebhookRefusals(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		ch := e.twilioChannel()
 		path := "/webhooks/twilio/" + ch.ID
@@ -135,6 +137,7 @@ func TestTwilioWebhookRefusals(t *testing.T) {
 // With PARLEY_PUBLIC_URL set, the signature covers that URL, not the
 // address the request reached (behind a proxy or tunnel).
 func TestTwilioSignatureUsesThePublicURL(t *testing.T) {
+	t.Parallel()
 	e := start(t, store.SQLite, func(c *config.Config) { c.PublicURL = "https://parley.example.com" })
 	ch := e.twilioChannel()
 	path := "/webhooks/twilio/" + ch.ID
@@ -148,6 +151,7 @@ func TestTwilioSignatureUsesThePublicURL(t *testing.T) {
 }
 
 func TestTwilioStatusCallbacks(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		ch := e.twilioChannel()
 		path := "/webhooks/twilio/" + ch.ID
@@ -208,6 +212,7 @@ func TestTwilioStatusCallbacks(t *testing.T) {
 // Every inbound fixture of the Twilio package goes through to a
 // conversation as the parser reads it.
 func TestTwilioFixturesEndToEnd(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		ch := e.twilioChannel()
 		path := "/webhooks/twilio/" + ch.ID

@@ -19,6 +19,7 @@ import (
 )
 
 func TestWhatsAppHandshake(t *testing.T) {
+	t.Parallel()
 	e := start(t, store.SQLite, nil)
 	cases := []struct {
 		name   string
@@ -52,6 +53,7 @@ func TestWhatsAppHandshake(t *testing.T) {
 // Steps 1–2 of the flow (see the package comment): a signed text from a known customer lands in her open
 // conversation with both received events, the second carrying her info.
 func TestKnownCustomerTextIsReceived(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		cust, err := e.Store.CreateCustomer(ctx, parley.Customer{TenantID: e.tenant.ID, Phone: anaE164, Name: "Ana Lima", Language: "pt", Email: "ana@example.com"})
@@ -97,6 +99,7 @@ func TestKnownCustomerTextIsReceived(t *testing.T) {
 // Anything not signed with the app secret is refused before it is read,
 // and leaves no trace but a counter.
 func TestUnsignedOrForgedWebhookStoresNothing(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		body := e.text("wamid.F1", ana, "Ana", "hi")
 		other := e.text("wamid.F2", ana, "Ana", "other")
@@ -123,6 +126,7 @@ func TestUnsignedOrForgedWebhookStoresNothing(t *testing.T) {
 }
 
 func TestOversizedAndMalformedWebhooks(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		// Over 1 MiB, even correctly signed: 413 before anything else.
 		big := e.text("wamid.BIG", ana, "Ana", strings.Repeat("a", 1<<20))
@@ -148,6 +152,7 @@ func TestOversizedAndMalformedWebhooks(t *testing.T) {
 }
 
 func TestUnknownPhoneNumberIDIsAcknowledged(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: "106000000000999", From: ana, ID: "wamid.U1", Time: e.clk.Now()}, "hello?")
 		e.deliver(body)
@@ -166,6 +171,7 @@ func TestUnknownPhoneNumberIDIsAcknowledged(t *testing.T) {
 // Meta redelivers: the same wamid, twice in a row or twice at once, is one
 // message, one job, one received event.
 func TestDuplicateDeliveriesAreProcessedOnce(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		t.Run("sequential", func(t *testing.T) {
 			body := e.text("wamid.D1", ana, "Ana", "once")
@@ -261,6 +267,7 @@ func itemID(e *env, wamid string) string {
 // code and logs Message Send Failed; a status that overtakes the send job
 // finds its message by the id we echo in biz_opaque_callback_data.
 func TestStatusesUpdateTheirMessage(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		e.deliver(e.text("wamid.S0", ana, "Ana", "hi"))
 		conv := e.message("wamid.S0").ConversationID
@@ -328,6 +335,7 @@ func TestStatusesUpdateTheirMessage(t *testing.T) {
 }
 
 func TestStaffNumberOpensAStaffConversation(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		staff, err := e.Store.CreateStaffMember(context.Background(), parley.StaffMember{TenantID: e.tenant.ID, Phone: "+5511977776666", Name: "Rita", Type: "sales"})
 		if err != nil {
@@ -347,6 +355,7 @@ func TestStaffNumberOpensAStaffConversation(t *testing.T) {
 // An unknown number gets a conversation keyed by its phone, without a
 // customer; the next message joins the same conversation.
 func TestUnknownSenderConversationIsJoined(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, e *env) {
 		e.deliver(e.text("wamid.N1", "5511955554444", "Zé", "oi"))
 		first := e.message("wamid.N1")
@@ -375,6 +384,7 @@ func TestUnknownSenderConversationIsJoined(t *testing.T) {
 // should: each message in its conversation as its type (unknown types with
 // their raw payload), skipped items nowhere.
 func TestEveryFixtureEndToEnd(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		wamid   string
 		typ     parley.MessageType

@@ -18,6 +18,7 @@ import (
 // numbered text for buttons; every message asks for its statuses at our
 // webhook with its own id in the URL.
 func TestTwilioSendsEachKindExactly(t *testing.T) {
+	t.Parallel()
 	buttons := channel.WithInteractive(parley.Message{Content: "How did we do?"}, channel.Interactive{
 		Buttons: []channel.Choice{{ID: "csat_5", Title: "Great"}, {ID: "csat_1", Title: "Bad"}},
 	})
@@ -60,6 +61,7 @@ func TestTwilioSendsEachKindExactly(t *testing.T) {
 }
 
 func TestTwilioRetriesAndFailures(t *testing.T) {
+	t.Parallel()
 	eachSender(t, func(t *testing.T, e *env) {
 		conv := e.open(e.twc(), anaE164, ago(time.Minute))
 

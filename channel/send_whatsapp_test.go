@@ -21,6 +21,7 @@ import (
 // Each kind of outbound message reaches the Graph API exactly as the spec
 // shows it, and the message keeps the wamid Meta answered with.
 func TestWhatsAppSendsEachKindExactly(t *testing.T) {
+	t.Parallel()
 	survey := channel.WithInteractive(parley.Message{Content: "How did we do?"}, channel.Interactive{
 		Footer:  "Reply with a button",
 		Buttons: []channel.Choice{{ID: "csat_5", Title: "Great"}, {ID: "csat_1", Title: "Bad"}},
@@ -78,6 +79,7 @@ func TestWhatsAppSendsEachKindExactly(t *testing.T) {
 // The 24-hour rule: free-form outside the window is refused before any
 // HTTP call, the message failed with a clear reason; a template still goes.
 func TestOutsideTheWindowOnlyTemplatesGo(t *testing.T) {
+	t.Parallel()
 	eachSender(t, func(t *testing.T, e *env) {
 		stale := e.open(e.wa, anaE164, ago(25*time.Hour))
 		never := e.open(e.wa, "+5511988887777", nil)
@@ -103,6 +105,7 @@ func TestOutsideTheWindowOnlyTemplatesGo(t *testing.T) {
 }
 
 func TestCheckWindow(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
 	text, tpl := parley.Message{Content: "hi"}, parley.Message{Template: &parley.Template{Name: "x", Language: "en"}}
@@ -160,6 +163,7 @@ func TestCheckWindowInstagram(t *testing.T) {
 // 429 then success: retried with backoff (at least the Retry-After), and
 // delivered once.
 func TestRateLimitedSendIsRetriedAndSentOnce(t *testing.T) {
+	t.Parallel()
 	eachSender(t, func(t *testing.T, e *env) {
 		e.graph.Script(whatsapptest.RateLimited("30"))
 		conv := e.open(e.wa, anaE164, ago(time.Minute))
@@ -185,6 +189,7 @@ func TestRateLimitedSendIsRetriedAndSentOnce(t *testing.T) {
 // Permanent errors fail the message with Meta's code, log it, and end the
 // job without retry; a server error is retried instead.
 func TestPermanentErrorsFailTheMessage(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{131026, 131047, 132000, 190} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			eachSender(t, func(t *testing.T, e *env) {
@@ -211,6 +216,7 @@ func TestPermanentErrorsFailTheMessage(t *testing.T) {
 }
 
 func TestServerErrorIsRetried(t *testing.T) {
+	t.Parallel()
 	eachSender(t, func(t *testing.T, e *env) {
 		e.graph.Script(whatsapptest.ServerError(503), whatsapptest.ErrorCode(131000))
 		conv := e.open(e.wa, anaE164, ago(time.Minute))
@@ -229,6 +235,7 @@ func TestServerErrorIsRetried(t *testing.T) {
 // A send job of an older version, worked for a message already sent, only
 // wakes the send stage: nothing is sent twice.
 func TestSendIsIdempotent(t *testing.T) {
+	t.Parallel()
 	eachSender(t, func(t *testing.T, e *env) {
 		conv := e.open(e.wa, anaE164, ago(time.Minute))
 		m := e.queue(conv, parley.Message{Content: "once"})

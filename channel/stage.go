@@ -336,7 +336,7 @@ func (st *SendStage) record(ctx context.Context, token string, ws []*work) error
 			}
 			m := w.claim.Message
 			for _, e := range w.events {
-				if _, err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, e.name, e.payload); err != nil {
+				if err := q.AppendEvent(ctx, m.TenantID, m.ConversationID, e.name, e.payload); err != nil {
 					return err
 				}
 			}

@@ -133,6 +133,7 @@ func (r *rig) message(id string) parley.Message {
 // Two processes' send loops on one PostgreSQL database split the queued
 // messages between them: each reaches Meta exactly once.
 func TestTwoSendLoopsSendEachMessageOnce(t *testing.T) {
+	t.Parallel()
 	storetest.RequirePostgres(t)
 	r := newRig(t, store.Postgres)
 	ids := r.queue(300)
@@ -188,6 +189,7 @@ func TestTwoSendLoopsSendEachMessageOnce(t *testing.T) {
 // A claim whose lease ran out is taken by another loop; the old holder can
 // then neither mark (so never sends) nor record anything.
 func TestAnExpiredClaimIsRetakenAndTheOldHolderCannotSend(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			r := newRig(t, engine)
@@ -241,6 +243,7 @@ func TestAnExpiredClaimIsRetakenAndTheOldHolderCannotSend(t *testing.T) {
 // Had the lost call reached Meta, its status would have recorded the wamid
 // first and nothing would be sent again.
 func TestAKillMidSendIsSentOnceAfterwards(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			r := newRig(t, engine)
@@ -294,6 +297,7 @@ func TestAKillMidSendIsSentOnceAfterwards(t *testing.T) {
 // channel whose type has none fails as channel_unavailable, and nothing
 // reaches Meta.
 func TestSendStageSendsOnlyThroughItsProviders(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, store.SQLite)
 	ids := r.queue(1)
 	s := r.stage(r.st)

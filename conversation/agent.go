@@ -483,11 +483,11 @@ func (s *Service) commitAnswer(ctx context.Context, q *store.Queries, a event.Ge
 		return err
 	}
 	if budget != nil {
-		if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.BudgetReached, budget); err != nil {
+		if err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.BudgetReached, budget); err != nil {
 			return err
 		}
 	}
-	if _, err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.AIAgentAnswerGenerated, out); err != nil {
+	if err := q.AppendEvent(ctx, a.TenantID, a.ConversationID, event.AIAgentAnswerGenerated, out); err != nil {
 		return err
 	}
 	entry := store.Answered{TenantID: a.TenantID, ConversationID: a.ConversationID, MessageID: a.MessageID, Outcome: store.AnsweredByAI}

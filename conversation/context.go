@@ -24,7 +24,7 @@ func (s *Service) AddContext(ctx context.Context, q *store.Queries, conv parley.
 		return msg, err
 	}
 	args := event.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
+	if err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
 		return msg, err
 	}
 	return msg, s.queueAnswer(ctx, q, conv.TenantID, conv.ID, msg.ID)

@@ -309,7 +309,7 @@ func TestTicketRoutesAreTenantScoped(t *testing.T) {
 		tk := e.tickets("?view=open")[0]
 
 		other, otherKey := e.newTenant("Other")
-		otherAgent, err := st.CreateAgent(context.Background(), parley.Agent{TenantID: other.ID, Name: "Olga", Available: true})
+		otherAgent, err := st.CreateAgent(context.Background(), parley.HumanAgent{TenantID: other.ID, Name: "Olga", Available: true})
 		if err != nil {
 			t.Fatal(err)
 		}

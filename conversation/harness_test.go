@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/event"
@@ -27,6 +28,7 @@ import (
 	"github.com/parleyhq/parley/llm"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 	"github.com/parleyhq/parley/web"
 )
 
@@ -141,16 +143,7 @@ func (e *env) startJobs() {
 
 func (e *env) newTenant(name string) (parley.Tenant, string) {
 	e.t.Helper()
-	ctx := context.Background()
-	tn, err := e.st.CreateTenant(ctx, parley.Tenant{Name: name})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	_, key, err := e.st.CreateAPIKey(ctx, tn.ID, "test")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return tn, key
+	return storetest.Tenant(e.t, e.st, name)
 }
 
 // sendQueued stands in for the send stage, which the outbox wakes after
@@ -291,13 +284,13 @@ func (e *env) document(title, body string) parley.Document {
 	return d
 }
 
-func (e *env) agent(name string, available bool) parley.Agent {
+func (e *env) agent(name string, available bool) parley.HumanAgent {
 	e.t.Helper()
 	status, body := e.do(http.MethodPost, "/api/agents", e.key, map[string]any{"name": name, "available": available})
 	if status != http.StatusCreated {
 		e.t.Fatalf("create agent: %d %s", status, body)
 	}
-	var a parley.Agent
+	var a parley.HumanAgent
 	_ = json.Unmarshal(body, &a)
 	return a
 }
@@ -318,13 +311,7 @@ func answer(text string, openTicket bool, reason string) llmtest.Reply {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	apptest.Eventually(t, what, cond)
 }
 
 func contains(list []string, s string) bool {

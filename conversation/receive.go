@@ -120,12 +120,12 @@ func (s *Service) Append(ctx context.Context, q *store.Queries, in channel.Inbou
 		MessageID: msg.ID, ChannelID: in.Channel.ID, ChannelMessageID: msg.ChannelMessageID,
 		From: in.Phone, ProfileName: in.ContactName, Type: msg.Type, Content: msg.Content,
 	}
-	if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageReceived, received); err != nil {
+	if err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageReceived, received); err != nil {
 		return conv, msg, false, err
 	}
 	if in.Customer != nil {
 		received.Customer = &event.CustomerInfo{ID: in.Customer.ID, Name: in.Customer.Name, Email: in.Customer.Email, Language: in.Customer.Language, Phone: in.Customer.Phone}
-		if _, err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageWithUserInfoReceived, received); err != nil {
+		if err := q.AppendEvent(ctx, in.TenantID, conv.ID, event.TextMessageWithUserInfoReceived, received); err != nil {
 			return conv, msg, false, err
 		}
 	}

@@ -22,7 +22,7 @@ func (s *Service) route(ctx context.Context, q *store.Queries, conv parley.Conve
 	t, err := q.OpenTicketFor(ctx, conv.TenantID, conv.ID)
 	switch {
 	case err == nil:
-		if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAgentAnswer, event.GenerateAgentAnswerPayload{
+		if err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAgentAnswer, event.GenerateAgentAnswerPayload{
 			TicketID: t.ID, AgentID: t.AgentID, MessageID: msg.ID,
 		}); err != nil {
 			return err
@@ -33,7 +33,7 @@ func (s *Service) route(ctx context.Context, q *store.Queries, conv parley.Conve
 		return err
 	}
 	args := event.GenerateAIAgentAnswerArgs{TenantID: conv.TenantID, ConversationID: conv.ID, MessageID: msg.ID}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
+	if err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.GenerateAIAgentAnswer, args); err != nil {
 		return err
 	}
 	return s.queueAnswer(ctx, q, conv.TenantID, conv.ID, msg.ID)

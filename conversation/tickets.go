@@ -17,7 +17,7 @@ import (
 // waits in the queue; AssignWaiting picks it up later. A conversation that
 // already has an open ticket keeps it.
 func (s *Service) openTicket(ctx context.Context, q *store.Queries, conv parley.Conversation, reason, messageID string) (parley.Ticket, error) {
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.OpenTicket, event.OpenTicketPayload{MessageID: messageID, Reason: reason}); err != nil {
+	if err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.OpenTicket, event.OpenTicketPayload{MessageID: messageID, Reason: reason}); err != nil {
 		return parley.Ticket{}, err
 	}
 	// Look first: on PostgreSQL a unique violation would abort the whole
@@ -32,7 +32,7 @@ func (s *Service) openTicket(ctx context.Context, q *store.Queries, conv parley.
 	if err != nil {
 		return t, err
 	}
-	if _, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.TicketOpened, event.TicketPayload{TicketID: t.ID, Reason: reason}); err != nil {
+	if err := q.AppendEvent(ctx, conv.TenantID, conv.ID, event.TicketOpened, event.TicketPayload{TicketID: t.ID, Reason: reason}); err != nil {
 		return t, err
 	}
 	assigned, ok, err := s.assignNext(ctx, q, t)
@@ -60,7 +60,7 @@ func (s *Service) assignNext(ctx context.Context, q *store.Queries, t parley.Tic
 	if err != nil {
 		return t, false, err
 	}
-	_, err = q.AppendEvent(ctx, t.TenantID, t.ConversationID, event.AgentAssigned, event.AgentAssignedPayload{
+	err = q.AppendEvent(ctx, t.TenantID, t.ConversationID, event.AgentAssigned, event.AgentAssignedPayload{
 		TicketID: t.ID, AgentID: agent.ID, AgentName: agent.Name, By: "round_robin"})
 	return t, err == nil, err
 }
@@ -91,7 +91,7 @@ func (s *Service) AssignWaiting(ctx context.Context, q *store.Queries, tenantID 
 
 // AgentSaved runs in the transaction that creates or changes an agent: an
 // agent who is available may take waiting tickets, so a scan is queued.
-func (s *Service) AgentSaved(ctx context.Context, q *store.Queries, a parley.Agent) error {
+func (s *Service) AgentSaved(ctx context.Context, q *store.Queries, a parley.HumanAgent) error {
 	if !a.Available {
 		return nil
 	}
@@ -155,7 +155,7 @@ func (s *Service) Assign(ctx context.Context, tenantID, ticketID, agentID string
 		if t, err = q.AssignTicket(ctx, tenantID, ticketID, agent.ID, false); err != nil {
 			return err
 		}
-		_, err = q.AppendEvent(ctx, tenantID, t.ConversationID, event.AgentAssigned, event.AgentAssignedPayload{
+		err = q.AppendEvent(ctx, tenantID, t.ConversationID, event.AgentAssigned, event.AgentAssignedPayload{
 			TicketID: t.ID, AgentID: agent.ID, AgentName: agent.Name, By: "api"})
 		return err
 	})
@@ -205,7 +205,7 @@ func (s *Service) Reply(ctx context.Context, tenantID, ticketID, agentID, text s
 			if t, err = q.AssignTicket(ctx, tenantID, t.ID, agent.ID, false); err != nil {
 				return err
 			}
-			if _, err := q.AppendEvent(ctx, tenantID, t.ConversationID, event.AgentAssigned, event.AgentAssignedPayload{
+			if err := q.AppendEvent(ctx, tenantID, t.ConversationID, event.AgentAssigned, event.AgentAssignedPayload{
 				TicketID: t.ID, AgentID: agent.ID, AgentName: agent.Name, By: "api"}); err != nil {
 				return err
 			}
@@ -231,7 +231,7 @@ func (s *Service) Reply(ctx context.Context, tenantID, ticketID, agentID, text s
 			refused = &refusal{conv: conv, agent: agent.ID, ticket: t.ID, err: w.Refusal(), reason: windowReason(w, conv, now)}
 			return refused.err
 		}
-		if _, err := q.AppendEvent(ctx, tenantID, conv.ID, event.AgentAnswerGenerated, event.AgentAnswerGeneratedPayload{
+		if err := q.AppendEvent(ctx, tenantID, conv.ID, event.AgentAnswerGenerated, event.AgentAnswerGeneratedPayload{
 			TicketID: t.ID, AgentID: agent.ID, Text: text}); err != nil {
 			return err
 		}
@@ -274,9 +274,8 @@ func (s *Service) recordRefusal(ctx context.Context, r refusal, text string) (pa
 		if m, err = q.InsertMessage(ctx, m); err != nil {
 			return err
 		}
-		_, err = q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageSendFailed, event.MessageStatusPayload{
+		return q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageSendFailed, event.MessageStatusPayload{
 			MessageID: m.ID, ChannelID: m.ChannelID, Status: parley.StatusFailed, ErrorCode: channel.CodeOutsideWindow, ErrorReason: r.reason, Source: "send"})
-		return err
 	})
 	if err != nil {
 		return m, err
@@ -303,7 +302,7 @@ func (s *Service) closeTicket(ctx context.Context, q *store.Queries, t *parley.T
 		return err
 	}
 	*t = closed
-	_, err = q.AppendEvent(ctx, t.TenantID, t.ConversationID, event.TicketClosed, event.TicketPayload{TicketID: t.ID, AgentID: t.AgentID})
+	err = q.AppendEvent(ctx, t.TenantID, t.ConversationID, event.TicketClosed, event.TicketPayload{TicketID: t.ID, AgentID: t.AgentID})
 	return err
 }
 
@@ -327,7 +326,7 @@ func (s *Service) ConversationDocument(ctx context.Context, tenantID, ticketID, 
 		if d.Ticket, err = q.GetTicket(ctx, tenantID, ticketID); err != nil {
 			return err
 		}
-		if _, err := q.AppendEvent(ctx, tenantID, d.Ticket.ConversationID, event.GetConversation, event.GetConversationPayload{TicketID: ticketID, AgentID: agentID}); err != nil {
+		if err := q.AppendEvent(ctx, tenantID, d.Ticket.ConversationID, event.GetConversation, event.GetConversationPayload{TicketID: ticketID, AgentID: agentID}); err != nil {
 			return err
 		}
 		if d.Conversation, err = q.GetConversation(ctx, tenantID, d.Ticket.ConversationID); err != nil {
@@ -344,7 +343,7 @@ func (s *Service) ConversationDocument(ctx context.Context, tenantID, ticketID, 
 		if d.Messages == nil {
 			d.Messages = []parley.Message{}
 		}
-		_, err = q.AppendEvent(ctx, tenantID, d.Conversation.ID, event.ConversationDocument, event.ConversationDocumentPayload{
+		err = q.AppendEvent(ctx, tenantID, d.Conversation.ID, event.ConversationDocument, event.ConversationDocumentPayload{
 			TicketID: ticketID, CustomerID: d.Conversation.CustomerID, Messages: len(d.Messages)})
 		return err
 	})
@@ -390,7 +389,7 @@ func (s *Service) setStatus(ctx context.Context, tenantID, id string, status par
 			}
 			return err
 		}
-		if _, err := q.AppendEvent(ctx, tenantID, id, name, event.ConversationStatusPayload{Status: status}); err != nil {
+		if err := q.AppendEvent(ctx, tenantID, id, name, event.ConversationStatusPayload{Status: status}); err != nil {
 			return err
 		}
 		conv, err = q.GetConversation(ctx, tenantID, id)

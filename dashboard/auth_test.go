@@ -15,6 +15,7 @@ import (
 )
 
 func TestSignInAndOut(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, nil)
@@ -72,6 +73,7 @@ func TestSignInAndOut(t *testing.T) {
 }
 
 func TestSessionsExpire(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, func(d *dashboard.Deps) { d.SessionTTL = time.Hour })
 	e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	b := e.browser()
@@ -83,6 +85,7 @@ func TestSessionsExpire(t *testing.T) {
 }
 
 func TestSecureCookieBehindHTTPS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, func(d *dashboard.Deps) { d.PublicURL = "https://parley.example.com" })
 	e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	p := e.browser().signIn("ana@acme.test", password)
@@ -92,6 +95,7 @@ func TestSecureCookieBehindHTTPS(t *testing.T) {
 }
 
 func TestSignInFormNeedsItsOwnToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	// A cross-site form post has neither the sign-in cookie nor its token.
@@ -102,6 +106,7 @@ func TestSignInFormNeedsItsOwnToken(t *testing.T) {
 }
 
 func TestSignInIsRateLimitedPerAddress(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, func(d *dashboard.Deps) { d.SignInLimit = 3 })
 	e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	b := e.browser()
@@ -121,6 +126,7 @@ func TestSignInIsRateLimitedPerAddress(t *testing.T) {
 }
 
 func TestFormsWithoutTheCSRFTokenAreRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	b := e.browser()
@@ -169,6 +175,7 @@ func TestFormsWithoutTheCSRFTokenAreRefused(t *testing.T) {
 }
 
 func TestAgentsDoNotSeeSettings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	e.tenantWithUser("Acme", "agent@acme.test", parley.UserAgent)
 	b := e.browser()
@@ -183,6 +190,7 @@ func TestAgentsDoNotSeeSettings(t *testing.T) {
 }
 
 func TestCreateUserRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite, nil)
 	ctx := context.Background()
 	tn, _ := st.CreateTenant(ctx, parley.Tenant{Name: "Acme"})

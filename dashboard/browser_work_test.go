@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"regexp"
@@ -110,17 +109,7 @@ func (b *tab) replyToTicket(p *apptest.Parley, graph *whatsapptest.FakeGraph, te
 	t.Helper()
 	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: supportNumber, From: customerPhone, Name: "Carla", Time: time.Now()},
 		"Can I pay my invoice in installments?")
-	req, _ := http.NewRequest(http.MethodPost, p.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(webhookSecret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("webhook: %d", res.StatusCode)
-	}
+	whatsapptest.MustPost(t, p.URL(), webhookSecret, body)
 	waitSent := func(n int) []whatsapptest.SentMessage {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

@@ -13,6 +13,7 @@ import (
 // The channel list says whether each WhatsApp number's ownership check
 // passed, and that its messages are held while it has not (issue 15).
 func TestChannelListShowsTheOwnershipCheck(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, nil)

@@ -62,7 +62,7 @@ type Deps struct {
 	// Conversations is the human side of the flow (tickets: reply, assign,
 	// close); nil leaves the Tickets page out.
 	Conversations *conversation.Service
-	// Leads writes lead follow-ups for the Leads page's tester; nil leaves it out.
+	// Leads writes lead sequences for the Leads page's tester; nil leaves it out.
 	Leads *leads.Service
 	// Knowledge is the AI agent's retriever, for the knowledge search;
 	// default the full-text retriever of the store's engine.

@@ -20,6 +20,7 @@ import (
 // and a rule saved on the page reaches a conversation already silent: its
 // row shows the preview and reach counts.
 func TestFollowUpsPageSaysWhenOffAndRulesReachSilentConversations(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(time.Date(2030, 3, 6, 12, 0, 0, 0, time.UTC))

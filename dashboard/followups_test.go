@@ -14,6 +14,7 @@ import (
 )
 
 func TestFollowUpRulesCreateEditToggle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -103,6 +104,7 @@ func TestFollowUpRulesCreateEditToggle(t *testing.T) {
 // The dialog's field errors are the API's own 422 messages, beside the
 // field the API names.
 func TestFollowUpFieldErrorsAreTheAPIs(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
 	tn, key := p.Tenant("Acme")
 	other, _ := p.Tenant("Bolt")

@@ -62,7 +62,7 @@ func appEnv(t *testing.T, p *apptest.Parley) *env {
 	return &env{t: t, st: p.Store, url: p.URL()}
 }
 
-// withServices wires the conversation flow, lead follow-ups and knowledge
+// withServices wires the conversation flow, lead sequences and knowledge
 // retrieval into the dashboard as app.New does, over an insert-only job
 // client: jobs are queued in the database, and nothing here works them.
 func withServices(t *testing.T) func(*dashboard.Deps) {

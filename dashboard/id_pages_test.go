@@ -18,6 +18,7 @@ import (
 // the dashboard's own route list, so a new page with an id cannot escape
 // this test: it fails until the page's object is seeded below.
 func TestEveryIDPageKeepsTenantsApart(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			var deps dashboard.Deps

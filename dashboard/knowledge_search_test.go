@@ -14,6 +14,7 @@ import (
 // The search shows what the AI agent would be given, and what the offline
 // mode would do with it: answer with a confident passage, or escalate.
 func TestKnowledgeSearchAsTheAIRetrieves(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	other := e.tenantWithUser("Bolt", "bo@bolt.test", parley.UserAdmin)

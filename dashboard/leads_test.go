@@ -23,7 +23,7 @@ import (
 type salesWorld struct {
 	Site  parley.Site
 	Lead  parley.Lead
-	Agent parley.SiteAgent
+	Agent parley.LeadPersona
 }
 
 func seedSales(t *testing.T, st *store.Store, tenantID, channelID string) salesWorld {
@@ -39,7 +39,7 @@ func seedSales(t *testing.T, st *store.Store, tenantID, channelID string) salesW
 		Email: "jane@acme.example", Phone: "+5511987654321", PainPoints: []string{"measuring ROI"}, LeadStage: "qualified"}); err != nil {
 		t.Fatal(err)
 	}
-	if sw.Agent, err = st.CreateSiteAgent(ctx, parley.SiteAgent{TenantID: tenantID, SiteID: sw.Site.ID, Role: parley.PersonaSales, Name: "Sam", Active: true}); err != nil {
+	if sw.Agent, err = st.CreateSiteAgent(ctx, parley.LeadPersona{TenantID: tenantID, SiteID: sw.Site.ID, Role: parley.PersonaSales, Name: "Sam", Active: true}); err != nil {
 		t.Fatal(err)
 	}
 	return sw
@@ -54,13 +54,14 @@ func snippetOf(t *testing.T, body, id string) string {
 type leadAnswer struct {
 	Success bool `json:"success"`
 	Data    struct {
-		Messages map[string]parley.FollowUpContent `json:"messages"`
+		Messages map[string]parley.LeadContent `json:"messages"`
 	} `json:"data"`
 }
 
 // The tester writes the follow-up per channel through the leads service,
 // and the snippets it shows make the same call against the API.
 func TestLeadTesterShowsContentAndRunnableSnippets(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
 	tn, key := p.Tenant("Acme")
 	w := seed(t, p.Store, tn.ID, "Alice", "01")
@@ -165,6 +166,7 @@ func TestLeadTesterShowsContentAndRunnableSnippets(t *testing.T) {
 }
 
 func TestLeadTesterFieldErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")

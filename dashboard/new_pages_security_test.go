@@ -15,6 +15,7 @@ import (
 // Tickets, follow-ups and the lead tester: another tenant's ids are not
 // found, and nothing of theirs changes or shows.
 func TestNewPagesKeepTenantsApart(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, withServices(t))
@@ -104,6 +105,7 @@ func TestNewPagesKeepTenantsApart(t *testing.T) {
 // Every new form refuses a post without the session's CSRF token, and
 // changes nothing.
 func TestNewFormsNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -153,6 +155,7 @@ func withToken(f url.Values, token string) url.Values {
 }
 
 func TestNewPagesShowHostileTextEscaped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	hostile := `<script>alert("x")</script>`

@@ -13,7 +13,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// Leads: a tester for the lead follow-up call. The form becomes the very
+// Leads: a tester for the lead sequence call. The form becomes the very
 // JSON body the API takes, which goes through the call's own parser and
 // service (not over HTTP) as the signed-in user's tenant; the page shows
 // the content per channel and the same request as curl, fetch and Go.
@@ -73,7 +73,7 @@ var jsonShapes = map[string]struct {
 
 type channelContent struct {
 	Channel string
-	parley.FollowUpContent
+	parley.LeadContent
 }
 
 type leadsData struct {
@@ -158,7 +158,7 @@ func (d *Dashboard) runLeadTester(w http.ResponseWriter, r *http.Request, s *Ses
 	data.Channels, data.Schedule = res.Channels, res.Schedule
 	for _, ch := range parley.LeadChannels {
 		if c, ok := res.Messages[ch]; ok {
-			data.Content = append(data.Content, channelContent{Channel: ch, FollowUpContent: c})
+			data.Content = append(data.Content, channelContent{Channel: ch, LeadContent: c})
 		}
 	}
 	return d.showLeadTester(w, r, s, http.StatusOK, data)

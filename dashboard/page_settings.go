@@ -212,7 +212,7 @@ func (d *Dashboard) deleteStaff(w http.ResponseWriter, r *http.Request, s *Sessi
 
 type agentsData struct {
 	Tab    string
-	Agents []parley.Agent
+	Agents []parley.HumanAgent
 	Pager  Pager
 	Form   *Form
 }
@@ -239,7 +239,7 @@ func (d *Dashboard) addAgent(w http.ResponseWriter, r *http.Request, s *Session)
 		f.Fail("email", "Not an e-mail address.")
 	}
 	if f.OK() {
-		_, err := d.store.CreateAgent(r.Context(), parley.Agent{TenantID: s.TenantID, Name: f.Get("name"), Email: f.Get("email"), Available: f.Get("available") == "true"})
+		_, err := d.store.CreateAgent(r.Context(), parley.HumanAgent{TenantID: s.TenantID, Name: f.Get("name"), Email: f.Get("email"), Available: f.Get("available") == "true"})
 		if err == nil {
 			return redirect(w, r, "/settings/agents")
 		}

@@ -127,7 +127,7 @@ func (d *Dashboard) ticketRows(ctx context.Context, tenantID string, items []par
 // human agents than this assigns the rest through the API.
 const maxAgents = 200
 
-func (d *Dashboard) listAgents(ctx context.Context, tenantID string) ([]parley.Agent, error) {
+func (d *Dashboard) listAgents(ctx context.Context, tenantID string) ([]parley.HumanAgent, error) {
 	agents, _, err := d.store.ListAgents(ctx, tenantID, store.Page{Limit: maxAgents})
 	return agents, err
 }
@@ -150,7 +150,7 @@ type ticketData struct {
 	Conv       parley.Conversation
 	Customer   *parley.Customer
 	AgentName  string
-	Agents     []parley.Agent
+	Agents     []parley.HumanAgent
 	Messages   []parley.Message
 	More       bool // older messages are on the conversation page
 	WindowOpen bool

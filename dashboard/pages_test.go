@@ -21,7 +21,7 @@ type world struct {
 	Conv     parley.Conversation
 	Doc      parley.Document
 	Staff    parley.StaffMember
-	Agent    parley.Agent
+	Agent    parley.HumanAgent
 	KeyID    string
 	Key      string
 }
@@ -59,15 +59,15 @@ func seed(t *testing.T, st *store.Store, tenantID, customerName, phoneSuffix str
 		_, err := st.InsertMessage(ctx, m)
 		must(err)
 	}
-	_, err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.TextMessageReceived, event.ReceivedPayload{Content: "Do you open on <b>Sundays</b>?"})
+	err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.TextMessageReceived, event.ReceivedPayload{Content: "Do you open on <b>Sundays</b>?"})
 	must(err)
-	_, err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.GenerateAIAgentAnswer, event.GenerateAIAgentAnswerArgs{TenantID: tenantID, ConversationID: w.Conv.ID})
+	err = st.AppendEvent(ctx, tenantID, w.Conv.ID, event.GenerateAIAgentAnswer, event.GenerateAIAgentAnswerArgs{TenantID: tenantID, ConversationID: w.Conv.ID})
 	must(err)
 	w.Doc, err = st.CreateDocument(ctx, parley.Document{TenantID: tenantID, Title: "Opening hours", Body: "Mon-Sat 9-18", Category: "FAQ"})
 	must(err)
 	w.Staff, err = st.CreateStaffMember(ctx, parley.StaffMember{TenantID: tenantID, Phone: "+551188888" + phoneSuffix, Name: "Sam", Type: "support"})
 	must(err)
-	w.Agent, err = st.CreateAgent(ctx, parley.Agent{TenantID: tenantID, Name: "Alex", Available: true})
+	w.Agent, err = st.CreateAgent(ctx, parley.HumanAgent{TenantID: tenantID, Name: "Alex", Available: true})
 	must(err)
 	k, secret, err := st.CreateAPIKey(ctx, tenantID, "crm")
 	must(err)
@@ -76,6 +76,7 @@ func seed(t *testing.T, st *store.Store, tenantID, customerName, phoneSuffix str
 }
 
 func TestAnotherTenantsIDsAreNotFound(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, nil)
@@ -143,6 +144,7 @@ func TestAnotherTenantsIDsAreNotFound(t *testing.T) {
 }
 
 func TestHostileTextIsShownEscaped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	hostile := `<script>alert("x")</script>`
@@ -151,7 +153,7 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 	if _, err := e.st.InsertMessage(ctx, parley.Message{TenantID: tn.ID, ConversationID: w.Conv.ID, Role: parley.RoleCustomer, Content: `<img src=x onerror=alert(1)>`, Status: parley.StatusReceived}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.AppendEvent(ctx, tn.ID, w.Conv.ID, "Evil</summary><script>1</script>", evil{X: "</pre><script>2</script>"}); err != nil {
+	if err := e.st.AppendEvent(ctx, tn.ID, w.Conv.ID, "Evil</summary><script>1</script>", evil{X: "</pre><script>2</script>"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.st.CreateDocument(ctx, parley.Document{TenantID: tn.ID, Title: hostile, Body: hostile, Category: "FAQ"}); err != nil {
@@ -176,6 +178,7 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 }
 
 func TestConversationPageShowsThreadAndEvents(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -200,6 +203,7 @@ func TestConversationPageShowsThreadAndEvents(t *testing.T) {
 }
 
 func TestInboxFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	ctx := context.Background()
@@ -232,6 +236,7 @@ func TestInboxFiltersAndPages(t *testing.T) {
 }
 
 func TestFormsShowFieldErrorsInPlace(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -281,6 +286,7 @@ func TestFormsShowFieldErrorsInPlace(t *testing.T) {
 }
 
 func TestTenantSettingsRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	b := e.browser()

@@ -33,6 +33,7 @@ func browserResolve(t *testing.T, base, loc string) *url.URL {
 // After sign-in Parley goes back only to a path of its own site: whatever
 // the next parameter says, the browser stays on the dashboard's host.
 func TestSignInRedirectStaysOnSite(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	host := strings.TrimPrefix(e.url, "http://")
@@ -69,6 +70,7 @@ func TestSignInRedirectStaysOnSite(t *testing.T) {
 // Posts without the form's token are refused before they count: however many
 // come from one address, the real user still signs in.
 func TestTokenlessPostsDoNotLockOutSignIn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	attacker := e.browser()
@@ -86,6 +88,7 @@ func TestTokenlessPostsDoNotLockOutSignIn(t *testing.T) {
 // for one account do not lock out another account behind the same address,
 // and signing in often is not an attack.
 func TestOnlyFailedSignInsCountPerAccountAndAddress(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, func(d *dashboard.Deps) { d.SignInLimit = 3 })
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	if _, err := createUser(e, tn.ID, "bob@acme.test"); err != nil {
@@ -113,6 +116,7 @@ func TestOnlyFailedSignInsCountPerAccountAndAddress(t *testing.T) {
 // X-Forwarded-For; from any other peer that header is ignored, so a client
 // cannot pick the address it is counted under.
 func TestSignInFailuresCountPerClientBehindATrustedProxy(t *testing.T) {
+	t.Parallel()
 	signInFrom := func(b *browser, xff, pw string) page {
 		form := b.get("/signin")
 		return b.post("/signin", url.Values{"csrf_token": {csrfOf(t, form)}, "email": {"ana@acme.test"}, "password": {pw}}, "X-Forwarded-For", xff)
@@ -147,6 +151,7 @@ func TestSignInFailuresCountPerClientBehindATrustedProxy(t *testing.T) {
 
 // /static/ serves its files, never a listing of them.
 func TestStaticDoesNotListItsDirectory(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, nil)
 	b := e.browser()
 	for _, path := range []string{"/static/", "/static/?C=M;O=D"} {

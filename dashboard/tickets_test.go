@@ -69,6 +69,7 @@ func eventNames(t *testing.T, st *store.Store, tenantID, convID string) []string
 }
 
 func TestTicketViewsAndBadges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
@@ -118,10 +119,11 @@ func TestTicketViewsAndBadges(t *testing.T) {
 }
 
 func TestTicketReplyAssignClose(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	w := seed(t, e.st, tn.ID, "Alice", "01")
-	bea, err := e.st.CreateAgent(context.Background(), parley.Agent{TenantID: tn.ID, Name: "Bea", Available: true})
+	bea, err := e.st.CreateAgent(context.Background(), parley.HumanAgent{TenantID: tn.ID, Name: "Bea", Available: true})
 	if err != nil {
 		t.Fatal(err)
 	}

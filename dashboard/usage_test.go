@@ -15,6 +15,7 @@ import (
 // The Usage tab shows this month's and last month's spending and the
 // budget the operator set, with "Reached" when it is spent.
 func TestUsageTabShowsSpendingAndBudget(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, nil)

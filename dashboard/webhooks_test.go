@@ -16,6 +16,7 @@ import (
 )
 
 func TestWebhooksPage(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newEnv(t, engine, func(d *dashboard.Deps) {
@@ -45,7 +46,7 @@ func TestWebhooksPage(t *testing.T) {
 			}
 
 			err := e.st.InTx(context.Background(), func(q *store.Queries) error {
-				_, err := q.AppendEvent(context.Background(), tn.ID, w.Conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t"})
+				err := q.AppendEvent(context.Background(), tn.ID, w.Conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t"})
 				return err
 			})
 			if err != nil {

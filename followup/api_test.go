@@ -5,10 +5,12 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 func TestRulesAPI(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		other := newTenantEnv(t, e.p, e.clk)
 		cases := []struct {

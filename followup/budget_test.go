@@ -9,12 +9,14 @@ import (
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // With the tenant's token budget spent, a generated follow-up is the
 // rule's own text, says why, and asks the model nothing.
 func TestFollowUpAtTokenBudgetSendsTheRuleText(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		fake := llmtest.Start(llmtest.Options{APIKey: "k"})
 		defer fake.Close()
 		e := newEnv(t, engine, func(c *config.Config) {

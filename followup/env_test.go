@@ -18,7 +18,6 @@ import (
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
-	"github.com/parleyhq/parley/store/storetest"
 )
 
 // start is Wednesday 6 March 2030, noon UTC. River's job rescuer and
@@ -36,12 +35,6 @@ type env struct {
 	tenant  parley.Tenant
 	channel parley.Channel
 	convs   *conversation.Service
-}
-
-func eachEngine(t *testing.T, fn func(t *testing.T, engine store.Engine)) {
-	for _, e := range storetest.Engines() {
-		t.Run(string(e), func(t *testing.T) { fn(t, e) })
-	}
 }
 
 func newEnv(t *testing.T, engine store.Engine, tune func(*config.Config)) *env {

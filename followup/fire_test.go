@@ -10,10 +10,12 @@ import (
 	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 func TestFiresAfterTheDelayAndNotBefore(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		ruleID := e.rule(map[string]any{"title": "Nudge", "message": "Still there? Happy to help.", "delay": "30m"})
 		conv := e.customerWrites("+5511999990001", "Do you deliver on Sundays?")
@@ -57,7 +59,8 @@ func TestFiresAfterTheDelayAndNotBefore(t *testing.T) {
 }
 
 func TestCustomerReplyStopsPendingFollowUps(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
 		e.rule(map[string]any{"title": "Later", "message": "Anything else?", "delay": "2h"})

@@ -2,14 +2,8 @@
 // rules send a message a delay after the last agent message, at most once
 // per conversation session, after checking the business rules, the
 // tenant's availability hours and WhatsApp's 24-hour window. Every decision
-// lands in the conversation's event log with its reason.
-//
-// The work is the Follow-Up Request job ({"id": conversation id}). It is
-// scheduled in the transaction that queues an agent message (OnAgentMessage,
-// the channel.Outbox hook), swept up by a periodic scan over the due-time index
-// as a safety net, and can be requested through the API. A customer message
-// stops every pending follow-up (OnCustomerMessage, the conversation store's
-// hook): the job, when it runs, finds the customer wrote last and ends.
+// lands in the conversation's event log with its reason. (Lead sequences,
+// package leads, are another feature.)
 package followup
 
 import (

@@ -8,6 +8,7 @@ import (
 )
 
 func TestNextOpening(t *testing.T) {
+	t.Parallel()
 	weekdays := parley.WeeklyHours{}
 	for _, d := range []string{"monday", "tuesday", "wednesday", "thursday", "friday"} {
 		weekdays[d] = []parley.Interval{{Start: "09:00", End: "12:00"}, {Start: "14:00", End: "18:00"}}
@@ -46,6 +47,7 @@ func TestNextOpening(t *testing.T) {
 }
 
 func TestDelays(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]time.Duration{"30m": 30 * time.Minute, "2h": 2 * time.Hour, "3d": 72 * time.Hour, "1h30m": 90 * time.Minute, " 2H ": 2 * time.Hour} {
 		if got, err := ParseDelay(in); err != nil || got != want {
 			t.Errorf("ParseDelay(%q) = %s, %v; want %s", in, got, err, want)
@@ -64,6 +66,7 @@ func TestDelays(t *testing.T) {
 }
 
 func TestSurveyAnswers(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		survey parley.SurveyType
 		raw    string

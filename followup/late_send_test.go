@@ -7,6 +7,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // heldBack stores an agent answer as the outbox does, but held back from
@@ -62,7 +63,8 @@ func (e *env) goesOut(msg parley.Message) {
 // the follow-up clock when it goes out: the customer is not asked "still
 // there?" about a message they have only just received.
 func TestFollowUpClockStartsWhenALateAnswerGoesOut(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
 		conv := e.customerWrites("+5511999990011", "Do you ship to Lisbon?")
@@ -105,7 +107,8 @@ func TestFollowUpClockStartsWhenALateAnswerGoesOut(t *testing.T) {
 // A send a few seconds late is the ordinary case: the clock still counts
 // from the queueing.
 func TestFollowUpClockIgnoresAPromptSend(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
 		conv := e.customerWrites("+5511999990012", "Do you ship to Porto?")

@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // newGraphEnv is an env whose channel the fake Graph API serves, so a test
@@ -78,7 +79,8 @@ func (e *env) getRule(id string) map[string]any {
 }
 
 func TestNewRuleReachesConversationsAlreadySilent(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e, graph := newGraphEnv(t, engine)
 		long := e.silentConversation("+5511999991001", 0)
 		e.clk.Advance(2*time.Hour + 50*time.Minute)
@@ -116,6 +118,7 @@ func TestNewRuleReachesConversationsAlreadySilent(t *testing.T) {
 }
 
 func TestRuleChangesReachConversationsAlreadySilent(t *testing.T) {
+	t.Parallel()
 	other := func(e *env) string {
 		ch, err := e.p.Store.CreateChannel(context.Background(), parley.Channel{TenantID: e.tenant.ID, Type: parley.ChannelWhatsApp, Name: "Other",
 			PhoneNumberID: "pn-" + randHex(), AccessToken: "token", Active: true})
@@ -138,7 +141,7 @@ func TestRuleChangesReachConversationsAlreadySilent(t *testing.T) {
 		{"new channel", func(e *env) map[string]any { return map[string]any{"delay": "30m", "channel_ids": []string{other(e)}} },
 			func(e *env) map[string]any { return map[string]any{"channel_ids": []string{e.channel.ID}} }, 0},
 	}
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				e, graph := newGraphEnv(t, engine)
@@ -164,7 +167,8 @@ func TestRuleChangesReachConversationsAlreadySilent(t *testing.T) {
 }
 
 func TestOneFollowUpPerSessionWhateverTheRules(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e, graph := newGraphEnv(t, engine)
 		early := e.rule(map[string]any{"title": "Early", "message": "Any questions?", "delay": "30m"})
 		late := e.rule(map[string]any{"title": "Late", "message": "Still interested?", "delay": "2h"})
@@ -206,7 +210,8 @@ func TestOneFollowUpPerSessionWhateverTheRules(t *testing.T) {
 }
 
 func TestRuleAPISaysWhenFollowUpsAreOff(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		e.patchTenant(map[string]any{"features": map[string]bool{"followups": false}})
 		r := e.p.Do("POST", "/api/followup-rules", e.key, map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})

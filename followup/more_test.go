@@ -21,7 +21,8 @@ import (
 )
 
 func TestAIWrittenFollowUpReadsTheHistory(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		fake := llmtest.Start(llmtest.Options{APIKey: "k"})
 		defer fake.Close()
 		e := newEnv(t, engine, func(c *config.Config) {
@@ -58,7 +59,8 @@ func TestAIWrittenFollowUpReadsTheHistory(t *testing.T) {
 }
 
 func TestSurveyAnswersAreRecorded(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		csat := e.rule(map[string]any{"title": "CSAT", "message": "How did we do?", "delay": "30m", "survey": "csat"})
 		conv := e.customerWrites("+5511999990050", "Thanks, that solved it")
@@ -107,6 +109,7 @@ func TestSurveyAnswersAreRecorded(t *testing.T) {
 }
 
 func TestTwoProcessesNeverSendTheSameFollowUpTwice(t *testing.T) {
+	t.Parallel()
 	storetest.RequirePostgres(t)
 	e := newEnv(t, store.Postgres, nil)
 	second := apptest.Start(t, store.Postgres, e.clk, fakeClockConfig(func(c *config.Config) { c.DatabaseURL = e.p.Config.DatabaseURL }))
@@ -157,7 +160,8 @@ func (rawRequest) Kind() string                   { return followup.RequestArgs{
 func (r rawRequest) MarshalJSON() ([]byte, error) { return []byte(r.body), nil }
 
 func TestMalformedRequestIsCancelledWithoutRetry(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		for _, body := range []string{`{"id": "not-a-uuid"}`, `{"id": 42}`, `{}`} {
 			res, err := e.p.Jobs.Insert(context.Background(), rawRequest{body}, nil)
@@ -179,7 +183,8 @@ func TestMalformedRequestIsCancelledWithoutRetry(t *testing.T) {
 }
 
 func TestScanSweepsUpOverdueConversations(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
 		conv := e.customerWrites("+5511999990070", "Hello")

@@ -239,7 +239,7 @@ func (s *Service) skip(ctx context.Context, log *slog.Logger, sit situation, rul
 				SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSkipped, Reason: reason, Survey: r.Survey, ReplyWindow: r.ReplyWindow}); err != nil {
 				return err
 			}
-			if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, DecisionPayload{
+			if err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, DecisionPayload{
 				RuleID: r.ID, Title: r.Title, Decision: "skipped", Reason: reason,
 			}); err != nil {
 				return err
@@ -271,7 +271,7 @@ func (s *Service) delay(ctx context.Context, log *slog.Logger, sit situation, op
 		if err := s.enqueue(ctx, q, sit.conv.ID, opening); err != nil {
 			return err
 		}
-		_, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, DelayedPayload{
+		err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, DelayedPayload{
 			RuleIDs: ids, Decision: "delayed", Reason: ReasonOutsideHours, Until: opening, TimeZone: sit.tenant.TimeZone,
 		})
 		return err
@@ -316,7 +316,7 @@ func (s *Service) send(ctx context.Context, log *slog.Logger, sit situation, r p
 		}
 		payload := DecisionPayload{RuleID: r.ID, Title: r.Title, Decision: "sent", Reason: out.reason, FollowUpID: f.ID,
 			MessageID: msg.ID, Kind: out.kind, Survey: out.survey}
-		_, err = q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSent, payload)
+		err = q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSent, payload)
 		return err
 	})
 	if done {
@@ -336,7 +336,7 @@ func (s *Service) skipOthers(ctx context.Context, q *store.Queries, sit situatio
 			SessionStartedAt: sit.conv.SessionStartedAt, Outcome: parley.FollowUpSkipped, Reason: ReasonOncePerSession, Survey: o.Survey, ReplyWindow: o.ReplyWindow}); err != nil {
 			return err
 		}
-		if _, err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, DecisionPayload{
+		if err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventSkipped, DecisionPayload{
 			RuleID: o.ID, Title: o.Title, Decision: "skipped", Reason: ReasonOncePerSession,
 			SentRuleID: sent.ID, FollowUpID: followUpID,
 		}); err != nil {

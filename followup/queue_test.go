@@ -21,6 +21,7 @@ import (
 	sqsintake "github.com/parleyhq/parley/intake/sqs"
 	"github.com/parleyhq/parley/intake/sqs/sqstest"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // queuedRequests returns the Follow-Up Request events the queue source made.
@@ -35,7 +36,7 @@ func (e *env) queuedRequests(conv parley.Conversation, source string) []parley.E
 }
 
 func TestQueuedRequestsFollowTheSeedSchema(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		conv := e.customerWrites("+5511999990101", "Hi")
 		ctx := context.Background()
@@ -121,7 +122,7 @@ func (f *flaky) count() int {
 
 func TestFollowUpRequestsFromSQS(t *testing.T) {
 	sqs := sqstest.Start(t)
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		queue, dlq := sqs.CreateQueue(t, "followups-"+string(engine), 1*time.Second, "followups-dead-"+string(engine))
 		e := newEnv(t, engine, func(c *config.Config) {
 			c.FollowUpQueueURL = queue
@@ -172,7 +173,7 @@ func TestFollowUpRequestsFromSQS(t *testing.T) {
 
 func TestFollowUpRequestsFromNATS(t *testing.T) {
 	url := natstest.URL(t)
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		st := natstest.NewStream(t, url)
 		e := newEnv(t, engine, func(c *config.Config) {
 			c.FollowUpQueueURL = url + "/" + st.Name + "/" + st.Subject

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // The README's follow-up rule example, sent as curl sends it (its headers
 // and body, the key and channel filled in), creates the rule.
 func TestREADMEFollowUpExampleCreatesARule(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +31,7 @@ func TestREADMEFollowUpExampleCreatesARule(t *testing.T) {
 	if body == nil {
 		t.Fatal("the example has no body")
 	}
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		req, err := http.NewRequest(http.MethodPost, e.p.URL()+"/api/followup-rules", strings.NewReader(strings.ReplaceAll(body[1], "…", e.channel.ID)))
 		if err != nil {

@@ -95,6 +95,6 @@ func (s *Service) Request(ctx context.Context, q *store.Queries, conv parley.Con
 	if err != nil {
 		return 0, fmt.Errorf("insert follow-up request: %w", err)
 	}
-	_, err = q.AppendEvent(ctx, conv.TenantID, conv.ID, EventRequest, RequestPayload{ID: conv.ID, RequestedBy: by, JobID: res.Job.ID})
+	err = q.AppendEvent(ctx, conv.TenantID, conv.ID, EventRequest, RequestPayload{ID: conv.ID, RequestedBy: by, JobID: res.Job.ID})
 	return res.Job.ID, err
 }

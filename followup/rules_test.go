@@ -8,10 +8,12 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 func TestEachBusinessRuleSkipsWithItsReason(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		ruleID := e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
 		ctx := context.Background()
@@ -82,7 +84,8 @@ func TestEachBusinessRuleSkipsWithItsReason(t *testing.T) {
 }
 
 func TestTestSenderOnAnInactiveChannelIsFollowedUp(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
 		e.channel.Active, e.channel.TestSenders = false, []string{"+5511999990020"}
@@ -106,7 +109,8 @@ func TestTestSenderOnAnInactiveChannelIsFollowedUp(t *testing.T) {
 }
 
 func TestDueAtNightWaitsForTheMorningAcrossDST(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		hours := []map[string]string{{"start": "09:00", "end": "18:00"}}
 		week := map[string]any{}
@@ -145,7 +149,8 @@ func TestDueAtNightWaitsForTheMorningAcrossDST(t *testing.T) {
 }
 
 func TestOutsideThe24HourWindow(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		ruleID := e.rule(map[string]any{"title": "Next day", "message": "Still interested?", "delay": "23h"})
 		conv := e.customerWrites("+5511999990030", "I'll think about it")

@@ -11,6 +11,14 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
+// The work is the Follow-Up Request job ({"id": conversation id}). It is
+// scheduled in the transaction that queues an agent message (OnAgentMessage,
+// the channel.Outbox hook), swept up by a periodic scan over the due-time
+// index as a safety net, and can be requested through the API. A customer
+// message stops every pending follow-up (OnCustomerMessage, the
+// conversation's hook): the job, when it runs, finds the customer wrote
+// last and ends.
+
 // OnAgentMessage is the channel.Outbox hook: in the transaction that queues an
 // AI or human agent message, it moves the conversation's due time to when
 // its next rule falls due and schedules the Follow-Up Request for then.
@@ -159,7 +167,7 @@ func (s *Service) recordAnswer(ctx context.Context, q *store.Queries, conv parle
 		return err
 	}
 	s.Metrics.countAnswer(string(f.Survey), answer)
-	_, err := q.AppendEvent(ctx, conv.TenantID, conv.ID, EventSurveyAnswered, SurveyAnsweredPayload{
+	err := q.AppendEvent(ctx, conv.TenantID, conv.ID, EventSurveyAnswered, SurveyAnsweredPayload{
 		FollowUpID: f.ID, RuleID: f.RuleID, Survey: f.Survey, Answer: answer, Score: score, MessageID: msg.ID,
 	})
 	return err

@@ -1,7 +1,6 @@
 package followup_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // Tests of the original design's follow-up contract, asserted on the bytes that
@@ -93,20 +93,7 @@ func (w *wired) on(ch parley.Channel) *env {
 // webhook posts a signed Cloud API webhook body to Parley.
 func (w *wired) webhook(body []byte) {
 	w.t.Helper()
-	req, err := http.NewRequest("POST", w.p.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		w.t.Fatalf("webhook = %d", res.StatusCode)
-	}
+	whatsapptest.MustPost(w.t, w.p.URL(), appSecret, body)
 }
 
 // twilioWebhook posts a signed Twilio inbound form to the Twilio channel.
@@ -226,7 +213,8 @@ func (e *env) deactivate(ruleID string) {
 }
 
 func TestSurveysReachWhatsAppAsButtonsAndAListAndTheTapIsRecorded(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		w := newWired(t, engine, nil)
 		e := w.env
 
@@ -297,7 +285,8 @@ func TestSurveysReachWhatsAppAsButtonsAndAListAndTheTapIsRecorded(t *testing.T) 
 // templates: a survey goes as text with numbered choices, and the number
 // (or the choice) typed back is the answer.
 func TestSurveysReachTwilioAsNumberedChoicesAndTheTypedAnswerIsRecorded(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		w := newWired(t, engine, nil)
 		e := w.on(w.twCh)
 
@@ -343,7 +332,8 @@ func TestSurveysReachTwilioAsNumberedChoicesAndTheTypedAnswerIsRecorded(t *testi
 // Seed 000: follow-ups only for tenants with the APPOINTMENTS module, and
 // only for customers with no appointment on record (past ones too).
 func TestSeedBusinessRulesModuleAndAnyAppointment(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		w := newWired(t, engine, nil)
 		e := w.env
 		ctx := context.Background()
@@ -390,7 +380,8 @@ func TestSeedBusinessRulesModuleAndAnyAppointment(t *testing.T) {
 // Seed 000's payload is a Zod object: unknown keys are stripped, not
 // refused. The conversation id is read in the forms the API issues it.
 func TestRequestPayloadAcceptsExtraKeysAndTheAPIsIDForms(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		w := newWired(t, engine, nil)
 		e := w.env
 		e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
@@ -434,7 +425,8 @@ func TestRequestPayloadAcceptsExtraKeysAndTheAPIsIDForms(t *testing.T) {
 // Seed 000: "AI chatbot generates follow-up message" — by default, with a
 // model configured, from the rule's message, the customer and the history.
 func TestTheAIWritesTheFollowUpUnlessTheRuleSendsItAsWritten(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		const written = "Hi Ana! Did the blue sneakers fit well? 👟"
 		w := newWired(t, engine, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: written} })
 		e := w.env

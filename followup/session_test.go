@@ -6,10 +6,12 @@ import (
 
 	"github.com/parleyhq/parley/followup"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 func TestOncePerSessionWithASilentCustomer(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		ruleID := e.rule(map[string]any{"title": "Nudge", "message": "Still there?", "delay": "30m"})
 		conv := e.customerWrites("+5511999990003", "How much is shipping?")
@@ -39,7 +41,8 @@ func TestOncePerSessionWithASilentCustomer(t *testing.T) {
 }
 
 func TestTwoRulesWithDifferentDelaysOnlyTheFirstFires(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		early := e.rule(map[string]any{"title": "Early", "message": "Any questions?", "delay": "30m"})
 		late := e.rule(map[string]any{"title": "Late", "message": "Still interested?", "delay": "2h"})

@@ -8,13 +8,15 @@ import (
 
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // A rule with no template of its own sends the tenant's follow-up
 // template outside the 24-hour window: the tenant's name, language and
 // parameters reach the Graph API.
 func TestFollowUpOutsideTheWindowSendsTheTenantsTemplate(t *testing.T) {
-	eachEngine(t, func(t *testing.T, engine store.Engine) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e, graph := newGraphEnv(t, engine)
 		if r := e.p.Do("PUT", "/api/template-mappings/follow_up/whatsapp", e.key, map[string]any{
 			"template_name": "acme_checkin", "language": "pt_BR", "parameters": []string{"message"}}); r.Status != 200 {

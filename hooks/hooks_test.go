@@ -77,6 +77,7 @@ type deliveries struct {
 }
 
 func TestWebhookDeliveredSignedRetriedAndVisible(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(start)
@@ -163,6 +164,7 @@ func TestWebhookDeliveredSignedRetriedAndVisible(t *testing.T) {
 }
 
 func TestWebhookThatKeepsFailingIsSwitchedOffWithTheReason(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(start)
@@ -231,7 +233,7 @@ func customerWrites(t *testing.T, p *apptest.Parley, tenant parley.Tenant, phone
 func ticketEvent(t *testing.T, p *apptest.Parley, conv parley.Conversation) {
 	t.Helper()
 	err := p.Store.InTx(context.Background(), func(q *store.Queries) error {
-		_, err := q.AppendEvent(context.Background(), conv.TenantID, conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t1"})
+		err := q.AppendEvent(context.Background(), conv.TenantID, conv.ID, event.TicketOpened, event.TicketPayload{TicketID: "t1"})
 		return err
 	})
 	if err != nil {
@@ -243,6 +245,7 @@ func ticketEvent(t *testing.T, p *apptest.Parley, conv parley.Conversation) {
 // private address) is never connected to: the attempt fails saying what
 // was refused, and the receiver hears nothing.
 func TestWebhookToAPrivateAddressIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(start)
@@ -270,6 +273,7 @@ func TestWebhookToAPrivateAddressIsRefused(t *testing.T) {
 // An endpoint that refuses one kind of event but takes the others keeps its
 // subscription: the refused delivery fails after a day, the rest go on.
 func TestWebhookRefusingOneEventKeepsTheSubscription(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			clk := clock.NewFake(start)

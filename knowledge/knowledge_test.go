@@ -25,6 +25,7 @@ func seed(t *testing.T, s *store.Store, tenantID string, docs ...parley.Document
 }
 
 func TestRetrieveRanksCoversAndIsScopedOnBothEngines(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		acme, _ := s.CreateTenant(ctx, parley.Tenant{Name: "Acme"})
@@ -87,6 +88,7 @@ func TestRetrieveRanksCoversAndIsScopedOnBothEngines(t *testing.T) {
 }
 
 func TestIndexFollowsDocumentWritesOnBothEngines(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn, _ := s.CreateTenant(ctx, parley.Tenant{Name: "Acme"})

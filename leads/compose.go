@@ -9,7 +9,7 @@ import (
 
 // compose is the offline composer: with no LLM configured, it writes each
 // channel's follow-up from the lead's data and the interactions alone, by
-// fixed rules (README, "Lead follow-up", "Without an LLM"):
+// fixed rules (README, "Lead sequences", "Without an LLM"):
 //
 //   - greeting: the lead's first name ("Hi Jane,"), or "Hello," without one;
 //   - topic: the products of interest, else the first pain point, else the site;
@@ -24,7 +24,7 @@ import (
 // put a placeholder-looking token into the text; sentences end with one
 // mark ("Acme Inc." ends one as it is). The same input always gives the
 // same output.
-func compose(b brief) map[string]parley.FollowUpContent {
+func compose(b brief) map[string]parley.LeadContent {
 	l := b.Lead
 	first := firstName(l.Name)
 	company := clean(l.Company)
@@ -109,7 +109,7 @@ func compose(b brief) map[string]parley.FollowUpContent {
 	}
 	whatsapp += " " + cta + " - " + signer
 
-	out := map[string]parley.FollowUpContent{
+	out := map[string]parley.LeadContent{
 		parley.LeadChannelEmail: {
 			Title: "Following up on " + topic + forCompany, Message: email, Strategy: "Email: " + strategy,
 		},
@@ -127,7 +127,7 @@ func compose(b brief) map[string]parley.FollowUpContent {
 			Strategy: "Web banner: " + strategy,
 		},
 	}
-	chosen := make(map[string]parley.FollowUpContent, len(b.Channels))
+	chosen := make(map[string]parley.LeadContent, len(b.Channels))
 	for _, ch := range b.Channels {
 		chosen[ch] = out[ch]
 	}

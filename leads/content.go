@@ -55,7 +55,7 @@ func Placeholders(s string) []string {
 
 // problems lists what makes generated content unfit to send: a channel
 // missing or empty, a placeholder, a WhatsApp text over the limit.
-func problems(content map[string]parley.FollowUpContent, channels []string) []string {
+func problems(content map[string]parley.LeadContent, channels []string) []string {
 	var out []string
 	for _, ch := range channels {
 		c, ok := content[ch]
@@ -96,8 +96,8 @@ func fatal(probs []string) bool {
 // tidy makes accepted content ready to send: trimmed, the e-mail subject
 // on one line, the WhatsApp text within its limit, and only the asked
 // channels kept.
-func tidy(content map[string]parley.FollowUpContent, channels []string) map[string]parley.FollowUpContent {
-	out := make(map[string]parley.FollowUpContent, len(channels))
+func tidy(content map[string]parley.LeadContent, channels []string) map[string]parley.LeadContent {
+	out := make(map[string]parley.LeadContent, len(channels))
 	for _, ch := range channels {
 		c := content[ch]
 		c.Title = strings.Join(strings.Fields(c.Title), " ")

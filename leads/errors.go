@@ -1,9 +1,10 @@
-// Package leads writes and delivers follow-ups for sales leads: the
-// `POST /api/agents/sales/leadFollowUp` call (a Sales/CRM Specialist
-// persona writes strategy and content per channel, a Copywriter persona
-// refines it), the deterministic composer used when no LLM is configured,
-// and the sequences that send the result over e-mail, WhatsApp, in-app
-// notifications and web banners until the lead replies.
+// Package leads writes and delivers lead sequences (the original product's
+// "lead follow-up"; not conversation follow-ups, package followup): the
+// `POST /api/agents/sales/leadFollowUp` call, where a sales persona writes
+// per-channel content and a copywriter persona refines it (or a
+// deterministic composer without an LLM), and the sequences that send it
+// over e-mail, WhatsApp, in-app notifications and web banners until the
+// lead replies.
 package leads
 
 import (
@@ -12,7 +13,7 @@ import (
 )
 
 // The follow-up call's error codes. The first ten are the ones the
-// original API defined (README, "Lead follow-up", lists them all); the
+// original API defined (README, "Lead sequences", lists them all); the
 // *_NOT_FOUND codes name lookups that failed.
 const (
 	CodeInvalidRequest       = "INVALID_REQUEST"

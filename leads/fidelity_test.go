@@ -33,6 +33,7 @@ func report(t *testing.T, out envelope, ch string) (written, deliverable bool, t
 // digits). The WhatsApp content is still written, as the seed says for a
 // lead with a phone number, and the answer says why it cannot be sent.
 func TestSeedPhoneNumberIsNotDropped(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		res, out := e.followUp(e.key, e.body(map[string]any{"phone_number": "+1234567890"}))
@@ -62,6 +63,7 @@ func TestSeedPhoneNumberIsNotDropped(t *testing.T) {
 // site's template to that number, at the interval "every 2-3 days" was
 // read as.
 func TestNationalNumberReadInSiteCountry(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{graph: true})
 		start := e.clk.Now()
@@ -102,6 +104,7 @@ func TestNationalNumberReadInSiteCountry(t *testing.T) {
 // error; the text reaches the writers and the answer says which spacing a
 // sequence uses.
 func TestFreeTextIntervalIsKept(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		res, out := e.followUp(e.key, e.body(map[string]any{"followUpInterval": "whenever suits her", "schedule": true, "visitorId": e.visitor}))
@@ -130,6 +133,7 @@ func TestFreeTextIntervalIsKept(t *testing.T) {
 // e-mail address gets a sequence of the e-mail alone, and the answer says
 // why WhatsApp is not in it.
 func TestUndeliverableSequenceRefused(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{graph: true})
 		site := e.create("/api/sites", map[string]any{"name": "WhatsApp only", "whatsapp_channel_id": e.channel})["id"].(string)
@@ -208,6 +212,7 @@ func TestUndeliverableSequenceRefused(t *testing.T) {
 // points and a summary ending in their own punctuation never give "..",
 // "?." or ".?" in the composed text.
 func TestOfflineComposerPunctuation(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		for _, extra := range []map[string]any{

@@ -156,8 +156,8 @@ func (e *env) followUp(key string, body any) (apptest.Response, envelope) {
 type envelope struct {
 	Success bool `json:"success"`
 	Data    *struct {
-		Messages   map[string]parley.FollowUpContent `json:"messages"`
-		Lead       map[string]any                    `json:"lead"`
+		Messages   map[string]parley.LeadContent `json:"messages"`
+		Lead       map[string]any                `json:"lead"`
 		CommandIDs struct {
 			Sales      string  `json:"sales"`
 			Copywriter *string `json:"copywriter"`

@@ -81,7 +81,7 @@ func (s *Service) FollowUpHandler(auth Authenticator) http.Handler {
 		if err != nil {
 			e := asError(err)
 			if e.Code == CodeSystemError {
-				s.Log.ErrorContext(ctx, "lead follow-up failed", "tenant_id", tenant.ID, "lead_id", req.LeadID, "err", err)
+				s.Log.ErrorContext(ctx, "lead sequence failed", "tenant_id", tenant.ID, "lead_id", req.LeadID, "err", err)
 			}
 			writeEnvelope(w, e)
 			return
@@ -136,7 +136,7 @@ func Document(api huma.API) {
 		Method:      http.MethodPost,
 		Path:        FollowUpPath,
 		Summary:     "Write a personalized follow-up for a lead (sales specialist, then copywriter)",
-		Description: "Answers {\"success\": true, \"data\": {\"messages\", \"lead\", \"command_ids\", \"channels\", \"follow_up_schedule\", \"sequence\"}} or {\"success\": false, \"error\": {\"code\", \"message\"}}. See README, Lead follow-up, for codes and statuses.",
+		Description: "Answers {\"success\": true, \"data\": {\"messages\", \"lead\", \"command_ids\", \"channels\", \"follow_up_schedule\", \"sequence\"}} or {\"success\": false, \"error\": {\"code\", \"message\"}}. See README, Lead sequences, for codes and statuses.",
 		Tags:        []string{"Leads"},
 		Security:    []map[string][]string{{"bearer": {}}},
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{

@@ -12,6 +12,7 @@ import (
 // TestTenantIsolation: another tenant's key finds none of this tenant's
 // sales objects on any id route, and changes nothing.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{copywriter: true})
 		res, out := e.followUp(e.key, e.body(map[string]any{"schedule": true, "visitorId": e.visitor}))
@@ -81,6 +82,7 @@ func TestTenantIsolation(t *testing.T) {
 // TestSiteSecretsAndOpenAPI: the SMTP password is never shown, and the
 // follow-up call is in the OpenAPI document with its security.
 func TestSiteSecretsAndOpenAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.SQLite, envOpts{})
 	raw := string(e.p.Do("GET", "/api/sites/"+e.siteID, e.key, nil).Body)
 	if strings.Contains(raw, e.smtp.Password) || !strings.Contains(raw, `"email_password_set":true`) {

@@ -25,6 +25,7 @@ import (
 // A site's SMTP server on an address of the operator's own network is not
 // dialed: the step fails and says what was refused (issue 15).
 func TestSMTPServerOnLoopbackIsRefused(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{guarded: true})
 		if res, _ := e.followUp(e.key, e.body(map[string]any{"schedule": true})); res.Status != 200 {
@@ -43,6 +44,7 @@ func TestSMTPServerOnLoopbackIsRefused(t *testing.T) {
 // What a tenant's SMTP server answers stays in Parley's log: neither the
 // job's last_error nor the step's detail repeat it (issue 15).
 func TestSMTPServerRepliesStayServerSide(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		// A server that answers the connection with a banner: a failure worth retrying.
@@ -146,6 +148,7 @@ func rawSMTP(t *testing.T, serve func(c net.Conn, r *bufio.Reader)) string {
 // Implicit TLS (port 465 style) goes through the guarded dialer too, and
 // the login still works over it.
 func TestSMTPImplicitTLSThroughTheGuard(t *testing.T) {
+	t.Parallel()
 	ts := httptest.NewTLSServer(nil) // for its certificate, valid for 127.0.0.1
 	cert, roots := ts.TLS.Certificates[0], x509.NewCertPool()
 	roots.AddCert(ts.Certificate())

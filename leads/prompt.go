@@ -75,10 +75,10 @@ func contentSchema(name string, channels []string, withStrategy bool) *llm.Schem
 
 // phaseOutput is what a phase answers.
 type phaseOutput struct {
-	Messages map[string]parley.FollowUpContent `json:"messages"`
+	Messages map[string]parley.LeadContent `json:"messages"`
 }
 
-func systemPrompt(role string, persona *parley.SiteAgent, language string) string {
+func systemPrompt(role string, persona *parley.LeadPersona, language string) string {
 	var b strings.Builder
 	b.WriteString(role)
 	if persona != nil {
@@ -97,9 +97,9 @@ func systemPrompt(role string, persona *parley.SiteAgent, language string) strin
 // generate runs one phase on the model: a first answer and, when it is
 // unfit to send, one regeneration that is shown what was wrong. It returns
 // the last answer, its problems (none when usable) and the requests made.
-func generate(ctx context.Context, c *llm.Client, req llm.Request) (map[string]parley.FollowUpContent, []string, int, error) {
+func generate(ctx context.Context, c *llm.Client, req llm.Request) (map[string]parley.LeadContent, []string, int, error) {
 	channels := schemaChannels(req.Schema)
-	var out map[string]parley.FollowUpContent
+	var out map[string]parley.LeadContent
 	var probs []string
 	attempts := 0
 	for try := 0; try < 2; try++ {

@@ -15,6 +15,7 @@ const (
 )
 
 func TestParseRequestOrderAndCodes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, body, code, contains string
 	}{
@@ -54,6 +55,7 @@ func TestParseRequestOrderAndCodes(t *testing.T) {
 }
 
 func TestParseRequestBothSpellings(t *testing.T) {
+	t.Parallel()
 	const userID, agentID, visitorID = "0190f5a4-8a39-7b1c-9d2e-3f4a5b6c7d80", "0190f5a4-8a39-7b1c-9d2e-3f4a5b6c7d81", "0190f5a4-8a39-7b1c-9d2e-3f4a5b6c7d82"
 	camel := `{"siteId":"` + siteID + `","leadId":"` + leadID + `","userId":"` + userID + `","agentId":"` + agentID + `","visitorId":"` + visitorID + `",
 		"followUpType":"call","leadStage":"qualified","followUpInterval":"1 week","productInterest":["analytics"],
@@ -88,6 +90,7 @@ func TestParseRequestBothSpellings(t *testing.T) {
 }
 
 func TestParseInterval(t *testing.T) {
+	t.Parallel()
 	day := 24 * time.Hour
 	good := map[string]time.Duration{
 		"3 days": 3 * day, "1 week": 7 * day, "every 2 weeks": 14 * day, "a fortnight": 14 * day, "three days": 3 * day,
@@ -112,6 +115,7 @@ func TestParseInterval(t *testing.T) {
 // TestReadSchedule: free text is never refused; the schedule says what a
 // sequence uses and why.
 func TestReadSchedule(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, interval, note string }{
 		{"", "3 days", "no followUpInterval"},
 		{"3 days", "3 days", ""},
@@ -135,6 +139,7 @@ func TestReadSchedule(t *testing.T) {
 }
 
 func TestPlaceholders(t *testing.T) {
+	t.Parallel()
 	found := []string{
 		"Hi {{first_name}},", "Hi {name}!", "Dear [Name],", "Best, [Your Name]", "at <company>", "Hello %FIRST_NAME%",
 		"Cheers ${rep}", "Hi __NAME__", "[insert date]", "Insert name here please", "<p>Hello</p>",
@@ -156,6 +161,7 @@ func TestPlaceholders(t *testing.T) {
 }
 
 func TestComposeIsDeterministicAndReady(t *testing.T) {
+	t.Parallel()
 	b := brief{
 		Lead: LeadView{Name: "Jane Smith", Company: "Acme Inc.", Position: "Marketing Director", Email: "jane@acme.com",
 			PainPoints: []string{"time-consuming content creation", "measuring ROI"}, BudgetRange: "$5000-$10000", LeadStage: "qualified",
@@ -199,8 +205,9 @@ func TestComposeIsDeterministicAndReady(t *testing.T) {
 }
 
 func TestTidyCutsWhatsAppAtLimit(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("word ", 1000) // 5000 characters
-	got := tidy(map[string]parley.FollowUpContent{"whatsapp": {Title: "t", Message: long}}, []string{"whatsapp"})["whatsapp"].Message
+	got := tidy(map[string]parley.LeadContent{"whatsapp": {Title: "t", Message: long}}, []string{"whatsapp"})["whatsapp"].Message
 	if n := len([]rune(got)); n > WhatsAppMaxText || n < WhatsAppMaxText*3/4 {
 		t.Fatalf("cut to %d characters", n)
 	}

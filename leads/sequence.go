@@ -153,7 +153,7 @@ func undeliverable(reports []ChannelReport) string {
 // the sequence_scheduled event; with none deliverable nothing is stored.
 // An active sequence of the lead is cancelled as replaced.
 func (s *Service) startSequence(ctx context.Context, q *store.Queries, tenantID string, site parley.Site, leadID, commandID string,
-	b brief, messages map[string]parley.FollowUpContent, notWritten map[string]string, sch Schedule) (parley.Sequence, []ChannelReport, error) {
+	b brief, messages map[string]parley.LeadContent, notWritten map[string]string, sch Schedule) (parley.Sequence, []ChannelReport, error) {
 	d := sch.duration()
 	written := make([]string, 0, len(messages))
 	for ch := range messages {
@@ -168,7 +168,7 @@ func (s *Service) startSequence(ctx context.Context, q *store.Queries, tenantID 
 	}
 	now := s.Clock.Now()
 	seq := parley.Sequence{TenantID: tenantID, LeadID: leadID, SiteID: site.ID, VisitorID: b.VisitorID, CommandID: commandID,
-		Interval: sch.Interval, IntervalS: sch.IntervalS, Messages: map[string]parley.FollowUpContent{}, StartedAt: now}
+		Interval: sch.Interval, IntervalS: sch.IntervalS, Messages: map[string]parley.LeadContent{}, StartedAt: now}
 	var skipped []map[string]any
 	for _, r := range reports {
 		if !r.Deliverable {
@@ -229,14 +229,14 @@ func (s *Service) StartSequence(ctx context.Context, tenantID, leadID, interval,
 	if err != nil {
 		return parley.Sequence{}, err
 	}
-	var cmd parley.Command
+	var cmd parley.LeadCommand
 	if commandID != "" {
 		cmd, err = s.Store.GetCommand(ctx, tenantID, commandID)
-		if err == nil && (cmd.LeadID != lead.ID || cmd.Status != parley.CommandCompleted) {
+		if err == nil && (cmd.LeadID != lead.ID || cmd.Status != parley.LeadCommandCompleted) {
 			err = parley.FieldError("command_id", "must name a completed follow-up command of this lead")
 		}
 	} else {
-		cmd, err = s.Store.LatestFollowUp(ctx, tenantID, leadID)
+		cmd, err = s.Store.LatestLeadCommand(ctx, tenantID, leadID)
 		if parley.ErrorCode(err) == parley.CodeNotFound {
 			err = parley.Errorf(parley.CodeConflict, "the lead has no follow-up yet: call POST /api/agents/sales/leadFollowUp first")
 		}
@@ -281,9 +281,9 @@ func (s *Service) StartSequence(ctx context.Context, tenantID, leadID, interval,
 	return seq, err
 }
 
-func messagesFrom(output map[string]any) (map[string]parley.FollowUpContent, error) {
+func messagesFrom(output map[string]any) (map[string]parley.LeadContent, error) {
 	var out struct {
-		Messages map[string]parley.FollowUpContent `json:"messages"`
+		Messages map[string]parley.LeadContent `json:"messages"`
 	}
 	if err := remarshal(output, &out); err != nil || len(out.Messages) == 0 {
 		return nil, parley.Errorf(parley.CodeConflict, "the follow-up has no messages to deliver")

@@ -26,6 +26,7 @@ const day = 24 * time.Hour
 // window is closed), the notification is listed for the visitor and the
 // banner is served to the site.
 func TestScheduledSequenceDelivers(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		start := e.clk.Now()
@@ -114,7 +115,7 @@ func TestScheduledSequenceDelivers(t *testing.T) {
 			t.Fatalf("sequence = %s", done.Status)
 		}
 		ev := e.events()
-		want := []string{leads.EventFollowUpGenerated, leads.EventSequenceScheduled, leads.EventStepSent, leads.EventStepSent,
+		want := []string{leads.EventContentWritten, leads.EventSequenceScheduled, leads.EventStepSent, leads.EventStepSent,
 			leads.EventStepSent, leads.EventStepSent, leads.EventSequenceCompleted}
 		if strings.Join(ev, ",") != strings.Join(want, ",") {
 			t.Fatalf("events = %v", ev)
@@ -125,6 +126,7 @@ func TestScheduledSequenceDelivers(t *testing.T) {
 // TestSequenceStopsOnReply: the lead writes on WhatsApp after the e-mail;
 // the next step finds the reply at its run time and stops the sequence.
 func TestSequenceStopsOnReply(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		res, _ := e.followUp(e.key, e.body(map[string]any{"schedule": true, "visitorId": e.visitor}))
@@ -159,6 +161,7 @@ func TestSequenceStopsOnReply(t *testing.T) {
 // follow-up, replaces it, records a reply, cancels, and checks the
 // window: a lead who wrote recently gets free text, not the template.
 func TestSequenceThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		path := "/api/leads/" + e.leadID + "/sequence"

@@ -15,7 +15,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// StepArgs is the job that delivers one step of a lead follow-up sequence.
+// StepArgs is the job that delivers one step of a lead sequence.
 type StepArgs struct {
 	TenantID   string `json:"tenant_id"`
 	SequenceID string `json:"sequence_id"`
@@ -114,7 +114,7 @@ func (w *StepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 
 // email sends the step's e-mail. Refusals and exhausted retries mark the
 // step failed; other errors make River retry.
-func (w *StepWorker) email(ctx context.Context, job *river.Job[StepArgs], seq parley.Sequence, step parley.SequenceStep, site parley.Site, c parley.FollowUpContent) error {
+func (w *StepWorker) email(ctx context.Context, job *river.Job[StepArgs], seq parley.Sequence, step parley.SequenceStep, site parley.Site, c parley.LeadContent) error {
 	s := w.S
 	if site.Email == nil || seq.Email == "" {
 		return s.record(ctx, seq, step, parley.StepSkipped, "no e-mail sender or address any more", nil)
@@ -139,7 +139,7 @@ func (w *StepWorker) email(ctx context.Context, job *river.Job[StepArgs], seq pa
 // 24-hour window, the site's template outside it. Scheduling leaves out a
 // step that has neither; one whose site lost its template since is
 // skipped, and the skip is logged on the lead.
-func (s *Service) whatsapp(ctx context.Context, seq parley.Sequence, step parley.SequenceStep, site parley.Site, c parley.FollowUpContent) error {
+func (s *Service) whatsapp(ctx context.Context, seq parley.Sequence, step parley.SequenceStep, site parley.Site, c parley.LeadContent) error {
 	if site.WhatsAppChannelID == "" || seq.Phone == "" {
 		return s.record(ctx, seq, step, parley.StepSkipped, "no WhatsApp channel or number any more", nil)
 	}
@@ -210,7 +210,7 @@ func templateParam(s string) string {
 }
 
 // visitorMessage stores the step's in-app notification or web banner.
-func (s *Service) visitorMessage(ctx context.Context, seq parley.Sequence, step parley.SequenceStep, c parley.FollowUpContent) error {
+func (s *Service) visitorMessage(ctx context.Context, seq parley.Sequence, step parley.SequenceStep, c parley.LeadContent) error {
 	if seq.VisitorID == "" {
 		return s.record(ctx, seq, step, parley.StepSkipped, "no visitor to show it to", nil)
 	}

@@ -12,6 +12,7 @@ import (
 // A site without a template of its own sends the tenant's lead template:
 // the tenant's name, language and parameter order reach the Graph API.
 func TestLeadStepSendsTheTenantsTemplate(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{graph: true})
 		ctx := context.Background()

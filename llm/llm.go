@@ -3,19 +3,9 @@
 // through the official Go SDK.
 //
 // Callers speak a small request model of their own (Request, Message, Tool,
-// Schema) so that nothing outside this package imports the SDK. Complete sends
-// one request and retries what is worth retrying; CompleteJSON also asks for
-// strict JSON-schema output and decodes and validates it into a Go type.
-//
-// Retries are this package's own loop, not the SDK's (which is switched off
-// with option.WithMaxRetries(0)): the SDK waits on real timers that tests
-// cannot skip, counts only transport faults, and has no notion of an answer
-// that arrived fine but is unusable. One loop here counts every kind of fault
-// against one bounded budget, Config.MaxAttempts.
-//
-// Which tools a conversation is offered is the caller's decision (a customer
-// conversation gets none of the staff tools); this package sends exactly the
-// tools it is given and rejects calls to any other.
+// Schema), so nothing outside this package imports the SDK; Complete and
+// CompleteJSON (strict JSON-schema output, decoded and validated) retry
+// what is worth retrying (retry.go).
 package llm
 
 import (

@@ -18,6 +18,15 @@ import (
 	"github.com/parleyhq/parley"
 )
 
+// Retries are this package's own loop, not the SDK's (switched off with
+// option.WithMaxRetries(0)): the SDK waits on real timers that tests cannot
+// skip, counts only transport faults, and has no notion of an answer that
+// arrived fine but is unusable. This loop counts every kind of fault
+// against one bounded budget, Config.MaxAttempts.
+//
+// Which tools a conversation is offered is the caller's decision; the
+// client sends exactly the tools it is given and rejects calls to others.
+
 // retry makes up to MaxAttempts requests until one gives an answer that
 // passes check. Transient faults wait (Retry-After, else Backoff); unusable
 // output is retried at once; permanent faults end the call.

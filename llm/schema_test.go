@@ -24,7 +24,7 @@ type classification struct {
 	Confidence float64 `json:"confidence"`
 }
 
-// leadContent is a nested structured output, like the lead follow-up's.
+// leadContent is a nested structured output, like the lead sequence's.
 type leadContent struct {
 	Strategy string           `json:"strategy"`
 	Messages []channelMessage `json:"messages"`

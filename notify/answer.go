@@ -60,7 +60,7 @@ func (s *Service) answer(ctx context.Context, n parley.Notification, answer map[
 			}
 		}
 		if n.ConversationID != "" {
-			if _, err := q.AppendEvent(ctx, n.TenantID, n.ConversationID, EventAnswered, AnsweredPayload{
+			if err := q.AppendEvent(ctx, n.TenantID, n.ConversationID, EventAnswered, AnsweredPayload{
 				NotificationID: n.ID, Ref: n.Ref, AnsweredBy: by, Answer: n.Answers}); err != nil {
 				return err
 			}
@@ -310,7 +310,7 @@ func (s *Service) deliver(ctx context.Context, q *store.Queries, spec Spec, n pa
 	if conv.Status != parley.ConversationOpen {
 		ev.ConversationClosed = true
 	}
-	_, err = q.AppendEvent(ctx, n.TenantID, conv.ID, EventDelivered, ev)
+	err = q.AppendEvent(ctx, n.TenantID, conv.ID, EventDelivered, ev)
 	return d, err
 }
 
@@ -336,7 +336,7 @@ func (s *Service) skipAnswer(ctx context.Context, q *store.Queries, n parley.Not
 	} else if !ok {
 		return d, errDelivered
 	}
-	_, err := q.AppendEvent(ctx, n.TenantID, conv.ID, campaign.EventTemplateSkipped, campaign.SkipEvent(skip, n.ID))
+	err := q.AppendEvent(ctx, n.TenantID, conv.ID, campaign.EventTemplateSkipped, campaign.SkipEvent(skip, n.ID))
 	return d, err
 }
 
@@ -496,7 +496,7 @@ func (s *Service) CreateAnswered(ctx context.Context, tenantID, conversationID s
 				return err
 			}
 		}
-		if _, err := q.AppendEvent(ctx, tenantID, conv.ID, EventAnswered, AnsweredPayload{
+		if err := q.AppendEvent(ctx, tenantID, conv.ID, EventAnswered, AnsweredPayload{
 			NotificationID: n.ID, Ref: n.Ref, AnsweredBy: by, Answer: n.Answers, CreatedAnswered: true}); err != nil {
 			return err
 		}

@@ -69,6 +69,7 @@ func TestConcurrentAnswersOneWins(t *testing.T) {
 
 // Bad answers are refused with a machine-readable code and change nothing.
 func TestBadAnswersAreRefused(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		conv := e.customerConv("+5511999990008", ago(time.Hour))
 		q := e.raise(conv.ID, parley.NotificationQuestion, map[string]string{"question": "Do you deliver on Sundays?"})
@@ -155,6 +156,7 @@ func TestBadAnswersAreRefused(t *testing.T) {
 // Long and non-Latin answers are kept exactly; the template parameter is
 // cut to what WhatsApp takes, a free-form reply is sent whole.
 func TestLongAndNonLatinAnswers(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		long := strings.Repeat("配送は五日です。", 500) // 4000 characters
@@ -200,6 +202,7 @@ func TestLongAndNonLatinAnswers(t *testing.T) {
 // Without an LLM: support requests go to the admins and answers go as the
 // staff wrote them, inside the window as plain text.
 func TestOfflineModeSendsTheStaffTextAsWritten(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{offline: true}, func(t *testing.T, e *env) {
 		e.classificationDocs()
 		e.staff("Rui", "+5511911110002", "returns")

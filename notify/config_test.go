@@ -10,6 +10,7 @@ import (
 )
 
 func TestEveryTypeIsConfigured(t *testing.T) {
+	t.Parallel()
 	want := map[parley.NotificationType][2][]string{
 		parley.NotificationQuestion: {{"question"}, {"answer"}},
 		parley.NotificationSupport:  {{"support_request_reason"}, {"agent_response_to_customer", "resolution_notes"}},

@@ -81,6 +81,7 @@ func csrf(t *testing.T, page string) string {
 // The Notifications page lists open requests, answers them through a form
 // built from the answer schema (CSRF-protected), and keeps the history.
 func TestDashboardNotificationsPage(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		conv := e.customerConv("+5511999990030", ago(30*time.Hour))

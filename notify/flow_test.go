@@ -24,6 +24,7 @@ import (
 // the answer from the AI agent; the next customer is served from the
 // knowledge base.
 func TestQuestionFlowEndToEnd(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		admin := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
@@ -154,6 +155,7 @@ type notifyAnswerable struct {
 // writes a free-form reply; just outside (or never wrote), the answer
 // template with the localized fragment.
 func TestAnswerJustInsideAndJustOutsideTheWindow(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		ago      *time.Duration

@@ -1,11 +1,9 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -14,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
@@ -24,7 +19,6 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/notify"
-	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
 
@@ -60,7 +54,6 @@ type options struct {
 }
 
 func eachEngine(t *testing.T, o options, fn func(t *testing.T, e *env)) {
-	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
@@ -101,15 +94,7 @@ func start(t *testing.T, o options) *env {
 			c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = e.llm.URL, "sk-test", "test-model"
 		}
 	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, line := range strings.Split(e.Logs.String(), "\n") {
-				if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
-					t.Log(line)
-				}
-			}
-		}
-	})
+	e.ShowLogsOnFailure(t)
 	e.tenant, e.key = e.Tenant("Acme")
 	wa, err := e.Store.CreateChannel(context.Background(), parley.Channel{TenantID: e.tenant.ID, Type: parley.ChannelWhatsApp, Name: "wa",
 		PhoneNumberID: pnID, AccessToken: graphToken, Active: true, Settings: map[string]string{parley.SettingCheck: parley.CheckOK}})
@@ -220,19 +205,11 @@ func (e *env) document(category, title, body string) parley.Document {
 // customer last wrote `ago` before now (nil: never).
 func (e *env) customerConv(phone string, ago *time.Duration) parley.Conversation {
 	e.t.Helper()
-	c := parley.Conversation{TenantID: e.tenant.ID, Kind: parley.KindCustomer, ContactPhone: phone, ChannelID: e.wa.ID, Language: "en"}
-	if ago != nil {
-		at := e.clk.Now().Add(-*ago)
-		c.LastCustomerMessageAt = &at
-	}
-	conv, err := e.Store.CreateConversation(context.Background(), c)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return conv
+	return e.Conversation(parley.Conversation{TenantID: e.tenant.ID, Kind: parley.KindCustomer, ContactPhone: phone, ChannelID: e.wa.ID,
+		Language: "en"}, e.clk.Now(), ago)
 }
 
-func ago(d time.Duration) *time.Duration { return &d }
+func ago(d time.Duration) *time.Duration { return apptest.Ago(d) }
 
 // raise asks for a notification through the API and waits for the
 // request job to store it.
@@ -279,14 +256,7 @@ func (e *env) answer(id string, body any) apptest.Response {
 }
 
 // settle waits until no job is left to run.
-func (e *env) settle() {
-	e.t.Helper()
-	apptest.Eventually(e.t, "jobs to finish", func() bool {
-		res, err := e.Jobs.JobList(context.Background(), river.NewJobListParams().
-			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStatePending))
-		return err == nil && len(res.Jobs) == 0
-	})
-}
+func (e *env) settle() { e.t.Helper(); e.Settle() }
 
 // sentTo waits until the fake Graph API has n messages to phone (E.164)
 // and returns them in order.
@@ -305,22 +275,12 @@ func (e *env) sentTo(phone string, n int) []whatsapptest.SentMessage {
 }
 
 func (e *env) sent(phone string) []whatsapptest.SentMessage {
-	var out []whatsapptest.SentMessage
-	for _, m := range e.graph.Sent() {
-		if "+"+strings.TrimPrefix(m.To, "+") == phone {
-			out = append(out, m)
-		}
-	}
-	return out
+	return e.graph.SentTo(phone)
 }
 
 func (e *env) messages(convID string) []parley.Message {
 	e.t.Helper()
-	ms, _, err := e.Store.ListMessages(context.Background(), e.tenant.ID, convID, store.Page{Limit: 200})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return ms
+	return e.Messages(e.tenant.ID, convID)
 }
 
 // staffConv is the staff member's open staff conversation.
@@ -337,18 +297,7 @@ func (e *env) staffConv(m parley.StaffMember) parley.Conversation {
 func (e *env) whatsApp(phone, text string) {
 	e.t.Helper()
 	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: strings.TrimPrefix(phone, "+"), Name: "Contact", Time: e.clk.Now()}, text)
-	req, _ := http.NewRequest(http.MethodPost, e.URL()+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		e.t.Fatalf("webhook: %d %s", res.StatusCode, b)
-	}
+	whatsapptest.MustPost(e.t, e.URL(), appSecret, body)
 }
 
 func systemNotes(ms []parley.Message) []string {

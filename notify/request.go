@@ -163,7 +163,7 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 	if skip, ok := errors.AsType[*campaign.Skip](err); ok && len(staff) > 0 {
 		s.log().WarnContext(ctx, "no template for the staff request; staff are not asked on WhatsApp", "tenant_id", a.TenantID,
 			"conversation_id", conv.ID, "ref", n.Ref, "reason", skip.Code)
-		if _, err := q.AppendEvent(ctx, a.TenantID, conv.ID, campaign.EventTemplateSkipped, campaign.SkipEvent(*skip, n.ID)); err != nil {
+		if err := q.AppendEvent(ctx, a.TenantID, conv.ID, campaign.EventTemplateSkipped, campaign.SkipEvent(*skip, n.ID)); err != nil {
 			return n, err
 		}
 		staff = nil
@@ -196,7 +196,7 @@ func (s *Service) request(ctx context.Context, q *store.Queries, spec Spec, a Re
 	if err := q.SetNotificationRecipients(ctx, a.TenantID, n.ID, n.Recipients); err != nil {
 		return n, err
 	}
-	_, err = q.AppendEvent(ctx, a.TenantID, conv.ID, EventRequested, RequestedPayload{NotificationID: n.ID, Ref: n.Ref, Type: string(n.Type),
+	err = q.AppendEvent(ctx, a.TenantID, conv.ID, EventRequested, RequestedPayload{NotificationID: n.ID, Ref: n.Ref, Type: string(n.Type),
 		TargetType: n.TargetType, RequestType: n.RequestType, Recipients: len(n.Recipients), DocumentID: n.DocumentID})
 	return n, err
 }

@@ -34,6 +34,7 @@ func (e *env) classificationDocs() {
 // A support request raised by the AI agent is classified against the
 // tenant's SupportClassification documents and goes to that staff type only.
 func TestSupportRequestIsClassifiedAndRouted(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		e.classificationDocs()
 		e.classifyAs("Returns", "Damaged item")
@@ -81,6 +82,7 @@ func TestSupportRequestIsClassifiedAndRouted(t *testing.T) {
 // type that is not in them; the LLM fails. (No match at all goes to every
 // staff member: TestSupportToSeveralTypesAndToAllStaff.)
 func TestSupportFallsBackToAdmins(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		admin := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		e.staff("Sol", "+5511911110003", "sales")
@@ -129,6 +131,7 @@ func TestSupportFallsBackToAdmins(t *testing.T) {
 // are told it is closed — on WhatsApp where their window is open, in their
 // conversation (for their AI) always — and a late answer is refused.
 func TestOneOfSeveralStaffAnswersTheOthersGetClosure(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		ana := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
@@ -190,6 +193,7 @@ func TestOneOfSeveralStaffAnswersTheOthersGetClosure(t *testing.T) {
 // With no staff at all the notification still exists and waits for an
 // answer from the API or the dashboard.
 func TestNoStaffAtAll(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		conv := e.customerConv("+5511999990005", ago(48*time.Hour))
 		n := e.raise(conv.ID, parley.NotificationQuestion, map[string]string{"question": "Do you have a shop in Lisbon?"})
@@ -211,6 +215,7 @@ func TestNoStaffAtAll(t *testing.T) {
 // The conversation is deleted while the request job waits for the
 // classification: the job ends without writing anything.
 func TestConversationDeletedWhileTheJobRuns(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		admin := e.staff("Ana", "+5511911110001", parley.StaffAdmin)

@@ -14,7 +14,6 @@ import (
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/notify"
-	"github.com/parleyhq/parley/store"
 )
 
 // deliveryOf is what GET /api/notifications/{id} says of the answer's
@@ -47,20 +46,14 @@ func (e *env) waitDelivery(id string, want ...string) deliveryOf {
 	return d
 }
 
-func (e *env) events(convID string) []parley.Event {
-	e.t.Helper()
-	evs, _, err := e.Store.ListEvents(context.Background(), e.tenant.ID, convID, store.Page{Limit: 200})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return evs
-}
+func (e *env) events(convID string) []parley.Event { return e.Events(e.tenant.ID, convID) }
 
 // Issue 13.1: inside the 24-hour window a human ticket holds the
 // conversation (the AI agent stays silent there). The staff answer still
 // goes to the customer, the ticket's agent is told in the conversation,
 // the ticket stays open, and the notification says the message was sent.
 func TestStaffAnswerReachesCustomerWhileATicketHolds(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
@@ -102,6 +95,7 @@ func TestStaffAnswerReachesCustomerWhileATicketHolds(t *testing.T) {
 // Issue 13.1: the customer's conversation was closed: the answer is sent
 // anyway (the conversation stays closed) and the notification says so.
 func TestStaffAnswerReachesCustomerOfAClosedConversation(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
@@ -129,6 +123,7 @@ func TestStaffAnswerReachesCustomerOfAClosedConversation(t *testing.T) {
 // failed, with the reason, in the API and on the dashboard page; the event
 // log links the answer to the failed message.
 func TestRefusedAnswerShowsAsFailed(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		conv := e.customerConv("+5511999990103", ago(30*time.Hour))
@@ -171,6 +166,7 @@ func TestRefusedAnswerShowsAsFailed(t *testing.T) {
 
 // Issue 13.1: the conversation was deleted: skipped, with the reason.
 func TestAnswerToADeletedConversationIsSkipped(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
@@ -190,6 +186,7 @@ func TestAnswerToADeletedConversationIsSkipped(t *testing.T) {
 
 // Issue 13.11: a question has no target type: every staff member gets it.
 func TestQuestionGoesToAllStaff(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ana := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		sol := e.staff("Sol", "+5511911110002", "sales")
@@ -209,6 +206,7 @@ func TestQuestionGoesToAllStaff(t *testing.T) {
 // Issue 13.11: a support request may go to several staff types; the
 // classifier finding none sends it to all staff.
 func TestSupportToSeveralTypesAndToAllStaff(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ana := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		sol := e.staff("Sol", "+5511911110002", "sales")
@@ -250,6 +248,7 @@ func TestSupportToSeveralTypesAndToAllStaff(t *testing.T) {
 // question and the full sentence; the localization prompt is the
 // question's own and carries the customer's name and the question.
 func TestQuestionAnswerTemplateAndLocalization(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
@@ -299,6 +298,7 @@ func TestQuestionAnswerTemplateAndLocalization(t *testing.T) {
 // answered (type + conversation), delivered to the customer; and
 // GET /api/notifications takes a list of types.
 func TestCreateAnsweredAndListByTypes(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		conv := e.customerConv("+5511999990108", ago(30*time.Hour))

@@ -63,6 +63,7 @@ func (e *env) staffSideBodies(t *testing.T) [][]wireMessage {
 // user-role message that labels it as untrusted customer data: never in
 // the system prompt, never as something the assistant said.
 func TestCustomerTextReachesStaffAIOnlyAsQuotedData(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		admin := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		const customer = "+5511999990031"
@@ -135,6 +136,7 @@ func TestCustomerTextReachesStaffAIOnlyAsQuotedData(t *testing.T) {
 // sent: an answer to another's is refused to the model, logged, and
 // changes nothing.
 func TestStaffAICannotAnswerAnotherStaffMembersNotification(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		e.classificationDocs()
 		e.classifyAs("returns", "Damaged item")
@@ -187,6 +189,7 @@ func TestStaffAICannotAnswerAnotherStaffMembersNotification(t *testing.T) {
 // A question's knowledge document says who answered it, through which path
 // and for which notification: staff WhatsApp (through their AI) or the API.
 func TestAnsweredQuestionDocumentKeepsProvenance(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		admin := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		const customer = "+5511999990033"
@@ -242,6 +245,7 @@ func TestAnsweredQuestionDocumentKeepsProvenance(t *testing.T) {
 // request's text and the instruction both quoted them) reach the model
 // quoted as data too.
 func TestStoredOldStyleRequestsAreQuotedToo(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		admin := e.staff("Ana", "+5511911110001", parley.StaffAdmin)
@@ -286,6 +290,7 @@ func TestStoredOldStyleRequestsAreQuotedToo(t *testing.T) {
 
 // A question answered in the dashboard: the document names the user.
 func TestDashboardAnswerDocumentKeepsProvenance(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		e.staff("Ana", "+5511911110001", parley.StaffAdmin)
 		conv := e.customerConv("+5511999990035", ago(time.Hour))

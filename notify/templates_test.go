@@ -17,6 +17,7 @@ import (
 // them for every notification purpose: the staff request and the answer
 // outside the 24-hour window, for questions and support requests.
 func TestTenantsOwnTemplateNamesForEveryNotificationPurpose(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		own := map[campaign.Purpose]struct {
 			name   string
@@ -70,6 +71,7 @@ func TestTenantsOwnTemplateNamesForEveryNotificationPurpose(t *testing.T) {
 // A purpose with no mapping is not sent: the staff request and the answer
 // are skipped, each with its reason in the API and the event log.
 func TestMissingTemplateMappingIsSkippedWithItsReason(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, options{}, func(t *testing.T, e *env) {
 		for _, p := range []campaign.Purpose{campaign.StaffQuestionRequest, campaign.QuestionAnswer} {
 			if r := e.Do(http.MethodDelete, "/api/template-mappings/"+string(p)+"/whatsapp", e.key, nil); r.Status != http.StatusNoContent {

@@ -3,7 +3,6 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -94,12 +93,7 @@ func TestOutboundCallsTimeOut(t *testing.T) {
 
 	start := time.Now()
 	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: numberID, From: phones[0], Name: "C", ID: "wamid.HOLE1", Time: time.Now()}, question(0))
-	req, _ := http.NewRequest("POST", "http://"+addr+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
-	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
-		t.Fatalf("webhook: %v %v", res, err)
-	}
+	whatsapptest.MustPost(t, "http://"+addr, appSecret, body)
 	treq, err := twiliotest.NewWebhookRequest(context.Background(), twilioToken, "http://"+addr+"/webhooks/twilio/"+tw.ID,
 		twiliotest.InboundText(twilioSID, "+5511988887777", "+15550001111", "Bia", "hello"))
 	if err != nil {

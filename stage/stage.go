@@ -1,13 +1,7 @@
-// Package stage runs one step of the message path as a loop over batches.
-//
-// A stage's durable state lives in its rows (a status and a lease), not in a
-// job per row: each turn claims up to a batch of ready rows in one
-// statement, works them (provider and LLM calls concurrently, outside any
-// transaction) and commits their results together. A row whose process died
-// is ready again when its lease runs out, for any process. The loop runs a
-// turn when woken (a commit made new rows ready), when the last turn took a
-// full batch, and otherwise every Poll, which bounds how late an expired
-// lease is noticed.
+// Package stage runs one step of the message path as a loop over batches:
+// each turn claims ready rows under a lease, works them outside any
+// transaction and commits their results together (README, "How work
+// flows").
 package stage
 
 import (
@@ -21,7 +15,9 @@ import (
 type Turn func(ctx context.Context) (int, error)
 
 // Loop runs a Turn over and over. Wake it after a commit that made rows
-// ready; it never blocks the caller.
+// ready; it never blocks the caller. It runs a turn when woken, when the
+// last turn took a full batch, and otherwise every Poll, which bounds how
+// late an expired lease is noticed.
 type Loop struct {
 	Name  string
 	Turn  Turn

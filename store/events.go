@@ -35,19 +35,20 @@ func scanEvent(row interface{ Scan(...any) error }) (parley.Event, error) {
 // In a transaction the event is written when the transaction commits,
 // together with every other event it appended: one multi-row INSERT
 // instead of one (or, with webhooks and the event outbox, three)
-// statements per event. Reads of the log in the same transaction see it.
-func (q *Queries) AppendEvent(ctx context.Context, tenantID, conversationID, name string, payload event.Payload) (parley.Event, error) {
-	e := parley.Event{ID: newID(), TenantID: tenantID, ConversationID: conversationID, Name: name, CreatedAt: q.clock.Now()}
+// statements per event. Its id is made then too, so that the log's order
+// (by id) and the event outbox's (by sequence number) agree. Reads of the
+// log in the same transaction see it.
+func (q *Queries) AppendEvent(ctx context.Context, tenantID, conversationID, name string, payload event.Payload) error {
 	if !event.Check(name, payload) {
-		return e, fmt.Errorf("append event %s: payload %T is not one of its catalog", name, payload)
+		return fmt.Errorf("append event %s: payload %T is not one of its catalog", name, payload)
 	}
-	body := encodeJSON(payload)
-	_ = decodeJSON(body, &e.Payload)
+	pe := pendingEvent{e: parley.Event{TenantID: tenantID, ConversationID: conversationID, Name: name, CreatedAt: q.clock.Now()},
+		body: encodeJSON(payload)}
 	if q.events != nil {
-		*q.events = append(*q.events, pendingEvent{e: e, body: body})
-		return e, nil
+		*q.events = append(*q.events, pe)
+		return nil
 	}
-	return e, q.writeEvents(ctx, []pendingEvent{{e: e, body: body}})
+	return q.writeEvents(ctx, []pendingEvent{pe})
 }
 
 // pendingEvent is an event appended in a transaction, not written yet.
@@ -74,6 +75,9 @@ func (q *Queries) flushEvents(ctx context.Context) error {
 // (the event outbox) and for tenants' webhook subscriptions, a few
 // statements for all of them.
 func (q *Queries) writeEvents(ctx context.Context, evs []pendingEvent) error {
+	for i := range evs {
+		evs[i].e.ID = newID()
+	}
 	for len(evs) > 0 {
 		n := min(len(evs), eventRowsPerInsert)
 		chunk := evs[:n]

@@ -15,6 +15,7 @@ import (
 // rule decided nor any follow-up sent this session; a due time only ever
 // moves earlier.
 func TestFollowUpSilentConversationsAndDue(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")

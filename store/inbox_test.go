@@ -22,6 +22,7 @@ func newChannel(t *testing.T, s *store.Store, tenantID, phoneNumberID string) pa
 }
 
 func TestInboxStoresAProviderMessageOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")
@@ -61,6 +62,7 @@ func TestInboxStoresAProviderMessageOnce(t *testing.T) {
 // Two webhook transactions racing with the same message: exactly one
 // inserts it, the other waits and finds it there, on both engines.
 func TestInboxConcurrentDuplicatesInsertOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")
@@ -104,6 +106,7 @@ func TestInboxConcurrentDuplicatesInsertOnce(t *testing.T) {
 }
 
 func TestAdvanceMessageDeliveryNeverMovesBack(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")
@@ -151,6 +154,7 @@ func TestAdvanceMessageDeliveryNeverMovesBack(t *testing.T) {
 }
 
 func TestPruneInboxKeepsUnprocessed(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))

@@ -80,8 +80,8 @@ func (q *Queries) DeleteLead(ctx context.Context, tenantID, id string) error {
 
 const commandCols = `id, tenant_id, site_id, lead_id, agent_id, kind, status, mode, input, output, error, attempts, created_at, completed_at`
 
-func scanCommand(row interface{ Scan(...any) error }) (parley.Command, error) {
-	var c parley.Command
+func scanCommand(row interface{ Scan(...any) error }) (parley.LeadCommand, error) {
+	var c parley.LeadCommand
 	var agentID sql.NullString
 	var input, output string
 	var created int64
@@ -98,10 +98,10 @@ func scanCommand(row interface{ Scan(...any) error }) (parley.Command, error) {
 }
 
 // CreateCommand records a command as it starts.
-func (q *Queries) CreateCommand(ctx context.Context, c parley.Command) (parley.Command, error) {
+func (q *Queries) CreateCommand(ctx context.Context, c parley.LeadCommand) (parley.LeadCommand, error) {
 	c.ID, c.CreatedAt = newID(), q.clock.Now()
 	if c.Status == "" {
-		c.Status = parley.CommandRunning
+		c.Status = parley.LeadCommandRunning
 	}
 	if c.Input == nil {
 		c.Input = map[string]any{}
@@ -120,7 +120,7 @@ func (q *Queries) CreateCommand(ctx context.Context, c parley.Command) (parley.C
 
 // FinishCommand records a command's outcome: its status, output, error and
 // the attempts it took.
-func (q *Queries) FinishCommand(ctx context.Context, c parley.Command) (parley.Command, error) {
+func (q *Queries) FinishCommand(ctx context.Context, c parley.LeadCommand) (parley.LeadCommand, error) {
 	now := q.clock.Now()
 	c.CompletedAt = &now
 	if c.Output == nil {
@@ -132,24 +132,24 @@ func (q *Queries) FinishCommand(ctx context.Context, c parley.Command) (parley.C
 }
 
 // GetCommand returns one of the tenant's commands.
-func (q *Queries) GetCommand(ctx context.Context, tenantID, id string) (parley.Command, error) {
+func (q *Queries) GetCommand(ctx context.Context, tenantID, id string) (parley.LeadCommand, error) {
 	c, err := scanCommand(q.q.QueryRowContext(ctx, `SELECT `+commandCols+` FROM agent_commands WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	return c, rowErr(err, "command")
 }
 
 // ListCommands pages through the tenant's commands, of one lead when
 // leadID is set.
-func (q *Queries) ListCommands(ctx context.Context, tenantID, leadID string, p Page) ([]parley.Command, string, error) {
-	return list(ctx, q, p, scanCommand, func(c parley.Command) string { return c.ID },
+func (q *Queries) ListCommands(ctx context.Context, tenantID, leadID string, p Page) ([]parley.LeadCommand, string, error) {
+	return list(ctx, q, p, scanCommand, func(c parley.LeadCommand) string { return c.ID },
 		`SELECT `+commandCols+` FROM agent_commands WHERE tenant_id = $1 AND ($4 = '' OR lead_id = $4) AND id > $2 ORDER BY id LIMIT $3`, tenantID, leadID)
 }
 
-// LatestFollowUp returns the lead's newest completed command: the final
+// LatestLeadCommand returns the lead's newest completed command: the final
 // content of its latest follow-up (the copywriter's when it ran and
 // succeeded, the sales specialist's otherwise).
-func (q *Queries) LatestFollowUp(ctx context.Context, tenantID, leadID string) (parley.Command, error) {
+func (q *Queries) LatestLeadCommand(ctx context.Context, tenantID, leadID string) (parley.LeadCommand, error) {
 	c, err := scanCommand(q.q.QueryRowContext(ctx, `SELECT `+commandCols+` FROM agent_commands WHERE tenant_id = $1 AND lead_id = $2 AND status = $3
-		ORDER BY id DESC LIMIT 1`, tenantID, leadID, parley.CommandCompleted))
+		ORDER BY id DESC LIMIT 1`, tenantID, leadID, parley.LeadCommandCompleted))
 	return c, rowErr(err, "follow-up")
 }
 

@@ -11,6 +11,7 @@ import (
 )
 
 func TestSiteAndLeadRoundTrip(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")
@@ -49,9 +50,9 @@ func TestSiteAndLeadRoundTrip(t *testing.T) {
 			t.Fatalf("another tenant deletes the lead: %v", err)
 		}
 
-		sales, _ := s.CreateSiteAgent(ctx, parley.SiteAgent{TenantID: a.ID, SiteID: site.ID, Role: parley.PersonaSales, Name: "First", Active: true})
+		sales, _ := s.CreateSiteAgent(ctx, parley.LeadPersona{TenantID: a.ID, SiteID: site.ID, Role: parley.PersonaSales, Name: "First", Active: true})
 		user, _ := s.CreateSiteUser(ctx, parley.SiteUser{TenantID: a.ID, SiteID: site.ID, Name: "Maria", Active: true})
-		mine, _ := s.CreateSiteAgent(ctx, parley.SiteAgent{TenantID: a.ID, SiteID: site.ID, Role: parley.PersonaSales, Name: "Maria's", UserID: user.ID, Active: true})
+		mine, _ := s.CreateSiteAgent(ctx, parley.LeadPersona{TenantID: a.ID, SiteID: site.ID, Role: parley.PersonaSales, Name: "Maria's", UserID: user.ID, Active: true})
 		if got, err := s.ActiveSiteAgent(ctx, a.ID, site.ID, parley.PersonaSales, ""); err != nil || got.ID != sales.ID {
 			t.Fatalf("default sales agent = %+v, %v", got, err)
 		}
@@ -65,6 +66,7 @@ func TestSiteAndLeadRoundTrip(t *testing.T) {
 }
 
 func TestSequenceLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")
@@ -74,7 +76,7 @@ func TestSequenceLifecycle(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		newSeq := func() parley.Sequence {
 			return parley.Sequence{TenantID: tn.ID, LeadID: lead.ID, SiteID: site.ID, VisitorID: visitor.ID, CommandID: "c", Interval: "1 day", IntervalS: 86400,
-				Messages: map[string]parley.FollowUpContent{"web": {Title: "T", Message: "M"}},
+				Messages: map[string]parley.LeadContent{"web": {Title: "T", Message: "M"}},
 				Steps:    []parley.SequenceStep{{Position: 0, Channel: "web", DueAt: now}, {Position: 1, Channel: "notification", DueAt: now.Add(24 * time.Hour)}}}
 		}
 		seq, err := s.CreateSequence(ctx, newSeq())
@@ -140,6 +142,7 @@ func TestSequenceLifecycle(t *testing.T) {
 }
 
 func TestLeadRepliedSince(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestNotificationsAreNumberedAnsweredOnceAndScoped(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "Acme")

@@ -13,6 +13,7 @@ import (
 // id, cleared only by the attempt that set it, and refused once a status
 // webhook has recorded the provider id.
 func TestSendingMark(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")

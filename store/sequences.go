@@ -9,7 +9,7 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-// This file holds lead follow-up sequences, their steps, and the
+// This file holds lead sequences, their steps, and the
 // notifications and banners they leave for visitors.
 
 const sequenceCols = `id, tenant_id, lead_id, site_id, visitor_id, command_id, status, interval_text, interval_seconds, phone, email, messages,

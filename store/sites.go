@@ -202,8 +202,8 @@ func (q *Queries) DeleteSiteUser(ctx context.Context, tenantID, id string) error
 
 const siteAgentCols = `id, tenant_id, site_id, role, name, instructions, user_id, active, created_at`
 
-func scanSiteAgent(row interface{ Scan(...any) error }) (parley.SiteAgent, error) {
-	var a parley.SiteAgent
+func scanSiteAgent(row interface{ Scan(...any) error }) (parley.LeadPersona, error) {
+	var a parley.LeadPersona
 	var userID sql.NullString
 	var created int64
 	err := row.Scan(&a.ID, &a.TenantID, &a.SiteID, &a.Role, &a.Name, &a.Instructions, &userID, &a.Active, &created)
@@ -212,7 +212,7 @@ func scanSiteAgent(row interface{ Scan(...any) error }) (parley.SiteAgent, error
 }
 
 // CreateSiteAgent stores an AI persona of a site.
-func (q *Queries) CreateSiteAgent(ctx context.Context, a parley.SiteAgent) (parley.SiteAgent, error) {
+func (q *Queries) CreateSiteAgent(ctx context.Context, a parley.LeadPersona) (parley.LeadPersona, error) {
 	a.ID, a.CreatedAt = newID(), q.clock.Now()
 	_, err := q.q.ExecContext(ctx, `INSERT INTO site_agents (`+siteAgentCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		a.ID, a.TenantID, a.SiteID, a.Role, a.Name, a.Instructions, nullString(a.UserID), a.Active, micros(a.CreatedAt))
@@ -223,14 +223,14 @@ func (q *Queries) CreateSiteAgent(ctx context.Context, a parley.SiteAgent) (parl
 }
 
 // GetSiteAgent returns one of the tenant's AI personas.
-func (q *Queries) GetSiteAgent(ctx context.Context, tenantID, id string) (parley.SiteAgent, error) {
+func (q *Queries) GetSiteAgent(ctx context.Context, tenantID, id string) (parley.LeadPersona, error) {
 	a, err := scanSiteAgent(q.q.QueryRowContext(ctx, `SELECT `+siteAgentCols+` FROM site_agents WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	return a, rowErr(err, "agent")
 }
 
 // ActiveSiteAgent finds the site's active persona of a role, preferring
 // the one tied to userID when given, then the oldest.
-func (q *Queries) ActiveSiteAgent(ctx context.Context, tenantID, siteID, role, userID string) (parley.SiteAgent, error) {
+func (q *Queries) ActiveSiteAgent(ctx context.Context, tenantID, siteID, role, userID string) (parley.LeadPersona, error) {
 	a, err := scanSiteAgent(q.q.QueryRowContext(ctx, `SELECT `+siteAgentCols+` FROM site_agents
 		WHERE tenant_id = $1 AND site_id = $2 AND role = $3 AND active
 		ORDER BY CASE WHEN user_id = $4 THEN 0 ELSE 1 END, id LIMIT 1`, tenantID, siteID, role, userID))
@@ -238,13 +238,13 @@ func (q *Queries) ActiveSiteAgent(ctx context.Context, tenantID, siteID, role, u
 }
 
 // ListSiteAgents pages through the tenant's AI personas.
-func (q *Queries) ListSiteAgents(ctx context.Context, tenantID string, p Page) ([]parley.SiteAgent, string, error) {
-	return list(ctx, q, p, scanSiteAgent, func(a parley.SiteAgent) string { return a.ID },
+func (q *Queries) ListSiteAgents(ctx context.Context, tenantID string, p Page) ([]parley.LeadPersona, string, error) {
+	return list(ctx, q, p, scanSiteAgent, func(a parley.LeadPersona) string { return a.ID },
 		`SELECT `+siteAgentCols+` FROM site_agents WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID)
 }
 
 // UpdateSiteAgent saves a persona's changeable fields.
-func (q *Queries) UpdateSiteAgent(ctx context.Context, a parley.SiteAgent) error {
+func (q *Queries) UpdateSiteAgent(ctx context.Context, a parley.LeadPersona) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE site_agents SET role = $3, name = $4, instructions = $5, user_id = $6, active = $7 WHERE tenant_id = $1 AND id = $2`,
 		a.TenantID, a.ID, a.Role, a.Name, a.Instructions, nullString(a.UserID), a.Active)
 	return affected(res, err, "agent")

@@ -13,6 +13,7 @@ import (
 // and prepared statements in a transaction, its commit, a rolled-back
 // transaction and a statement outside any transaction.
 func TestStatsCountStatementsAndCommits(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		before := s.Stats()

@@ -24,6 +24,7 @@ func newTenant(t *testing.T, s *store.Store, name string) parley.Tenant {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		applied, err := s.Migrate(context.Background())
 		if err != nil {
@@ -36,6 +37,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 }
 
 func TestTenantRoundTrip(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn, err := s.CreateTenant(ctx, parley.Tenant{Name: "Acme", Modules: []string{"APPOINTMENTS"}, TimeZone: "America/Sao_Paulo",
@@ -59,6 +61,7 @@ func TestTenantRoundTrip(t *testing.T) {
 }
 
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "Acme")
@@ -94,6 +97,7 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestChannelsAreScopedAndUnique(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")
@@ -142,6 +146,7 @@ func TestChannelsAreScopedAndUnique(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")
@@ -182,6 +187,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestMessagesDedupeAndStatusOnlyMovesForward(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")
@@ -235,6 +241,7 @@ func TestMessagesDedupeAndStatusOnlyMovesForward(t *testing.T) {
 }
 
 func TestSessionsStartAfterAnAgentMessage(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
@@ -269,6 +276,7 @@ func TestSessionsStartAfterAnAgentMessage(t *testing.T) {
 }
 
 func TestConversationFiltersAndEvents(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn, other := newTenant(t, s, "A"), newTenant(t, s, "B")
@@ -292,12 +300,12 @@ func TestConversationFiltersAndEvents(t *testing.T) {
 			t.Fatalf("open by contact = %v, %v", c.ID, err)
 		}
 		for _, name := range []string{"First", "Second", "Third"} {
-			if _, err := s.AppendEvent(ctx, tn.ID, open.ID, name, logged{N: name}); err != nil {
+			if err := s.AppendEvent(ctx, tn.ID, open.ID, name, logged{N: name}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// A payload under a name it was not made for is refused, unlogged.
-		if _, err := s.AppendEvent(ctx, tn.ID, open.ID, "Fourth", logged{N: "Third"}); err == nil {
+		if err := s.AppendEvent(ctx, tn.ID, open.ID, "Fourth", logged{N: "Third"}); err == nil {
 			t.Fatal("a payload under another name was logged")
 		}
 		evs, _, err := s.ListEvents(ctx, tn.ID, open.ID, store.Page{})
@@ -311,6 +319,7 @@ func TestConversationFiltersAndEvents(t *testing.T) {
 }
 
 func TestInTxRollsBack(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "A")

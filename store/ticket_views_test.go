@@ -13,10 +13,11 @@ import (
 // The dashboard's ticket screens: the queue (open, no agent), one agent's
 // open tickets, and the open-ticket badge of a page of conversations.
 func TestTicketQueueAndBadges(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "Acme"), newTenant(t, s, "Bolt")
-		agent, err := s.CreateAgent(ctx, parley.Agent{TenantID: a.ID, Name: "Al", Available: true})
+		agent, err := s.CreateAgent(ctx, parley.HumanAgent{TenantID: a.ID, Name: "Al", Available: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -113,7 +113,7 @@ func (q *Queries) TenantsWithWaitingTickets(ctx context.Context) ([]string, erro
 
 // NextAgent picks the tenant's available agent for the next assignment,
 // round robin: the one assigned longest ago (never assigned first).
-func (q *Queries) NextAgent(ctx context.Context, tenantID string) (parley.Agent, error) {
+func (q *Queries) NextAgent(ctx context.Context, tenantID string) (parley.HumanAgent, error) {
 	a, err := scanAgent(q.q.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE tenant_id = $1 AND available
 		ORDER BY COALESCE(last_assigned_at, 0), id LIMIT 1`, tenantID))
 	return a, rowErr(err, "available agent")

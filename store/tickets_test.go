@@ -11,6 +11,7 @@ import (
 )
 
 func TestOneOpenTicketPerConversationAndRoundRobin(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "Acme")
@@ -28,9 +29,9 @@ func TestOneOpenTicketPerConversationAndRoundRobin(t *testing.T) {
 		if _, err := s.NextAgent(ctx, tn.ID); parley.ErrorCode(err) != parley.CodeNotFound {
 			t.Fatalf("no agents: %v", err)
 		}
-		a, _ := s.CreateAgent(ctx, parley.Agent{TenantID: tn.ID, Name: "A", Available: true})
-		b, _ := s.CreateAgent(ctx, parley.Agent{TenantID: tn.ID, Name: "B", Available: true})
-		s.CreateAgent(ctx, parley.Agent{TenantID: tn.ID, Name: "Off", Available: false})
+		a, _ := s.CreateAgent(ctx, parley.HumanAgent{TenantID: tn.ID, Name: "A", Available: true})
+		b, _ := s.CreateAgent(ctx, parley.HumanAgent{TenantID: tn.ID, Name: "B", Available: true})
+		s.CreateAgent(ctx, parley.HumanAgent{TenantID: tn.ID, Name: "Off", Available: false})
 		var order []string
 		for range 4 {
 			next, err := s.NextAgent(ctx, tn.ID)
@@ -77,6 +78,7 @@ func TestOneOpenTicketPerConversationAndRoundRobin(t *testing.T) {
 }
 
 func TestAnswerLedgerAcceptsAMessageOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		tn := newTenant(t, s, "Acme")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestUsersHaveOneAddressAcrossTenants(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")
@@ -37,6 +38,7 @@ func TestUsersHaveOneAddressAcrossTenants(t *testing.T) {
 }
 
 func TestSessionsExpireAndRevoke(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			ctx := context.Background()
@@ -81,6 +83,7 @@ func TestSessionsExpireAndRevoke(t *testing.T) {
 }
 
 func TestInboxViewsAreScopedByTenant(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")

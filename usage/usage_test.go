@@ -21,6 +21,7 @@ import (
 // charged to "operator" and logged; the budget is checked against this
 // month only, so a new month starts fresh.
 func TestMeterMonthsTenantsAndBudget(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			ctx := context.Background()

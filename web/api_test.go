@@ -10,13 +10,12 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
 
 func eachEngine(t *testing.T, fn func(t *testing.T, p *apptest.Parley)) {
-	for _, e := range storetest.Engines() {
-		t.Run(string(e), func(t *testing.T) { fn(t, apptest.Start(t, e, nil, nil)) })
-	}
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) { fn(t, apptest.Start(t, e, nil, nil)) })
 }
 
 // seed creates one object of every kind in a tenant and returns their ids
@@ -91,6 +90,7 @@ func idRoutes(t *testing.T, p *apptest.Parley) []route {
 }
 
 func TestTenantIsolationOnEveryIDRoute(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		a, keyA := p.Tenant("A")
 		_, keyB := p.Tenant("B")
@@ -129,6 +129,7 @@ func TestTenantIsolationOnEveryIDRoute(t *testing.T) {
 }
 
 func TestListsShowOnlyTheKeysTenant(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		a, keyA := p.Tenant("A")
 		_, keyB := p.Tenant("B")
@@ -150,6 +151,7 @@ func TestListsShowOnlyTheKeysTenant(t *testing.T) {
 }
 
 func TestRevokedKeyIsRefused(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		_, key := p.Tenant("A")
 		r := p.Do("POST", "/api/api-keys", key, map[string]any{"name": "temp"})
@@ -168,6 +170,7 @@ func TestRevokedKeyIsRefused(t *testing.T) {
 }
 
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		_, key := p.Tenant("A")
 		cases := []struct {
@@ -223,6 +226,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 }
 
 func TestChannelSecretsAreNeverShown(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		_, key := p.Tenant("A")
 		r := p.Do("POST", "/api/channels", key, map[string]any{"type": "twilio", "name": "Twilio", "display_number": "+14155550100",
@@ -254,6 +258,7 @@ func mustTenant(t *testing.T, p *apptest.Parley, key string) string {
 }
 
 func TestHealthAndMetrics(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		if r := p.Do("GET", "/healthz", "", nil); r.Status != 200 {
 			t.Fatalf("healthz = %d", r.Status)
@@ -268,4 +273,28 @@ func TestHealthAndMetrics(t *testing.T) {
 			t.Fatalf("metrics do not count the 401:\n%.2000s", m.Body)
 		}
 	})
+}
+
+// operation is one /api route and method from the OpenAPI document, with
+// its path's {id} filled in.
+type operation struct{ method, path, concrete string }
+
+// apiOperations lists every /api operation the OpenAPI document names.
+func apiOperations(t *testing.T, p *apptest.Parley) []operation {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	p.Do("GET", "/openapi.json", "", nil).JSON(t, &doc)
+	var out []operation
+	for path, ops := range doc.Paths {
+		if !strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		for method := range ops {
+			concrete := strings.NewReplacer("{id}", "0192f0e0-0000-7000-8000-000000000000").Replace(path)
+			out = append(out, operation{method: method, path: path, concrete: concrete})
+		}
+	}
+	return out
 }

@@ -310,14 +310,14 @@ func (s *Server) registerDirectory() {
 		delete: s.store.DeleteStaffMember,
 	})
 
-	registerCRUD(s, resource[parley.Agent, agentIn, agentPatch]{
+	registerCRUD(s, resource[parley.HumanAgent, agentIn, agentPatch]{
 		name: "agent", path: "/api/agents", tag: "Directory",
-		create: func(ctx context.Context, t parley.Tenant, in agentIn) (parley.Agent, error) {
-			return s.saveAgent(ctx, parley.Agent{TenantID: t.ID, Name: in.Name, Email: in.Email, Available: in.Available == nil || *in.Available}, true)
+		create: func(ctx context.Context, t parley.Tenant, in agentIn) (parley.HumanAgent, error) {
+			return s.saveAgent(ctx, parley.HumanAgent{TenantID: t.ID, Name: in.Name, Email: in.Email, Available: in.Available == nil || *in.Available}, true)
 		},
 		get:  s.store.GetAgent,
 		list: s.store.ListAgents,
-		update: func(ctx context.Context, t parley.Tenant, id string, in agentPatch) (parley.Agent, error) {
+		update: func(ctx context.Context, t parley.Tenant, id string, in agentPatch) (parley.HumanAgent, error) {
 			a, err := s.store.GetAgent(ctx, t.ID, id)
 			if err != nil {
 				return a, err

@@ -14,30 +14,22 @@ import (
 // Every /api route, whatever its method, refuses a request without a valid
 // key. The route list comes from the OpenAPI document.
 func TestEveryAPIRouteNeedsAKey(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	p.Do("GET", "/openapi.json", "", nil).JSON(t, &doc)
 	n := 0
-	for path, ops := range doc.Paths {
-		if !strings.HasPrefix(path, "/api/") {
-			continue
-		}
-		for method := range ops {
-			concrete := strings.NewReplacer("{id}", "0192f0e0-0000-7000-8000-000000000000").Replace(path)
-			for _, key := range []string{"", "pk_not_a_key", "Basic abc"} {
-				r := p.Do(strings.ToUpper(method), concrete, key, map[string]any{})
-				want := "unauthorized"
-				if path == "/api/agents/sales/leadFollowUp" {
-					want = "UNAUTHORIZED" // that endpoint keeps its documented error contract
-				}
-				if r.Status != http.StatusUnauthorized || r.ErrorCode() != want {
-					t.Errorf("%s %s with key %q = %d %s, want 401", method, path, key, r.Status, r.Body)
-				}
+	for _, op := range apiOperations(t, p) {
+		method, path, concrete := op.method, op.path, op.concrete
+		for _, key := range []string{"", "pk_not_a_key", "Basic abc"} {
+			r := p.Do(strings.ToUpper(method), concrete, key, map[string]any{})
+			want := "unauthorized"
+			if path == "/api/agents/sales/leadFollowUp" {
+				want = "UNAUTHORIZED" // that endpoint keeps its documented error contract
 			}
-			n++
+			if r.Status != http.StatusUnauthorized || r.ErrorCode() != want {
+				t.Errorf("%s %s with key %q = %d %s, want 401", method, path, key, r.Status, r.Body)
+			}
 		}
+		n++
 	}
 	if n < 20 {
 		t.Fatalf("only %d API operations found", n)
@@ -48,6 +40,7 @@ func TestEveryAPIRouteNeedsAKey(t *testing.T) {
 // invalid UTF-8 is replaced, huge and deep JSON is refused without a 5xx.
 // (The dashboard's tests check the same text is shown escaped.)
 func TestHostileInputIsStoredSafelyOrRefused(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		_, key := p.Tenant("A")
 		hostile := []string{
@@ -100,6 +93,7 @@ func TestHostileInputIsStoredSafelyOrRefused(t *testing.T) {
 // README's error table says: 400 invalid_request, with a message that says
 // what to send, and nothing stored.
 func TestWrongContentTypeIsInvalidRequest(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, nil)
 	_, key := p.Tenant("A")
 	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "application/xml"} {
@@ -137,6 +131,7 @@ func TestWrongContentTypeIsInvalidRequest(t *testing.T) {
 
 // With PARLEY_METRICS_TOKEN set, /metrics answers only to that bearer token.
 func TestMetricsNeedTheirTokenWhenSet(t *testing.T) {
+	t.Parallel()
 	p := apptest.Start(t, store.SQLite, nil, func(c *config.Config) { c.MetricsToken = "scrape-s3cret" })
 	for _, key := range []string{"", "wrong", "scrape-s3cre"} {
 		if r := p.Do("GET", "/metrics", key, nil); r.Status != http.StatusUnauthorized || r.ErrorCode() != "unauthorized" || strings.Contains(string(r.Body), "parley_http") {
@@ -156,6 +151,7 @@ func TestMetricsNeedTheirTokenWhenSet(t *testing.T) {
 // dashboard mounted at "/" used to answer 404); an unknown /api path is a
 // JSON 404.
 func TestWrongMethodOnAnAPIPathIs405(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, p *apptest.Parley) {
 		_, key := p.Tenant("Acme")
 		r := p.Do("DELETE", "/api/tickets", key, nil)

@@ -24,6 +24,7 @@ import (
 // A channel's credentials check runs as a job; the tenant sees it, and its
 // outcome, in GET /api/jobs, and no other tenant does.
 func TestJobsAreVisiblePerTenant(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			graph := whatsapptest.NewFakeGraph()
@@ -73,6 +74,7 @@ func TestJobsAreVisiblePerTenant(t *testing.T) {
 // GET /api/jobs and in no other's, the Follow-Up Request included, whose
 // payload names only the conversation.
 func TestEveryJobKindShowsForItsTenantOnly(t *testing.T) {
+	t.Parallel()
 	for _, e := range storetest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			p := apptest.Start(t, e, nil, nil)

@@ -13,7 +13,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// LeadSequences is what the API needs of the lead follow-up service
+// LeadSequences is what the API needs of the lead sequence service
 // (package leads) to deliver follow-ups.
 type LeadSequences interface {
 	StartSequence(ctx context.Context, tenantID, leadID, interval, visitorID, commandID string) (parley.Sequence, error)
@@ -68,23 +68,23 @@ type bannerOut struct {
 }
 
 func (s *Server) registerLeadActivity(seqs LeadSequences) {
-	huma.Register(s.api, huma.Operation{OperationID: "list-commands", Method: http.MethodGet, Path: "/api/commands", Summary: "List AI commands (lead follow-up phases)",
+	huma.Register(s.api, huma.Operation{OperationID: "list-commands", Method: http.MethodGet, Path: "/api/commands", Summary: "List AI commands (lead sequence phases)",
 		Tags: []string{"Leads"}, Security: bearer},
-		func(ctx context.Context, in *commandListInput) (*bodyOut[PageOf[parley.Command]], error) {
+		func(ctx context.Context, in *commandListInput) (*bodyOut[PageOf[parley.LeadCommand]], error) {
 			items, next, err := s.store.ListCommands(ctx, TenantFrom(ctx).ID, in.LeadID, store.Page{Limit: in.Limit, Cursor: in.Cursor})
 			if err != nil {
 				return nil, apiError(err)
 			}
-			return &bodyOut[PageOf[parley.Command]]{Body: PageOf[parley.Command]{Items: items, NextCursor: next}}, nil
+			return &bodyOut[PageOf[parley.LeadCommand]]{Body: PageOf[parley.LeadCommand]{Items: items, NextCursor: next}}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-command", Method: http.MethodGet, Path: "/api/commands/{id}", Summary: "Get an AI command",
 		Tags: []string{"Leads"}, Security: bearer},
-		func(ctx context.Context, in *idInput) (*bodyOut[parley.Command], error) {
+		func(ctx context.Context, in *idInput) (*bodyOut[parley.LeadCommand], error) {
 			c, err := s.store.GetCommand(ctx, TenantFrom(ctx).ID, in.ID)
 			if err != nil {
 				return nil, apiError(err)
 			}
-			return &bodyOut[parley.Command]{Body: c}, nil
+			return &bodyOut[parley.LeadCommand]{Body: c}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-lead-events", Method: http.MethodGet, Path: "/api/leads/{id}/events", Summary: "A lead's event log, oldest first",
 		Tags: []string{"Leads"}, Security: bearer},

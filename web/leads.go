@@ -217,7 +217,7 @@ type siteAgentPatch struct {
 	Active       *bool   `json:"active,omitempty"`
 }
 
-func (s *Server) checkSiteAgent(ctx context.Context, a *parley.SiteAgent) error {
+func (s *Server) checkSiteAgent(ctx context.Context, a *parley.LeadPersona) error {
 	if err := s.siteOf(ctx, a.TenantID, a.SiteID, "site_id"); err != nil {
 		return err
 	}
@@ -369,10 +369,10 @@ func (s *Server) registerLeads() {
 		delete: s.store.DeleteSiteUser,
 	})
 
-	registerCRUD(s, resource[parley.SiteAgent, siteAgentIn, siteAgentPatch]{
+	registerCRUD(s, resource[parley.LeadPersona, siteAgentIn, siteAgentPatch]{
 		name: "site-agent", path: "/api/site-agents", tag: "Leads",
-		create: func(ctx context.Context, t parley.Tenant, in siteAgentIn) (parley.SiteAgent, error) {
-			a := parley.SiteAgent{TenantID: t.ID, SiteID: in.SiteID, Role: in.Role, Name: in.Name, Instructions: in.Instructions,
+		create: func(ctx context.Context, t parley.Tenant, in siteAgentIn) (parley.LeadPersona, error) {
+			a := parley.LeadPersona{TenantID: t.ID, SiteID: in.SiteID, Role: in.Role, Name: in.Name, Instructions: in.Instructions,
 				UserID: in.UserID, Active: in.Active == nil || *in.Active}
 			if err := s.checkSiteAgent(ctx, &a); err != nil {
 				return a, err
@@ -381,7 +381,7 @@ func (s *Server) registerLeads() {
 		},
 		get:  s.store.GetSiteAgent,
 		list: s.store.ListSiteAgents,
-		update: func(ctx context.Context, t parley.Tenant, id string, in siteAgentPatch) (parley.SiteAgent, error) {
+		update: func(ctx context.Context, t parley.Tenant, id string, in siteAgentPatch) (parley.LeadPersona, error) {
 			a, err := s.store.GetSiteAgent(ctx, t.ID, id)
 			if err != nil {
 				return a, err

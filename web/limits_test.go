@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 )
 
 func TestAPIRateLimitIsPerTenant(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 2; c.WebhookRateLimit = 3 })
 	_, keyA := p.Tenant("A")
@@ -54,10 +54,11 @@ func TestAPIRateLimitIsPerTenant(t *testing.T) {
 }
 
 // Every /api route that a tenant's key opens counts against that tenant's
-// limit, the lead follow-up call and the banner included: once the bucket
+// limit, the lead sequence call and the banner included: once the bucket
 // is empty, each answers 429 with Retry-After and a code, and another tenant
 // is not affected. The route list comes from the OpenAPI document.
 func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 2 })
 	_, keyA := p.Tenant("A")
@@ -67,27 +68,18 @@ func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
 			t.Fatalf("within the burst: %d", r.Status)
 		}
 	}
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	p.Do("GET", "/openapi.json", "", nil).JSON(t, &doc)
 	n := 0
-	for path, ops := range doc.Paths {
-		if !strings.HasPrefix(path, "/api/") {
-			continue
+	for _, op := range apiOperations(t, p) {
+		method, path, concrete := op.method, op.path, op.concrete
+		r := p.Do(strings.ToUpper(method), concrete, keyA, map[string]any{})
+		want := "rate_limited"
+		if path == "/api/agents/sales/leadFollowUp" {
+			want = "RATE_LIMITED" // in that endpoint's own envelope
 		}
-		for method := range ops {
-			concrete := strings.NewReplacer("{id}", "0192f0e0-0000-7000-8000-000000000000").Replace(path)
-			r := p.Do(strings.ToUpper(method), concrete, keyA, map[string]any{})
-			want := "rate_limited"
-			if path == "/api/agents/sales/leadFollowUp" {
-				want = "RATE_LIMITED" // in that endpoint's own envelope
-			}
-			if r.Status != http.StatusTooManyRequests || r.ErrorCode() != want || r.Header.Get("Retry-After") == "" {
-				t.Errorf("%s %s over the limit = %d %s (Retry-After %q), want 429 %s", method, path, r.Status, r.Body, r.Header.Get("Retry-After"), want)
-			}
-			n++
+		if r.Status != http.StatusTooManyRequests || r.ErrorCode() != want || r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s over the limit = %d %s (Retry-After %q), want 429 %s", method, path, r.Status, r.Body, r.Header.Get("Retry-After"), want)
 		}
+		n++
 	}
 	if n < 20 {
 		t.Fatalf("only %d API operations found", n)
@@ -99,9 +91,10 @@ func TestEveryAuthenticatedRouteIsRateLimited(t *testing.T) {
 	}
 }
 
-// Many concurrent lead follow-up and banner calls with one key are held to
+// Many concurrent lead sequence and banner calls with one key are held to
 // the tenant's burst, not let through.
 func TestConcurrentCallsOutsideHumaAreLimited(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 10 })
 	_, key := p.Tenant("A")
@@ -140,6 +133,7 @@ func TestConcurrentCallsOutsideHumaAreLimited(t *testing.T) {
 // The banner fetched with a site's publishable key is limited per site, on
 // a bucket of its own: a busy site does not use up its tenant's API calls.
 func TestBannerBySiteKeyIsLimitedPerSite(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	p := apptest.Start(t, store.SQLite, clk, func(c *config.Config) { c.APIRateLimit = 2 })
 	_, key := p.Tenant("A")

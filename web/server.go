@@ -47,7 +47,7 @@ type Deps struct {
 	// Conversations is the conversation flow: tickets and conversation
 	// commands (web/tickets.go); its AgentSaved runs when an agent is saved.
 	Conversations *conversation.Service
-	// Leads delivers lead follow-up sequences; nil leaves their routes out.
+	// Leads delivers lead sequences; nil leaves their routes out.
 	Leads LeadSequences
 	// FollowUps, when set, serves follow-up rules, stats and appointments.
 	FollowUps *followup.Service

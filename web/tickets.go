@@ -104,7 +104,7 @@ func (s *Server) registerTickets() {
 
 // saveAgent creates or updates an agent and, in the same transaction, lets
 // the conversation flow react (an available agent takes waiting tickets).
-func (s *Server) saveAgent(ctx context.Context, a parley.Agent, create bool) (parley.Agent, error) {
+func (s *Server) saveAgent(ctx context.Context, a parley.HumanAgent, create bool) (parley.HumanAgent, error) {
 	err := s.store.InTx(ctx, func(q *store.Queries) error {
 		var err error
 		if create {

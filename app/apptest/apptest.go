@@ -21,6 +21,8 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Parley is a running test instance.
@@ -85,16 +87,7 @@ func (p *Parley) Stop(ctx context.Context) error {
 // Tenant creates a tenant and returns it with an API key.
 func (p *Parley) Tenant(name string) (parley.Tenant, string) {
 	p.t.Helper()
-	ctx := context.Background()
-	tn, err := p.Store.CreateTenant(ctx, parley.Tenant{Name: name})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	_, key, err := p.Store.CreateAPIKey(ctx, tn.ID, "test")
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return tn, key
+	return storetest.Tenant(p.t, p.Store, name)
 }
 
 // Response is an HTTP answer with its body read.
@@ -199,3 +192,66 @@ func (l *LogBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// Messages lists a conversation's messages, oldest first.
+func (p *Parley) Messages(tenantID, convID string) []parley.Message {
+	p.t.Helper()
+	ms, _, err := p.Store.ListMessages(context.Background(), tenantID, convID, store.Page{Limit: 1000})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return ms
+}
+
+// Events lists a conversation's event log, oldest first.
+func (p *Parley) Events(tenantID, convID string) []parley.Event {
+	p.t.Helper()
+	evs, _, err := p.Store.ListEvents(context.Background(), tenantID, convID, store.Page{Limit: 1000})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return evs
+}
+
+// Settle waits until no job is left to run now (scheduled ones may wait).
+func (p *Parley) Settle() {
+	p.t.Helper()
+	Eventually(p.t, "jobs to finish", func() bool {
+		res, err := p.Jobs.JobList(context.Background(), river.NewJobListParams().
+			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStatePending))
+		return err == nil && len(res.Jobs) == 0
+	})
+}
+
+// ShowLogsOnFailure makes a failing test print the app's warnings and
+// errors.
+func (p *Parley) ShowLogsOnFailure(t testing.TB) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, line := range strings.Split(p.Logs.String(), "\n") {
+			if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				t.Log(line)
+			}
+		}
+	})
+}
+
+// Conversation creates c, whose contact last wrote wrote ago before now
+// (nil: never wrote).
+func (p *Parley) Conversation(c parley.Conversation, now time.Time, wrote *time.Duration) parley.Conversation {
+	p.t.Helper()
+	if wrote != nil {
+		at := now.Add(-*wrote)
+		c.LastCustomerMessageAt = &at
+	}
+	conv, err := p.Store.CreateConversation(context.Background(), c)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return conv
+}
+
+// Ago is a duration to pass by pointer (Conversation's wrote).
+func Ago(d time.Duration) *time.Duration { return &d }

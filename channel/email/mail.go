@@ -1,4 +1,4 @@
-// Package email sends e-mail over the site's SMTP server (lead follow-ups).
+// Package email sends e-mail over the site's SMTP server (lead sequences).
 package email
 
 import (

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"syscall"
 	"testing"
 	"time"
@@ -56,17 +54,7 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 			write := func(srv *server, text string) {
 				for _, c := range customers {
 					body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: number, From: c, Name: "Ana"}, text)
-					req, _ := http.NewRequest("POST", srv.url+"/webhooks/whatsapp", bytes.NewReader(body))
-					req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(secret, body))
-					req.Header.Set("Content-Type", "application/json")
-					res, err := http.DefaultClient.Do(req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					res.Body.Close()
-					if res.StatusCode != 200 {
-						t.Fatalf("webhook = %d", res.StatusCode)
-					}
+					whatsapptest.MustPost(t, srv.url, secret, body)
 				}
 			}
 			write(first, "Do you open on Sundays?")

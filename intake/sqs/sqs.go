@@ -1,13 +1,7 @@
 // Package sqs reads Follow-Up Requests from an Amazon SQS queue (or any
 // SQS-compatible server) with long polling, ten messages a call, and hands
-// each batch to the follow-up service in one transaction.
-//
-// A message is deleted once the batch that holds it has committed, so a
-// process that dies between the two leaves it to SQS to redeliver, and the
-// receipt recorded with it makes the copy a no-op. A batch that fails to
-// commit is not deleted: its messages come back after the queue's
-// visibility timeout. A malformed message is moved to the dead-letter queue
-// named by the queue's redrive policy, with the reason as an attribute.
+// each batch to the follow-up service in one transaction; a message is
+// deleted only after that commit (README, "Integrations").
 package sqs
 
 import (
@@ -45,6 +39,13 @@ type Config struct {
 }
 
 // Consumer reads one queue.
+//
+// A message is deleted once the batch that holds it has committed, so a
+// process that dies between the two leaves it to SQS to redeliver, and the
+// receipt recorded with it makes the copy a no-op. A batch that fails to
+// commit is not deleted: its messages come back after the queue's
+// visibility timeout. A malformed message goes to the dead-letter queue
+// named by the queue's redrive policy, with the reason as an attribute.
 type Consumer struct {
 	client   *awssqs.Client
 	queueURL string

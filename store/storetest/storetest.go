@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/store"
 )
@@ -65,11 +66,34 @@ func Engines() []store.Engine { return []store.Engine{store.SQLite, store.Postgr
 // Run runs fn as a subtest on each engine with a fresh store.
 func Run(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	t.Helper()
+	EachEngine(t, func(t *testing.T, e store.Engine) { fn(t, Open(t, e, nil)) })
+}
+
+// EachEngine runs fn as a subtest per engine, the two in parallel: each
+// test makes a database of its own, so nothing is shared.
+func EachEngine(t *testing.T, fn func(t *testing.T, e store.Engine)) {
+	t.Helper()
 	for _, e := range Engines() {
 		t.Run(string(e), func(t *testing.T) {
-			fn(t, Open(t, e, nil))
+			t.Parallel()
+			fn(t, e)
 		})
 	}
+}
+
+// Tenant creates a tenant and an API key for it.
+func Tenant(t testing.TB, st *store.Store, name string) (parley.Tenant, string) {
+	t.Helper()
+	ctx := context.Background()
+	tn, err := st.CreateTenant(ctx, parley.Tenant{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := st.CreateAPIKey(ctx, tn.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn, key
 }
 
 // Open returns a fresh, migrated store on the engine, closed (and on

@@ -413,3 +413,16 @@ func writeError(w http.ResponseWriter, status, code int, message, details string
 	}
 	writeJSON(w, status, map[string]any{"error": e})
 }
+
+// SentTo returns what was sent to phone (E.164, or digits as WhatsApp
+// writes them), in order.
+func (f *FakeGraph) SentTo(phone string) []SentMessage {
+	var out []SentMessage
+	want := strings.TrimPrefix(phone, "+")
+	for _, m := range f.Sent() {
+		if strings.TrimPrefix(m.To, "+") == want {
+			out = append(out, m)
+		}
+	}
+	return out
+}

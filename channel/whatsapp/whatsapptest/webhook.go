@@ -1,12 +1,16 @@
 package whatsapptest
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strconv"
+	"testing"
 	"time"
 )
 
@@ -160,4 +164,34 @@ func randomWamid() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return "wamid.HBgN" + hex.EncodeToString(b[:])
+}
+
+// Post delivers a webhook body to a Parley at baseURL as Meta would,
+// signed with appSecret, and returns the status it answered.
+func Post(baseURL, appSecret string, body []byte) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/webhooks/whatsapp", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", Sign(appSecret, body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, nil
+}
+
+// MustPost is Post for tests: anything but 200 fails t.
+func MustPost(t testing.TB, baseURL, appSecret string, body []byte) {
+	t.Helper()
+	status, err := Post(baseURL, appSecret, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusOK {
+		t.Fatalf("webhook = %d, want 200", status)
+	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// Service writes lead follow-ups and delivers them.
+// Service writes lead sequences and delivers them.
 type Service struct {
 	Store *store.Store
 	// LLM writes the content; nil runs the offline composer.
@@ -31,9 +31,9 @@ type Service struct {
 
 // Result is the follow-up call's data.
 type Result struct {
-	Messages   map[string]parley.FollowUpContent `json:"messages"`
-	Lead       LeadView                          `json:"lead"`
-	CommandIDs CommandIDs                        `json:"command_ids"`
+	Messages   map[string]parley.LeadContent `json:"messages"`
+	Lead       LeadView                      `json:"lead"`
+	CommandIDs CommandIDs                    `json:"command_ids"`
 	// Sequence is set when the request asked for delivery ("schedule": true).
 	Sequence *parley.Sequence `json:"sequence,omitempty"`
 	// Channels says, for every channel, whether content was written and
@@ -54,7 +54,7 @@ type CommandIDs struct {
 
 // Lead event names.
 const (
-	EventFollowUpGenerated = "follow_up_generated"
+	EventContentWritten    = "follow_up_generated"
 	EventSequenceScheduled = "sequence_scheduled"
 	EventStepSent          = "sequence_step_sent"
 	EventStepSkipped       = "sequence_step_skipped"
@@ -129,7 +129,7 @@ func (s *Service) FollowUp(ctx context.Context, tenant parley.Tenant, r Request)
 
 	salesCmd, content, err := s.phaseOne(ctx, tenant, site, sales, b)
 	if err != nil {
-		log.WarnContext(ctx, "lead follow-up phase 1 failed", "err", err)
+		log.WarnContext(ctx, "lead sequence phase 1 failed", "err", err)
 		return nil, err
 	}
 	res := &Result{Messages: content, Lead: b.Lead, CommandIDs: CommandIDs{Sales: salesCmd.ID}, Channels: reports, Schedule: schedule}
@@ -155,7 +155,7 @@ func (s *Service) FollowUp(ctx context.Context, tenant parley.Tenant, r Request)
 	}
 
 	err = s.Store.InTx(ctx, func(q *store.Queries) error {
-		if _, err := q.AppendLeadEvent(ctx, tenant.ID, lead.ID, "", EventFollowUpGenerated, map[string]any{
+		if _, err := q.AppendLeadEvent(ctx, tenant.ID, lead.ID, "", EventContentWritten, map[string]any{
 			"command_ids": res.CommandIDs, "final_command_id": final, "channels": channels,
 		}); err != nil {
 			return err
@@ -177,14 +177,14 @@ func (s *Service) FollowUp(ctx context.Context, tenant parley.Tenant, r Request)
 		}
 		return nil, asError(err)
 	}
-	log.InfoContext(ctx, "lead follow-up written", "sales_command_id", res.CommandIDs.Sales, "channels", channels, "scheduled", r.Schedule)
+	log.InfoContext(ctx, "lead sequence written", "sales_command_id", res.CommandIDs.Sales, "channels", channels, "scheduled", r.Schedule)
 	return res, nil
 }
 
 // salesAgent picks the phase-1 persona: the named agent, else the user's
 // or the site's active Sales/CRM Specialist. Without one the call is
 // AGENT_NOT_FOUND, offline too: the composer writes as that persona.
-func (s *Service) salesAgent(ctx context.Context, tenantID, siteID string, r Request) (*parley.SiteAgent, error) {
+func (s *Service) salesAgent(ctx context.Context, tenantID, siteID string, r Request) (*parley.LeadPersona, error) {
 	if r.AgentID != "" {
 		a, err := s.Store.GetSiteAgent(ctx, tenantID, r.AgentID)
 		if err == nil && (a.SiteID != siteID || a.Role != parley.PersonaSales) {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestFollowUpTwoPhasesReachTheModel(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		res, out := e.followUp(e.key, e.body(map[string]any{
@@ -56,14 +57,14 @@ func TestFollowUpTwoPhasesReachTheModel(t *testing.T) {
 		}
 
 		for id, kind := range map[string]string{d.CommandIDs.Sales: leads.KindSales, *d.CommandIDs.Copywriter: leads.KindCopywriter} {
-			var c parley.Command
+			var c parley.LeadCommand
 			r := e.p.Do("GET", "/api/commands/"+id, e.key, nil)
 			r.JSON(t, &c)
-			if c.Kind != kind || c.Status != parley.CommandCompleted || c.Mode != parley.ModeLLM || c.LeadID != e.leadID || c.CompletedAt == nil {
+			if c.Kind != kind || c.Status != parley.LeadCommandCompleted || c.Mode != parley.LeadModeLLM || c.LeadID != e.leadID || c.CompletedAt == nil {
 				t.Errorf("command %s = %+v", id, c)
 			}
 		}
-		if ev := e.events(); !contains(ev, leads.EventFollowUpGenerated) {
+		if ev := e.events(); !contains(ev, leads.EventContentWritten) {
 			t.Errorf("events = %v", ev)
 		}
 
@@ -79,6 +80,7 @@ func TestFollowUpTwoPhasesReachTheModel(t *testing.T) {
 }
 
 func TestFollowUpWithoutCopywriter(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true})
 		// An inactive copywriter counts as none.
@@ -103,6 +105,7 @@ func TestFollowUpWithoutCopywriter(t *testing.T) {
 }
 
 func TestPlaceholdersRegeneratedThenRejected(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		e.llm.SetResponder(placeholderResponder)
@@ -116,7 +119,7 @@ func TestPlaceholdersRegeneratedThenRejected(t *testing.T) {
 		}
 		hasAll(t, reqs[1].LastUser(), "placeholders", "{{first_name}}", "[Name]", "<company>")
 		cmds := e.p.Do("GET", "/api/commands?lead_id="+e.leadID, e.key, nil).Map(t)["items"].([]any)
-		if len(cmds) != 1 || cmds[0].(map[string]any)["status"] != parley.CommandFailed || cmds[0].(map[string]any)["attempts"].(float64) != 2 {
+		if len(cmds) != 1 || cmds[0].(map[string]any)["status"] != parley.LeadCommandFailed || cmds[0].(map[string]any)["attempts"].(float64) != 2 {
 			t.Fatalf("commands = %v", cmds)
 		}
 
@@ -140,15 +143,16 @@ func TestPlaceholdersRegeneratedThenRejected(t *testing.T) {
 		if res.Status != 200 || !strings.HasPrefix(out.Data.Messages["web"].Message, "Sales draft") || out.Data.CommandIDs.Copywriter == nil {
 			t.Fatalf("%d %s", res.Status, res.Body)
 		}
-		var c parley.Command
+		var c parley.LeadCommand
 		e.p.Do("GET", "/api/commands/"+*out.Data.CommandIDs.Copywriter, e.key, nil).JSON(t, &c)
-		if c.Status != parley.CommandFailed {
+		if c.Status != parley.LeadCommandFailed {
 			t.Fatalf("copywriter command = %+v", c)
 		}
 	})
 }
 
 func TestOfflineComposer(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{copywriter: true})
 		res, out := e.followUp(e.key, e.body(nil))
@@ -172,9 +176,9 @@ func TestOfflineComposer(t *testing.T) {
 				t.Errorf("%s: placeholders %v, strategy %q", ch, ph, c.Strategy)
 			}
 		}
-		var c parley.Command
+		var c parley.LeadCommand
 		e.p.Do("GET", "/api/commands/"+out.Data.CommandIDs.Sales, e.key, nil).JSON(t, &c)
-		if c.Mode != parley.ModeOffline || c.Status != parley.CommandCompleted {
+		if c.Mode != parley.LeadModeOffline || c.Status != parley.LeadCommandCompleted {
 			t.Fatalf("command = %+v", c)
 		}
 		_, again := e.followUp(e.key, e.body(nil))
@@ -187,6 +191,7 @@ func TestOfflineComposer(t *testing.T) {
 }
 
 func TestFollowUpErrorCodes(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true})
 		ctx := context.Background()
