@@ -145,6 +145,20 @@ func (w *igWorld) events(t *testing.T, convID, name string) []map[string]any {
 func TestInstagramEndToEnd(t *testing.T) {
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
 		w := newIGWorld(t, e)
+		for _, bad := range []struct {
+			body  map[string]any
+			field string
+		}{
+			{map[string]any{"type": "instagram", "name": "IG", "instagram_account_id": "acme.shoes", "access_token": igToken}, "instagram_account_id"},
+			{map[string]any{"type": "instagram", "name": "IG", "access_token": igToken}, "instagram_account_id"},
+			{map[string]any{"type": "instagram", "name": "IG", "instagram_account_id": igAccount}, "access_token"},
+			{map[string]any{"type": "instagram", "name": "IG", "phone_number_id": igAccount, "access_token": igToken}, "phone_number_id"},
+		} {
+			r := w.Do("POST", "/api/channels", w.key, bad.body)
+			if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), bad.field) {
+				t.Errorf("POST /api/channels %v = %d %s, want 422 naming %s", bad.body, r.Status, r.Body, bad.field)
+			}
+		}
 		ch := w.post(t, "/api/channels", map[string]any{"type": "instagram", "name": "Instagram",
 			"instagram_account_id": igAccount, "access_token": igToken}, http.StatusCreated)
 		chID := ch["id"].(string)
@@ -285,13 +299,34 @@ func TestInstagramEndToEnd(t *testing.T) {
 		// A notification's answer reaches the Instagram customer.
 		w.post(t, "/api/notifications", map[string]any{"type": "user_question_request", "conversation_id": convID,
 			"context": map[string]string{"question": "Do you have size 42?"}, "answer": map[string]any{"answer": "Yes, 42 is in stock."}}, http.StatusCreated)
+		var last instagramtest.SentMessage
 		apptest.Eventually(t, "the notification's answer at Instagram", func() bool {
 			for _, s := range w.ig.Sent() {
 				if s.To == igCarla && strings.Contains(s.Text, "42") {
+					last = s
 					return true
 				}
 			}
 			return false
+		})
+
+		// Carla reads it: Instagram's receipt means read up to there.
+		apptest.Eventually(t, "the last mid stored", func() bool {
+			for _, m := range w.messages(t, convID) {
+				if m.ChannelMessageID == last.ID {
+					return true
+				}
+			}
+			return false
+		})
+		w.deliver(t, instagramtest.ReadWebhook(igAccount, igCarla, last.ID, w.clk.Now()))
+		apptest.Eventually(t, "every message sent so far read", func() bool {
+			for _, m := range w.messages(t, convID) {
+				if (m.Role == "ai" || m.Role == "agent") && m.Status != "read" && m.Status != "failed" {
+					return false
+				}
+			}
+			return true
 		})
 	})
 }
