@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/store"
@@ -51,4 +53,41 @@ func TestInstagramChannelSettings(t *testing.T) {
 			t.Errorf("test senders = %v", got.TestSenders)
 		}
 	})
+}
+
+// A ticket on Instagram: on day 3 the page says the reply goes with the
+// human-agent tag; on day 8 that nothing can be sent.
+func TestInstagramTicketWindow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, store.SQLite, withServices(t))
+	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
+	ctx := context.Background()
+	ch, err := e.st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelInstagram, Name: "Insta",
+		PhoneNumberID: "17841400000000001", AccessToken: "tok", Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticketWrote := func(ago time.Duration) parley.Ticket {
+		conv, err := e.st.CreateConversation(ctx, parley.Conversation{TenantID: tn.ID, ContactPhone: parley.InstagramContact(strconv.Itoa(int(ago.Hours()))), ChannelID: ch.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.st.TouchInbound(ctx, tn.ID, conv.ID, ch.ID, e.clk.Now().Add(-ago)); err != nil {
+			t.Fatal(err)
+		}
+		tk, err := e.st.CreateTicket(ctx, parley.Ticket{TenantID: tn.ID, ConversationID: conv.ID, Reason: "asked for a person"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	day3, day8 := ticketWrote(72*time.Hour), ticketWrote(192*time.Hour)
+	b := e.browser()
+	b.mustSignIn("ana@acme.test")
+	if p := b.get("/tickets/" + day3.ID); !strings.Contains(p.Body, `id="human-agent-tag"`) || strings.Contains(p.Body, `id="window-closed"`) {
+		t.Errorf("day 3 page:\n%s", p.Body)
+	}
+	if p := b.get("/tickets/" + day8.ID); !strings.Contains(p.Body, `id="window-closed"`) || !strings.Contains(p.Body, "7 days") {
+		t.Errorf("day 8 page:\n%s", p.Body)
+	}
 }
