@@ -394,6 +394,16 @@ func TestInstagramOwnershipLinksAndDeletions(t *testing.T) {
 			t.Fatalf("a username as id = %d %s", r.Status, r.Body)
 		}
 
+		// Another tenant can neither link to these customers nor merge them.
+		_, theirKey := w.Tenant("Bolt")
+		if r := w.Do("POST", "/api/customers/"+carla["id"].(string)+"/link", theirKey, map[string]any{"instagram_id": "42"}); r.Status != http.StatusNotFound {
+			t.Fatalf("another tenant linking to Carla = %d %s", r.Status, r.Body)
+		}
+		theirs := w.Do("POST", "/api/customers", theirKey, map[string]any{"phone": "+5511977776666", "name": "Theirs"})
+		if r := w.Do("POST", "/api/customers/"+theirs.Map(t)["id"].(string)+"/link", theirKey, map[string]any{"customer_id": carla["id"]}); r.Status != http.StatusNotFound {
+			t.Fatalf("another tenant merging Carla = %d %s", r.Status, r.Body)
+		}
+
 		// A record made from Instagram alone is merged into the WhatsApp one.
 		igOnly := w.post(t, "/api/customers", map[string]any{"instagram_id": "7777777777777777", "name": "Dan", "email": "dan@example.com"}, http.StatusCreated)
 		if igOnly["phone"] != "ig:7777777777777777" {
