@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/instagram"
 	"github.com/parleyhq/parley/channel/whatsapp"
@@ -57,6 +58,8 @@ type App struct {
 	// Outbox is the one way messages leave; FollowUps hooks into it.
 	Outbox    *channel.Outbox
 	FollowUps *followup.Service
+	// Broadcasts sends templates to segments of customers (campaign).
+	Broadcasts *campaign.Broadcasts
 	// Usage charges LLM tokens and template sends to tenants.
 	Usage *usage.Meter
 
@@ -133,8 +136,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	// The way in: conversations (the AI agent and tickets) behind the
 	// webhooks' gateway; a passed ownership check routes a number's held
 	// messages through the gateway.
+	// Broadcasts send through the same outbox; a customer's opt-out word
+	// is taken by them before the AI agent sees it.
+	a.Broadcasts = &campaign.Broadcasts{Store: st, Jobs: ins, Outbox: a.Outbox, Clock: clk, Log: log, NextOpening: followup.NextOpening}
 	tools := &conversation.Tools{}
-	conv := newConversation(cfg, st, ins, a.Outbox, model, tools, a.FollowUps.OnCustomerMessage, log)
+	conv := newConversation(cfg, st, ins, a.Outbox, model, tools, a.FollowUps.OnCustomerMessage, a.Broadcasts.Intercept, log)
 	a.conversations = conv
 	gw := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: conv, Log: log, Registry: reg, Providers: providers})
 	checker := &channel.Checker{Store: st, Jobs: ins, Lookup: graph, Retryable: whatsapp.Retryable, Verified: gw.Release, Log: log,
@@ -181,8 +187,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	river.AddWorker(workers, &followup.BackfillWorker{S: a.FollowUps})
 	river.AddWorker(workers, notes.RequestWorker())
 	river.AddWorker(workers, notes.DeliverWorker())
+	river.AddWorker(workers, &campaign.PaceWorker{S: a.Broadcasts})
 	periodic := append(conv.PeriodicJobs(), gw.PeriodicJobs()...)
-	periodic = append(periodic, followup.PeriodicScan())
+	periodic = append(periodic, followup.PeriodicScan(), campaign.PeriodicPacer())
 	jc, err := jobs.NewClient(st, workers, jobs.Config{
 		Timeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter, Poll: cfg.JobPoll, Workers: cfg.Workers,
 		Logger: log, Time: riverTime(clk), Periodic: periodic,
@@ -201,13 +208,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		WebhookLimit:  ratelimit.New(cfg.WebhookRateLimit, int(cfg.WebhookRateLimit)+1, clk),
 		Conversations: conv, Leads: leadsSvc, FollowUps: a.FollowUps,
 		Notifications: notes, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
-		EventBacklog: backlog, Webhooks: webhooks, Templates: graph,
+		EventBacklog: backlog, Webhooks: webhooks, Templates: graph, Broadcasts: a.Broadcasts,
 	})
 	gw.Mount(a.Web)
 	mountLeads(a.Web, leadsSvc)
 	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: log, Clock: clk, PublicURL: cfg.PublicURL,
 		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, Webhooks: webhooks, TrustedProxies: cfg.TrustedProxies,
-		FollowUps: a.FollowUps})
+		FollowUps: a.FollowUps, Broadcasts: a.Broadcasts})
 	if err != nil {
 		return fail(fmt.Errorf("dashboard: %w", err))
 	}

@@ -93,10 +93,11 @@ func newProviders(cfg config.Config, st *store.Store, graph *whatsapp.Client, hc
 // newConversation builds the conversation flow: the router, the AI agent
 // (offline when model is nil) and tickets.
 func newConversation(cfg config.Config, st *store.Store, ins *jobs.Inserter, outbox *channel.Outbox, model *llm.Client,
-	tools *conversation.Tools, onCustomer func(context.Context, *store.Queries, parley.Conversation, parley.Message) error, log *slog.Logger) *conversation.Service {
+	tools *conversation.Tools, onCustomer func(context.Context, *store.Queries, parley.Conversation, parley.Message) error,
+	intercept func(context.Context, *store.Queries, parley.Conversation, parley.Message) (bool, error), log *slog.Logger) *conversation.Service {
 	s := &conversation.Service{
 		Jobs: ins, Outbox: outbox, Log: log, Store: st, Knowledge: knowledge.New(), Tools: tools,
-		OnCustomerMessage: onCustomer,
+		OnCustomerMessage: onCustomer, Intercept: intercept,
 		// Three attempts of one LLM call, each with its timeout, bound an answer.
 		AnswerBudget: 3 * cfg.LLMTimeout,
 	}

@@ -199,8 +199,8 @@ func Check(ctx context.Context, q *store.Queries, m store.TemplateMapping) (*Ref
 
 // Catalog lists the campaign events for `parley events` and webhooks.
 func Catalog() []event.Entry {
-	return []event.Entry{
+	return append([]event.Entry{
 		{Name: EventTemplateSkipped, Type: "event", Summary: "A message needing a template was not sent: the tenant maps no enabled template to its purpose.",
 			Payload: reflect.TypeFor[SkipPayload]()},
-	}
+	}, broadcastCatalog()...)
 }

@@ -48,6 +48,10 @@ type Service struct {
 	// OnCustomerMessage, when set, runs in the transaction that stores a
 	// contact's message, e.g. to stop pending follow-ups.
 	OnCustomerMessage func(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message) error
+	// Intercept, when set, runs next in that transaction for a customer's
+	// message; true means it was handled (an opt-out word) and goes to
+	// neither the AI agent nor a human.
+	Intercept func(ctx context.Context, q *store.Queries, conv parley.Conversation, msg parley.Message) (bool, error)
 
 	answersOnce   sync.Once
 	answers       *stage.Loop
@@ -77,6 +81,12 @@ func (s *Service) Receive(ctx context.Context, q *store.Queries, in channel.Inbo
 	conv, msg, dup, err := s.Append(ctx, q, in)
 	if err != nil || dup {
 		return conv, err
+	}
+	if s.Intercept != nil && conv.Kind == parley.KindCustomer {
+		handled, err := s.Intercept(ctx, q, conv, msg)
+		if err != nil || handled {
+			return conv, err
+		}
 	}
 	return conv, s.route(ctx, q, conv, msg)
 }

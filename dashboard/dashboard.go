@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/followup"
@@ -70,6 +71,8 @@ type Deps struct {
 	// FollowUps makes a saved follow-up rule reach the conversations
 	// already silent (its back-fill); nil leaves that out.
 	FollowUps *followup.Service
+	// Broadcasts serves the broadcast pages; nil leaves them out.
+	Broadcasts *campaign.Broadcasts
 }
 
 // Dashboard serves the web app.

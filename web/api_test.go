@@ -30,7 +30,10 @@ func seed(t *testing.T, p *apptest.Parley, key string, tenantID string) map[stri
 		}
 		ids[path] = r.Map(t)["id"].(string)
 	}
-	create("/api/channels", map[string]any{"type": "email", "name": "Mail"})
+	// A Twilio channel: it sends templates (a broadcast below), taking its
+	// Content SID on trust.
+	create("/api/channels", map[string]any{"type": "twilio", "name": "Twilio", "display_number": "+15550001111",
+		"settings": map[string]string{"account_sid": "AC00000000000000000000000000000000", "auth_token": "secret"}})
 	create("/api/customers", map[string]any{"phone": "+55 11 99999-0000", "name": "Ana"})
 	create("/api/staff", map[string]any{"phone": "+5511988887777", "name": "Bia", "type": "sales"})
 	create("/api/agents", map[string]any{"name": "Caio"})
@@ -56,6 +59,8 @@ func seed(t *testing.T, p *apptest.Parley, key string, tenantID string) map[stri
 		t.Fatal(err)
 	}
 	ids["/api/notifications"] = n.ID
+	create("/api/broadcasts", map[string]any{"channel_id": ids["/api/channels"], "template_name": "HX00000000000000000000000000000000",
+		"send_at": "2030-01-01T09:00:00Z"})
 	return ids
 }
 

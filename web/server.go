@@ -58,6 +58,8 @@ type Deps struct {
 	// Templates lists WhatsApp Business Accounts' templates for
 	// POST /api/templates/sync; nil leaves that route out.
 	Templates campaign.Lister
+	// Broadcasts, when set, serves /api/broadcasts and customers' tags and consent.
+	Broadcasts *campaign.Broadcasts
 	// EventBacklog, when set, reports the events waiting for the event bus
 	// (shown by /readyz).
 	EventBacklog func() int64
@@ -149,6 +151,9 @@ func New(d Deps) *Server {
 	s.registerNotifications(d.Notifications)
 	if d.Webhooks != nil {
 		s.registerWebhooks(d.Webhooks)
+	}
+	if d.Broadcasts != nil {
+		s.registerBroadcasts(d.Broadcasts)
 	}
 	// Below /api the dashboard's "/" must not answer: an unknown path is a
 	// JSON 404, a known path with another method a 405 naming the allowed ones.
