@@ -1,7 +1,9 @@
 // Channel checks keep a tenant's channels honest: when a WhatsApp channel
 // is saved, a durable job asks Meta's Graph API for the number behind its
 // phone_number_id, proving the access token works and recording the display
-// number and verified business name.
+// number and verified business name. An Instagram channel is checked the
+// same way (Checker.Others): its account is read with its token, and the
+// @username and name recorded.
 
 package channel
 

@@ -43,6 +43,9 @@ type Status struct {
 	Status       parley.DeliveryStatus
 	ErrorCode    string
 	ErrorReason  string
+	// UpTo: a read receipt for this message and every earlier one of the
+	// conversation (Instagram's "read up to"), not this message alone.
+	UpTo bool
 }
 
 // Unverified is a Lookup's answer for a route that channels claim but none
@@ -217,6 +220,11 @@ func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.C
 	if err != nil {
 		return "", err
 	}
+	if st.UpTo && st.Status == parley.StatusRead {
+		if err := g.readEarlier(ctx, q, ch, m); err != nil {
+			return "", err
+		}
+	}
 	if !changed {
 		return "status_stale", nil
 	}
@@ -230,6 +238,29 @@ func (g *Gateway) applyStatus(ctx context.Context, q *store.Queries, ch parley.C
 		return "", err
 	}
 	return "status_applied", nil
+}
+
+// readEarlier applies "read up to m": the conversation's earlier sent or
+// delivered messages are read too, each logged like a receipt of its own.
+func (g *Gateway) readEarlier(ctx context.Context, q *store.Queries, ch parley.Channel, m parley.Message) error {
+	earlier, err := q.UnreadBefore(ctx, m.TenantID, m.ConversationID, m.ID)
+	if err != nil {
+		return err
+	}
+	for _, e := range earlier {
+		changed, err := q.AdvanceMessageDelivery(ctx, e.TenantID, e.ID, store.MessageUpdate{Status: parley.StatusRead})
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		if err := q.AppendEvent(ctx, e.TenantID, e.ConversationID, event.MessageStatusChanged, event.MessageStatusPayload{
+			MessageID: e.ID, ChannelID: ch.ID, ChannelMessageID: e.ChannelMessageID, Status: parley.StatusRead}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sanitize makes a message storable on both engines, whatever a signed but

@@ -274,9 +274,8 @@ func (s *Service) recordRefusal(ctx context.Context, r refusal, text string) (pa
 		if m, err = q.InsertMessage(ctx, m); err != nil {
 			return err
 		}
-		err = q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageSendFailed, event.MessageStatusPayload{
+		return q.AppendEvent(ctx, m.TenantID, m.ConversationID, event.MessageSendFailed, event.MessageStatusPayload{
 			MessageID: m.ID, ChannelID: m.ChannelID, Status: parley.StatusFailed, ErrorCode: channel.CodeOutsideWindow, ErrorReason: r.reason, Source: "send"})
-		return err
 	})
 	if err != nil {
 		return m, err

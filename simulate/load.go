@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/bench"
+	"github.com/parleyhq/parley/channel/instagram/instagramtest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 )
 
@@ -48,9 +49,10 @@ func newLoad(cfg Config, bases []string, phones []string) *load {
 	return l
 }
 
-// replied is called by the fake Graph API for every message Parley sends.
-func (l *load) replied(m whatsapptest.SentMessage) {
-	to := strings.TrimPrefix(m.To, "+")
+// replied is called by the fake provider for every message Parley sends to
+// a customer (phone digits, or an Instagram-scoped id).
+func (l *load) replied(to string) {
+	to = strings.TrimPrefix(to, "+")
 	l.mu.Lock()
 	sent, ok := l.waiting[to]
 	if ok {
@@ -150,12 +152,18 @@ offer:
 	return r
 }
 
-// send posts one signed text webhook for customer i.
+// send posts one signed text webhook for customer i, on the simulated
+// channel (WhatsApp, or Instagram Direct with --channel instagram).
 func (l *load) send(i int) {
 	phone := l.phones[i]
-	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: phoneNumberID, From: phone, Name: "Customer", Time: time.Now()},
-		"Hello! When are you open, and how long does delivery take?")
-	req, _ := http.NewRequest("POST", l.bases[i%len(l.bases)]+"/webhooks/whatsapp", bytes.NewReader(body))
+	const text = "Hello! When are you open, and how long does delivery take?"
+	body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: phoneNumberID, From: phone, Name: "Customer", Time: time.Now()}, text)
+	path := "/webhooks/whatsapp"
+	if l.cfg.Channel == ChannelInstagram {
+		body = instagramtest.TextWebhook(instagramtest.Inbound{AccountID: instagramAccountID, From: phone, Time: time.Now()}, text)
+		path = "/webhooks/instagram"
+	}
+	req, _ := http.NewRequest("POST", l.bases[i%len(l.bases)]+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Hub-Signature-256", whatsapptest.Sign(appSecret, body))
 	start := time.Now()
@@ -215,6 +223,7 @@ func percentiles(ds []time.Duration) Latency {
 // Report is what one run measured.
 type Report struct {
 	Database          string  `json:"database"`
+	Channel           string  `json:"channel"` // whatsapp or instagram
 	Customers         int     `json:"customers"`
 	OfferedRate       float64 `json:"offered_rate"` // 0: as fast as customers were free
 	LLMLatencyMS      float64 `json:"llm_latency_ms"`
@@ -264,7 +273,7 @@ type Ratios struct {
 
 // Print writes the report for people.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "database %s, %d customers, offered %s, fake LLM latency %.0f ms\n", r.Database, r.Customers, rateText(r.OfferedRate), r.LLMLatencyMS)
+	fmt.Fprintf(w, "database %s, %s channel, %d customers, offered %s, fake LLM latency %.0f ms\n", r.Database, r.Channel, r.Customers, rateText(r.OfferedRate), r.LLMLatencyMS)
 	fmt.Fprintf(w, "messages: %d offered, %d acknowledged (%.0f/s), %d failed, %d answered, %d unanswered\n",
 		r.Offered, r.Acknowledged, r.AckedPerSecond, r.Failed, r.Answered, r.Unanswered)
 	fmt.Fprintf(w, "answered per second: %.1f over %.1f s\n", r.AnsweredPerSecond, r.Seconds)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/bench"
+	"github.com/parleyhq/parley/channel/instagram/instagramtest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/llm/llmtest"
 )
@@ -52,13 +53,26 @@ type Config struct {
 	// calls and of the fake Graph API's sends misbehave (llmtest and
 	// whatsapptest's default mixes of faults); 0 for none.
 	LLMFaultRate, GraphFaultRate float64
+
+	// Channel is what the customers write on: ChannelWhatsApp (the
+	// default) or ChannelInstagram (Instagram Direct: customers are
+	// Instagram-scoped ids, replies arrive at a fake Instagram API).
+	Channel string
 }
+
+// The channels `parley simulate --channel` takes.
+const (
+	ChannelWhatsApp  = "whatsapp"
+	ChannelInstagram = "instagram"
+)
 
 const (
 	appSecret     = "simulate-app-secret"
 	phoneNumberID = "100000000000001"
 	channelToken  = "simulate-channel-token"
 	llmKey        = "simulate-llm-key"
+
+	instagramAccountID = "17841400000000001"
 )
 
 func (c *Config) defaults() error {
@@ -83,6 +97,13 @@ func (c *Config) defaults() error {
 	if c.Rate < 0 {
 		return errors.New("rate must be 0 (as fast as possible) or more")
 	}
+	switch c.Channel {
+	case "":
+		c.Channel = ChannelWhatsApp
+	case ChannelWhatsApp, ChannelInstagram:
+	default:
+		return fmt.Errorf("channel %q: want whatsapp or instagram", c.Channel)
+	}
 	if c.Binary == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -105,6 +126,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer graph.Close()
 	graph.AddNumber(whatsapptest.Number{ID: phoneNumberID, Token: channelToken, Display: "+1 555-000-0001", VerifiedName: "Simulated Shop"})
 	graph.SetFaultRate(cfg.GraphFaultRate)
+	ig := instagramtest.New()
+	defer ig.Close()
+	ig.AddAccount(instagramtest.Account{ID: instagramAccountID, Token: channelToken, Username: "simulated.shop", Name: "Simulated Shop"})
 	model := llmtest.Start(llmtest.Options{APIKey: llmKey, Latency: cfg.LLMLatency, Responder: answerer, FaultRate: cfg.LLMFaultRate})
 	defer model.Close()
 
@@ -119,6 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	env := append(os.Environ(), "PARLEY_DATABASE_URL="+dbURL, "PARLEY_LOG_LEVEL=warn",
 		"PARLEY_WHATSAPP_GRAPH_URL="+graph.URL, "PARLEY_WHATSAPP_APP_SECRET="+appSecret, "PARLEY_WHATSAPP_RATE_LIMIT=1000",
+		"PARLEY_INSTAGRAM_GRAPH_URL="+ig.URL,
 		"PARLEY_LLM_BASE_URL="+model.URL, "PARLEY_LLM_API_KEY="+llmKey, "PARLEY_LLM_MODEL=simulated",
 		"PARLEY_API_RATE_LIMIT=0", "PARLEY_WEBHOOK_RATE_LIMIT=0")
 	if cfg.FollowUpQueue != "" {
@@ -151,11 +176,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	phones, err := setUp(ctx, base, key, cfg.Customers)
+	phones, err := setUp(ctx, base, key, cfg.Customers, cfg.Channel)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(cfg.Log, "tenant, channel and %d customers ready; offering load\n", len(phones))
+	fmt.Fprintf(cfg.Log, "tenant, %s channel and %d customers ready; offering load\n", cfg.Channel, len(phones))
 
 	var floor *bench.Floor
 	if cfg.Floor > 0 {
@@ -168,7 +193,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	l := newLoad(cfg, bases, phones)
-	graph.Observe(l.replied)
+	graph.Observe(func(m whatsapptest.SentMessage) { l.replied(m.To) })
+	ig.Observe(func(m instagramtest.SentMessage) { l.replied(m.To) })
 	before := make([]processSample, len(procs))
 	for i, p := range procs {
 		before[i] = p.sample(ctx)
@@ -202,6 +228,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	rep.Database = engineOf(dbURL)
+	rep.Channel = cfg.Channel
 	rep.LLMLatencyMS = float64(cfg.LLMLatency) / float64(time.Millisecond)
 	if floor != nil {
 		rep.Floor = floor
@@ -281,9 +308,12 @@ func createTenant(ctx context.Context, binary, dir string, env []string) (string
 	return t.APIKey, nil
 }
 
-// setUp creates the WhatsApp channel, the customers and a few knowledge
-// documents through the API, as an operator would.
-func setUp(ctx context.Context, base, key string, customers int) ([]string, error) {
+// setUp creates the channel (WhatsApp, or Instagram: then it waits for the
+// account's ownership check, without which its messages are held), the
+// customers and a few knowledge documents through the API, as an operator
+// would. It returns the customers' addresses as the webhooks name them:
+// phone digits, or Instagram-scoped ids.
+func setUp(ctx context.Context, base, key string, customers int, channel string) ([]string, error) {
 	call := func(path string, body any) error {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(b))
@@ -300,7 +330,14 @@ func setUp(ctx context.Context, base, key string, customers int) ([]string, erro
 		}
 		return nil
 	}
-	if err := call("/api/channels", map[string]any{"type": "whatsapp", "name": "Simulated number", "phone_number_id": phoneNumberID, "access_token": channelToken}); err != nil {
+	if channel == ChannelInstagram {
+		if err := call("/api/channels", map[string]any{"type": "instagram", "name": "Simulated Instagram", "instagram_account_id": instagramAccountID, "access_token": channelToken}); err != nil {
+			return nil, err
+		}
+		if err := waitChecked(ctx, base, key); err != nil {
+			return nil, err
+		}
+	} else if err := call("/api/channels", map[string]any{"type": "whatsapp", "name": "Simulated number", "phone_number_id": phoneNumberID, "access_token": channelToken}); err != nil {
 		return nil, err
 	}
 	for _, d := range [][2]string{
@@ -315,11 +352,44 @@ func setUp(ctx context.Context, base, key string, customers int) ([]string, erro
 	phones := make([]string, customers)
 	for i := range phones {
 		phones[i] = fmt.Sprintf("1555%07d", i+1)
-		if err := call("/api/customers", map[string]any{"phone": "+" + phones[i], "name": fmt.Sprintf("Customer %d", i+1)}); err != nil {
+		body := map[string]any{"phone": "+" + phones[i], "name": fmt.Sprintf("Customer %d", i+1)}
+		if channel == ChannelInstagram {
+			phones[i] = fmt.Sprintf("90000000%08d", i+1) // an Instagram-scoped id
+			body = map[string]any{"instagram_id": phones[i], "name": fmt.Sprintf("Customer %d", i+1)}
+		}
+		if err := call("/api/customers", body); err != nil {
 			return nil, err
 		}
 	}
 	return phones, nil
+}
+
+// waitChecked waits until the tenant's channels have passed their
+// ownership check (the Instagram account read with the channel's token).
+func waitChecked(ctx context.Context, base, key string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/channels", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var page struct {
+			Items []struct{ Settings map[string]string }
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err == nil && len(page.Items) > 0 && page.Items[0].Settings["check"] == "ok" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return errors.New("the channel's ownership check did not pass")
 }
 
 func engineOf(dsn string) string {

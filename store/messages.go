@@ -180,6 +180,28 @@ func (q *Queries) AdvanceMessageDelivery(ctx context.Context, tenantID, id strin
 	return n == 1, err
 }
 
+// UnreadBefore lists a conversation's sent or delivered outbound messages
+// older than the message id before (ids are time-ordered), oldest first, at
+// most 100: a read receipt that means "read up to here" (Instagram) moves
+// them to read too.
+func (q *Queries) UnreadBefore(ctx context.Context, tenantID, conversationID, before string) ([]parley.Message, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND id < $3
+		AND role IN ('ai', 'agent') AND status IN ('sent', 'delivered') ORDER BY id LIMIT 100`, tenantID, conversationID, before)
+	if err != nil {
+		return nil, fmt.Errorf("unread messages: %w", err)
+	}
+	defer rows.Close()
+	var out []parley.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("unread messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // SetMessageExtra replaces a message's Extra (e.g. to mark it deleted by
 // its sender).
 func (q *Queries) SetMessageExtra(ctx context.Context, tenantID, id string, extra map[string]any) error {

@@ -107,7 +107,7 @@ func batches(b *Batch) []channel.Batch {
 	}
 	for _, r := range b.Reads {
 		bt := get(r.AccountID)
-		bt.Statuses = append(bt.Statuses, channel.Status{ProviderMessageID: r.MessageID, Status: parley.StatusRead})
+		bt.Statuses = append(bt.Statuses, channel.Status{ProviderMessageID: r.MessageID, Status: parley.StatusRead, UpTo: true})
 	}
 	for _, d := range b.Deleted {
 		bt := get(d.AccountID)

@@ -32,6 +32,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "database for the Parley under test (default: a fresh SQLite file)")
 	fs.DurationVar(&cfg.Floor, "floor", 2*time.Second, "time per floor measurement (database commits, no-op jobs, loopback HTTP) in the same run; 0 skips")
 	fs.StringVar(&cfg.FollowUpQueue, "followup-queue", "", "an SQS queue URL or nats://host:port/<stream>/<subject>: Parley reads Follow-Up Requests from it, and after the load one is published there for every conversation")
+	fs.StringVar(&cfg.Channel, "channel", "whatsapp", "what the customers write on: whatsapp, or instagram (Instagram Direct against a fake Instagram API)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -54,6 +55,8 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &usageError{"--duration must be positive (or give --messages)"}
 	case cfg.FollowUpQueue != "" && !strings.HasPrefix(cfg.FollowUpQueue, "nats://") && !strings.HasPrefix(cfg.FollowUpQueue, "http"):
 		return &usageError{"--followup-queue: want an SQS queue URL (https://…) or nats://host:port/<stream>/<subject>"}
+	case cfg.Channel != "whatsapp" && cfg.Channel != "instagram":
+		return &usageError{"--channel: want whatsapp or instagram"}
 	case cfg.Senders < 1:
 		return &usageError{"--senders must be at least 1"}
 	case cfg.Replicas < 1:

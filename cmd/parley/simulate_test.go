@@ -32,3 +32,12 @@ func TestSimulateBadReplicas(t *testing.T) {
 		})
 	}
 }
+
+// --channel takes whatsapp or instagram only.
+func TestSimulateBadChannel(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"simulate", "--channel", "telegram"}, func(string) string { return "" }, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--channel: want whatsapp or instagram") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}

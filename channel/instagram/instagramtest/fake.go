@@ -90,6 +90,15 @@ type Fake struct {
 	requests int
 	seq      int
 	changed  chan struct{}
+	observe  func(SentMessage)
+}
+
+// Observe hands every accepted send to fn as it arrives, instead of keeping
+// it for Sent: a load generator's fake would otherwise grow without bound.
+func (f *Fake) Observe(fn func(SentMessage)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.observe = fn
 }
 
 // New starts a fake on 127.0.0.1.
@@ -240,10 +249,16 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, acct Account) {
 	f.seq++
 	sent.ID = fmt.Sprintf("aWdfFAKE%s%06d", f.prefix, f.seq)
 	sent.AccountID, sent.Body = acct.ID, body
-	f.sent = append(f.sent, sent)
+	observe := f.observe
+	if observe == nil {
+		f.sent = append(f.sent, sent)
+	}
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.mu.Unlock()
+	if observe != nil {
+		observe(sent)
+	}
 	writeJSON(w, http.StatusOK, instagram.SendResponse{RecipientID: sent.To, MessageID: sent.ID})
 }
 
