@@ -3,10 +3,6 @@
 // html/template; htmx (embedded, see static/README.md) adds small in-place
 // updates such as toggles. Every page needs a signed-in session, and every
 // form carries the session's CSRF token.
-//
-// Each section of the dashboard is a Page: a navigation entry plus the
-// routes it mounts. Adding a section is one page_*.go file with its
-// templates/*.html, listed in pages().
 package dashboard
 
 import (
@@ -103,6 +99,10 @@ type Dashboard struct {
 }
 
 // Page is one section of the dashboard.
+//
+// Each section of the dashboard is a Page: a navigation entry plus the
+// routes it mounts. Adding a section is one page_*.go file with its
+// templates/*.html, listed in pages().
 type Page struct {
 	Name  string // navigation label
 	Path  string // navigation link

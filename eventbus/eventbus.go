@@ -4,9 +4,6 @@
 // and the Publisher here sends outbox rows in order, at least once, deleting
 // each once the bus has acknowledged it. A bus outage delays publishing; the
 // backlog stays in the database across restarts.
-//
-// One process publishes at a time (a lease in the database), so events go
-// out in the order they were appended.
 package eventbus
 
 import (
@@ -89,6 +86,9 @@ func Envelope(e parley.Event, seq int64) CloudEvent {
 }
 
 // Publisher moves the outbox to the bus.
+//
+// One process publishes at a time (a lease in the database), so events go
+// out in the order they were appended.
 type Publisher struct {
 	Store *store.Store
 	Bus   Bus

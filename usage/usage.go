@@ -2,11 +2,6 @@
 // resources — tokens on the one LLM key, WhatsApp template sends — per
 // tenant and calendar month (UTC), and enforces the monthly budgets the
 // operator sets (parley tenant budget).
-//
-// LLM calls are charged by the llm client itself (Meter is its
-// llm.Meter): callers only say whose work it is with parley.WithTenant,
-// and job workers get that from their job's tenant_id (jobs package). A
-// call without a tenant is charged to Operator and logged.
 package usage
 
 import (
@@ -59,6 +54,11 @@ func (e *BudgetError) Is(target error) bool {
 
 // Meter records usage and checks budgets. Its methods are safe for
 // concurrent use; a nil *Meter allows everything and records nothing.
+//
+// LLM calls are charged by the llm client itself (Meter is its
+// llm.Meter): callers only say whose work it is with parley.WithTenant,
+// and job workers get that from their job's tenant_id (jobs package). A
+// call without a tenant is charged to Operator and logged.
 type Meter struct {
 	store     *store.Store
 	log       *slog.Logger

@@ -1,12 +1,6 @@
 // Package nats reads Follow-Up Requests from a NATS JetStream subject
 // through a durable pull consumer with explicit acks, ten messages a fetch,
 // and hands each batch to the follow-up service in one transaction.
-//
-// A message is acked once the batch that holds it has committed; a process
-// that dies before that leaves JetStream to redeliver it after the ack wait,
-// and the receipt recorded with it makes the copy a no-op. A batch that
-// fails to commit is nak'd with a delay. A malformed message is published to
-// the dead-letter subject, when one is configured, and terminated.
 package nats
 
 import (
@@ -64,6 +58,12 @@ func ParseURL(raw string) (server, stream, subject string, err error) {
 }
 
 // Consumer reads one stream's subject.
+//
+// A message is acked once the batch that holds it has committed; a process
+// that dies before that leaves JetStream to redeliver it after the ack wait,
+// and the receipt recorded with it makes the copy a no-op. A batch that
+// fails to commit is nak'd with a delay. A malformed message is published to
+// the dead-letter subject, when one is configured, and terminated.
 type Consumer struct {
 	nc       *natsgo.Conn
 	js       jetstream.JetStream
