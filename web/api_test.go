@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -302,4 +303,55 @@ func apiOperations(t *testing.T, p *apptest.Parley) []operation {
 		}
 	}
 	return out
+}
+
+// A list route whose answer pages (next_cursor) takes cursor and limit: an
+// input that embeds an unexported struct loses them silently, and the
+// client pages over the first page forever.
+func TestEveryPagedRouteTakesCursorAndLimit(t *testing.T) {
+	t.Parallel()
+	p := apptest.Start(t, store.SQLite, nil, nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct{ Name, In string } `json:"parameters"`
+			Responses  map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Ref string `json:"$ref"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	p.Do("GET", "/openapi.json", "", nil).JSON(t, &doc)
+	paged := 0
+	for path, ops := range doc.Paths {
+		op, ok := ops["get"]
+		if !ok {
+			continue
+		}
+		ref := op.Responses["200"].Content["application/json"].Schema.Ref
+		schema := doc.Components.Schemas[ref[strings.LastIndex(ref, "/")+1:]]
+		if _, ok := schema.Properties["next_cursor"]; !ok {
+			continue
+		}
+		paged++
+		var query []string
+		for _, prm := range op.Parameters {
+			if prm.In == "query" {
+				query = append(query, prm.Name)
+			}
+		}
+		if !slices.Contains(query, "cursor") || !slices.Contains(query, "limit") {
+			t.Errorf("GET %s pages but takes query %v: embed web.PageParams, not pageInput", path, query)
+		}
+	}
+	if paged < 10 {
+		t.Fatalf("only %d paged routes found in the OpenAPI document", paged)
+	}
 }

@@ -79,7 +79,7 @@ func (s *Server) registerBroadcasts(b *campaign.Broadcasts) {
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-broadcasts", Method: http.MethodGet, Path: "/api/broadcasts",
 		Summary: "The tenant's broadcasts, newest first, with stats", Tags: tags, Security: bearer},
-		func(ctx context.Context, in *pageInput) (*bodyOut[PageOf[campaign.BroadcastView]], error) {
+		func(ctx context.Context, in *PageParams) (*bodyOut[PageOf[campaign.BroadcastView]], error) {
 			q := s.store.Read()
 			items, next, err := q.ListBroadcasts(ctx, TenantFrom(ctx).ID, in.page())
 			if err != nil {
@@ -111,7 +111,7 @@ func (s *Server) registerBroadcasts(b *campaign.Broadcasts) {
 		func(ctx context.Context, in *struct {
 			ID      string `path:"id" maxLength:"64"`
 			Outcome string `query:"outcome" enum:"pending,queued,sent,delivered,read,replied,failed,opted_out,skipped,cancelled," doc:"only this outcome"`
-			pageInput
+			PageParams
 		}) (*bodyOut[PageOf[store.BroadcastRecipient]], error) {
 			q := s.store.Read()
 			if _, err := q.GetBroadcast(ctx, TenantFrom(ctx).ID, in.ID); err != nil {

@@ -78,12 +78,12 @@ func (s *Server) registerTenant() {
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-api-keys", Method: http.MethodGet, Path: "/api/api-keys", Summary: "List API keys",
 		Tags: []string{"Tenant"}, Security: bearer},
-		func(ctx context.Context, _ *struct{}) (*bodyOut[PageOf[parley.APIKey]], error) {
-			keys, err := s.store.ListAPIKeys(ctx, TenantFrom(ctx).ID)
+		func(ctx context.Context, in *struct{ PageParams }) (*bodyOut[PageOf[parley.APIKey]], error) {
+			keys, next, err := s.store.ListAPIKeysPage(ctx, TenantFrom(ctx).ID, in.page())
 			if err != nil {
 				return nil, apiError(err)
 			}
-			return &bodyOut[PageOf[parley.APIKey]]{Body: PageOf[parley.APIKey]{Items: keys}}, nil
+			return &bodyOut[PageOf[parley.APIKey]]{Body: PageOf[parley.APIKey]{Items: keys, NextCursor: next}}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "create-api-key", Method: http.MethodPost, Path: "/api/api-keys", Summary: "Create an API key",
 		Tags: []string{"Tenant"}, Security: bearer, DefaultStatus: http.StatusCreated},

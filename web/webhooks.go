@@ -43,7 +43,7 @@ func (s *Server) registerWebhooks(h *hooks.Service) {
 		Tags: []string{"Webhooks"}, Security: bearer},
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64"`
-			pageInput
+			PageParams
 		}) (*bodyOut[PageOf[parley.WebhookDelivery]], error) {
 			tenant := TenantFrom(ctx)
 			if _, err := s.store.GetWebhookSubscription(ctx, tenant.ID, in.ID); err != nil {
