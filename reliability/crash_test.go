@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,22 +68,7 @@ func TestCrashUnderLoad(t *testing.T) {
 			if err != nil || len(convs) != customers {
 				t.Fatalf("%d conversations (%v), want %d", len(convs), err, customers)
 			}
-			fctx, stop := context.WithCancel(ctx)
-			var requested atomic.Int64
-			var wg sync.WaitGroup
-			for i := 0; i < 2; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for fctx.Err() == nil {
-						id := convs[phones[rand.IntN(len(phones))]]
-						if code, _ := w.api(addr, "POST", "/api/conversations/"+id+"/follow-up", nil, nil); code == 202 {
-							requested.Add(1)
-						}
-						time.Sleep(time.Duration(50+rand.IntN(50)) * time.Millisecond)
-					}
-				}()
-			}
+			stopAsking := w.askForFollowUps(ctx, func() string { return addr }, convs, phones)
 			sent := func() int {
 				w.mu.Lock()
 				defer w.mu.Unlock()
@@ -102,12 +86,11 @@ func TestCrashUnderLoad(t *testing.T) {
 					fKilled++
 				}
 			}
-			stop()
-			wg.Wait()
+			requested := stopAsking()
 			settle(t, dsn, 2*time.Minute)
 
 			c := count(t, w, dsn, phones, messages, true)
-			report(t, fmt.Sprintf("%d kills while customers wrote (%s), %d while follow-ups went out, %d follow-ups requested by hand", killed, talk.Round(time.Second), fKilled, requested.Load()), c)
+			report(t, fmt.Sprintf("%d kills while customers wrote (%s), %d while follow-ups went out, %d follow-ups requested by hand", killed, talk.Round(time.Second), fKilled, requested), c)
 			checkStoredOnce(t, c)
 			checkFollowUps(t, c, customers)
 			if c.missing > 0 {

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -478,4 +480,32 @@ func (w *world) runCustomers(ctx context.Context, addrs func() []string, phones 
 	}
 	go func() { wg.Wait(); close(errs); close(done) }()
 	return done, errs
+}
+
+// askForFollowUps asks for follow-ups by hand, as an agent clicking the
+// button would, from two clients at once for random customers, on the
+// address addr gives, until the returned stop is called; stop returns how
+// many were accepted (202).
+func (w *world) askForFollowUps(ctx context.Context, addr func() string, convs map[string]string, phones []string) (stop func() int64) {
+	ctx, cancel := context.WithCancel(ctx)
+	var requested atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				id := convs[phones[rand.IntN(len(phones))]]
+				if code, _ := w.api(addr(), "POST", "/api/conversations/"+id+"/follow-up", nil, nil); code == 202 {
+					requested.Add(1)
+				}
+				time.Sleep(time.Duration(50+rand.IntN(50)) * time.Millisecond)
+			}
+		}()
+	}
+	return func() int64 {
+		cancel()
+		wg.Wait()
+		return requested.Load()
+	}
 }

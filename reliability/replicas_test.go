@@ -68,22 +68,7 @@ func TestReplicas(t *testing.T) {
 		t.Fatalf("%d conversations (%v), want %d", len(convs), err, customers)
 	}
 	// Follow-ups by hand on every replica while the rule's come due.
-	fctx, stop := context.WithCancel(ctx)
-	var requested atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for fctx.Err() == nil {
-				id := convs[phones[rand.IntN(len(phones))]]
-				if code, _ := w.api(anyAddr(), "POST", "/api/conversations/"+id+"/follow-up", nil, nil); code == 202 {
-					requested.Add(1)
-				}
-				time.Sleep(time.Duration(50+rand.IntN(50)) * time.Millisecond)
-			}
-		}()
-	}
+	stopAsking := w.askForFollowUps(ctx, anyAddr, convs, phones)
 
 	// Notifications: raised for some customers, then answered by every
 	// replica at once, twice each.
@@ -154,8 +139,7 @@ func TestReplicas(t *testing.T) {
 			break
 		}
 	}
-	stop()
-	wg.Wait()
+	requested := stopAsking()
 	settle(t, dsn, 2*time.Minute)
 
 	c := count(t, w, dsn, phones, messages, true)
@@ -171,7 +155,7 @@ func TestReplicas(t *testing.T) {
 	w.mu.Unlock()
 	workers := workedBy(t, dsn)
 	report(t, fmt.Sprintf("%d replicas (jobs worked by %d), talk %s, %d follow-ups requested by hand; %d notifications (routed within %s) answered %d times at once: %d accepted, %d refused (409); staff answers passed on %d (%d doubled, %d missing)",
-		replicas, workers, talk.Round(time.Second), requested.Load(), notifications, slowestRoute.Round(100*time.Millisecond), 2*replicas, accepted.Load(), refused.Load(), notifiedSent, notifiedDoubled, notifiedMissing), c)
+		replicas, workers, talk.Round(time.Second), requested, notifications, slowestRoute.Round(100*time.Millisecond), 2*replicas, accepted.Load(), refused.Load(), notifiedSent, notifiedDoubled, notifiedMissing), c)
 	checkStoredOnce(t, c)
 	checkFollowUps(t, c, customers)
 	if c.missing > 0 || c.doubled > 0 || c.followUpsDoubled > 0 {
