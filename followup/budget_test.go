@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/followup"
-	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
@@ -17,11 +15,7 @@ import (
 func TestFollowUpAtTokenBudgetSendsTheRuleText(t *testing.T) {
 	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
-		fake := llmtest.Start(llmtest.Options{APIKey: "k"})
-		defer fake.Close()
-		e := newEnv(t, engine, func(c *config.Config) {
-			c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = fake.URL, "k", "test-model"
-		})
+		e, fake := newModelEnv(t, engine)
 		ctx := context.Background()
 		if err := e.p.Store.SetBudget(ctx, e.tenant.ID, store.Budget{LLMTokens: 10}); err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/followup"
+	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -262,3 +263,15 @@ func (e *env) stats(ruleID string) map[string]any {
 }
 
 var _ = followup.EventSent
+
+// newModelEnv is newEnv with a fake model (API key "k") that the test
+// scripts.
+func newModelEnv(t *testing.T, engine store.Engine) (*env, *llmtest.Server) {
+	t.Helper()
+	fake := llmtest.Start(llmtest.Options{APIKey: "k"})
+	t.Cleanup(fake.Close)
+	e := newEnv(t, engine, func(c *config.Config) {
+		c.LLMBaseURL, c.LLMAPIKey, c.LLMModel = fake.URL, "k", "test-model"
+	})
+	return e, fake
+}

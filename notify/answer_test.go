@@ -18,53 +18,50 @@ import (
 // SQLite in one process; on PostgreSQL in two processes on one database.
 func TestConcurrentAnswersOneWins(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			t.Parallel()
-			dsn := storetest.DSN(t, engine)
-			a := start(t, options{dsn: dsn})
-			b := a
-			if engine == store.Postgres {
-				b = start(t, options{dsn: dsn, first: a})
-			}
-			a.staff("Ana", "+5511911110001", parley.StaffAdmin)
-			conv := a.customerConv("+5511999990007", ago(time.Hour))
-			for round := range 3 {
-				n := a.raise(conv.ID, parley.NotificationQuestion, map[string]string{"question": "Question " + string(rune('A'+round))})
-				var wg sync.WaitGroup
-				results := make([]apptest.Response, 6)
-				for i := range results {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						p := a
-						if i%2 == 1 {
-							p = b
-						}
-						results[i] = p.answer(n.ID, map[string]any{"answer": "answer " + string(rune('a'+i))})
-					}()
-				}
-				wg.Wait()
-				won := 0
-				for _, r := range results {
-					switch {
-					case r.Status == http.StatusOK:
-						won++
-					case r.Status == http.StatusConflict && r.ErrorCode() == "already_answered" && strings.Contains(string(r.Body), "already answered"):
-					default:
-						t.Fatalf("an answer got %d %s", r.Status, r.Body)
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		dsn := storetest.DSN(t, engine)
+		a := start(t, options{dsn: dsn})
+		b := a
+		if engine == store.Postgres {
+			b = start(t, options{dsn: dsn, first: a})
+		}
+		a.staff("Ana", "+5511911110001", parley.StaffAdmin)
+		conv := a.customerConv("+5511999990007", ago(time.Hour))
+		for round := range 3 {
+			n := a.raise(conv.ID, parley.NotificationQuestion, map[string]string{"question": "Question " + string(rune('A'+round))})
+			var wg sync.WaitGroup
+			results := make([]apptest.Response, 6)
+			for i := range results {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p := a
+					if i%2 == 1 {
+						p = b
 					}
-				}
-				if won != 1 {
-					t.Fatalf("round %d: %d answers won, want 1", round, won)
-				}
-				a.sentTo(conv.ContactPhone, round+1)
-				if got := a.get(n.ID); got.Answers != 1 || got.Delivered != 1 {
-					t.Fatalf("round %d: %s", round, mustJSON(got))
+					results[i] = p.answer(n.ID, map[string]any{"answer": "answer " + string(rune('a'+i))})
+				}()
+			}
+			wg.Wait()
+			won := 0
+			for _, r := range results {
+				switch {
+				case r.Status == http.StatusOK:
+					won++
+				case r.Status == http.StatusConflict && r.ErrorCode() == "already_answered" && strings.Contains(string(r.Body), "already answered"):
+				default:
+					t.Fatalf("an answer got %d %s", r.Status, r.Body)
 				}
 			}
-		})
-	}
+			if won != 1 {
+				t.Fatalf("round %d: %d answers won, want 1", round, won)
+			}
+			a.sentTo(conv.ContactPhone, round+1)
+			if got := a.get(n.ID); got.Answers != 1 || got.Delivered != 1 {
+				t.Fatalf("round %d: %s", round, mustJSON(got))
+			}
+		}
+	})
 }
 
 // Bad answers are refused with a machine-readable code and change nothing.

@@ -35,12 +35,7 @@ func TestQuestionFlowEndToEnd(t *testing.T) {
 		if first[0].Text != "Thanks, noted." {
 			t.Fatalf("customer got %q, want the AI agent's reply after raising", first[0].Text)
 		}
-		var list struct{ Items []parley.Notification }
-		apptest.Eventually(t, "the notification", func() bool {
-			e.Do(http.MethodGet, "/api/notifications?status=requested", e.key, nil).JSON(t, &list)
-			return len(list.Items) == 1
-		})
-		n := e.waitNotification(list.Items[0].ID)
+		n := e.onlyNotification("?status=requested")
 		if n.Ref != "NOTIF_1" || n.Type != parley.NotificationQuestion || n.Requested["question"] != "Do you ship to Chile?" || n.RequestType != "Customer question" || n.TargetType != "" {
 			t.Fatalf("notification = %s", mustJSON(n))
 		}

@@ -312,3 +312,16 @@ func mustJSON(v any) string {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// onlyNotification waits until the list of notifications (with query, e.g.
+// "?status=requested") holds exactly one, and returns it once stored with
+// its recipients.
+func (e *env) onlyNotification(query string) parley.Notification {
+	e.t.Helper()
+	var list struct{ Items []parley.Notification }
+	apptest.Eventually(e.t, "the notification", func() bool {
+		e.Do(http.MethodGet, "/api/notifications"+query, e.key, nil).JSON(e.t, &list)
+		return len(list.Items) == 1
+	})
+	return e.waitNotification(list.Items[0].ID)
+}

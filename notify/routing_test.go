@@ -44,12 +44,7 @@ func TestSupportRequestIsClassifiedAndRouted(t *testing.T) {
 
 		e.whatsApp(customer, "SUPPORT: My blender arrived broken")
 		e.sentTo(customer, 1)
-		var list struct{ Items []parley.Notification }
-		apptest.Eventually(t, "the notification", func() bool {
-			e.Do(http.MethodGet, "/api/notifications?type=user_support_request", e.key, nil).JSON(t, &list)
-			return len(list.Items) == 1
-		})
-		n := e.waitNotification(list.Items[0].ID)
+		n := e.onlyNotification("?type=user_support_request")
 		if n.TargetType != "returns" || n.RequestType != "Damaged item" || len(n.Recipients) != 1 || n.Recipients[0].StaffMemberID != ret.ID {
 			t.Fatalf("routed to %s", mustJSON(n))
 		}

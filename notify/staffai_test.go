@@ -71,12 +71,7 @@ func TestCustomerTextReachesStaffAIOnlyAsQuotedData(t *testing.T) {
 
 		e.whatsApp(customer, "Q: "+hostile)
 		e.sentTo(customer, 1)
-		var list struct{ Items []parley.Notification }
-		apptest.Eventually(t, "the notification", func() bool {
-			e.Do(http.MethodGet, "/api/notifications", e.key, nil).JSON(t, &list)
-			return len(list.Items) == 1
-		})
-		n := e.waitNotification(list.Items[0].ID)
+		n := e.onlyNotification("")
 		if n.Requested["question"] != hostile {
 			t.Fatalf("notification = %s", mustJSON(n))
 		}
@@ -146,12 +141,7 @@ func TestStaffAICannotAnswerAnotherStaffMembersNotification(t *testing.T) {
 
 		e.whatsApp(customer, "SUPPORT: My blender arrived broken")
 		e.sentTo(customer, 1)
-		var list struct{ Items []parley.Notification }
-		apptest.Eventually(t, "the notification", func() bool {
-			e.Do(http.MethodGet, "/api/notifications", e.key, nil).JSON(t, &list)
-			return len(list.Items) == 1
-		})
-		n := e.waitNotification(list.Items[0].ID)
+		n := e.onlyNotification("")
 		if len(n.Recipients) != 1 || n.Recipients[0].StaffMemberID != ret.ID {
 			t.Fatalf("routed to %s", mustJSON(n))
 		}
@@ -196,12 +186,7 @@ func TestAnsweredQuestionDocumentKeepsProvenance(t *testing.T) {
 
 		e.whatsApp(customer, "Q: Do you ship to Chile?")
 		e.sentTo(customer, 1)
-		var list struct{ Items []parley.Notification }
-		apptest.Eventually(t, "the notification", func() bool {
-			e.Do(http.MethodGet, "/api/notifications", e.key, nil).JSON(t, &list)
-			return len(list.Items) == 1
-		})
-		n := e.waitNotification(list.Items[0].ID)
+		n := e.onlyNotification("")
 		e.whatsApp(admin.Phone, "NOTIF_1: Yes, to Chile in 5 working days")
 		apptest.Eventually(t, "the answer", func() bool { return e.get(n.ID).Status == parley.NotificationAnswered })
 		e.settle()

@@ -12,6 +12,24 @@ import (
 	"github.com/parleyhq/parley/store/storetest"
 )
 
+// queuedMessage stores a tenant with a WhatsApp channel and an AI
+// message queued to a customer, as the send stage finds it.
+func queuedMessage(t *testing.T, s *store.Store) (parley.Tenant, parley.Message) {
+	t.Helper()
+	ctx := context.Background()
+	tn := newTenant(t, s, "A")
+	ch := newChannel(t, s, tn.ID, "106000000000002")
+	conv, err := s.CreateConversation(ctx, parley.Conversation{TenantID: tn.ID, ContactPhone: "+5511999990000", ChannelID: ch.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.InsertMessage(ctx, parley.Message{TenantID: tn.ID, ConversationID: conv.ID, Role: parley.RoleAI, Content: "hello", ChannelID: ch.ID, Status: parley.StatusQueued})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn, m
+}
+
 func newChannel(t *testing.T, s *store.Store, tenantID, phoneNumberID string) parley.Channel {
 	t.Helper()
 	ch, err := s.CreateChannel(context.Background(), parley.Channel{TenantID: tenantID, Type: parley.ChannelWhatsApp, Name: "main", PhoneNumberID: phoneNumberID, AccessToken: "tok"})
@@ -109,13 +127,7 @@ func TestAdvanceMessageDeliveryNeverMovesBack(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		tn := newTenant(t, s, "A")
-		ch := newChannel(t, s, tn.ID, "106000000000002")
-		conv, _ := s.CreateConversation(ctx, parley.Conversation{TenantID: tn.ID, ContactPhone: "+5511999990000", ChannelID: ch.ID})
-		m, err := s.InsertMessage(ctx, parley.Message{TenantID: tn.ID, ConversationID: conv.ID, Role: parley.RoleAI, Content: "hello", ChannelID: ch.ID, Status: parley.StatusQueued})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tn, m := queuedMessage(t, s)
 		// A status that raced ahead of the send job moves the status; the
 		// job's late "sent" then only records the provider id.
 		steps := []struct {
@@ -144,7 +156,7 @@ func TestAdvanceMessageDeliveryNeverMovesBack(t *testing.T) {
 		if got.ErrorCode != "131026" {
 			t.Fatalf("error code = %q", got.ErrorCode)
 		}
-		if byID, err := s.MessageByChannelID(ctx, ch.ID, "wamid.OUT"); err != nil || byID.ID != m.ID {
+		if byID, err := s.MessageByChannelID(ctx, m.ChannelID, "wamid.OUT"); err != nil || byID.ID != m.ID {
 			t.Fatalf("by provider id = %v, %v", byID.ID, err)
 		}
 		if changed, _ := s.AdvanceMessageDelivery(ctx, newTenant(t, s, "B").ID, m.ID, store.MessageUpdate{Status: parley.StatusFailed}); changed {
@@ -155,25 +167,23 @@ func TestAdvanceMessageDeliveryNeverMovesBack(t *testing.T) {
 
 func TestPruneInboxKeepsUnprocessed(t *testing.T) {
 	t.Parallel()
-	for _, e := range storetest.Engines() {
-		t.Run(string(e), func(t *testing.T) {
-			clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-			s := storetest.Open(t, e, clk)
-			ctx := context.Background()
-			tn := newTenant(t, s, "A")
-			ch := newChannel(t, s, tn.ID, "106000000000002")
-			done, _, _ := s.InsertInbox(ctx, store.InboxMessage{TenantID: tn.ID, ChannelID: ch.ID, ProviderMessageID: "a", Type: parley.MessageText})
-			s.InsertInbox(ctx, store.InboxMessage{TenantID: tn.ID, ChannelID: ch.ID, ProviderMessageID: "b", Type: parley.MessageText})
-			s.MarkInboxProcessed(ctx, tn.ID, done.ID, "received")
-			clk.Advance(8 * 24 * time.Hour)
-			n, err := s.PruneInbox(ctx, clk.Now().Add(-7*24*time.Hour))
-			if err != nil || n != 1 {
-				t.Fatalf("pruned %d, %v; want 1", n, err)
-			}
-			left, _ := s.InboxByChannel(ctx, tn.ID, ch.ID)
-			if len(left) != 1 || left[0].ProviderMessageID != "b" {
-				t.Fatalf("left = %+v", left)
-			}
-		})
-	}
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+		s := storetest.Open(t, e, clk)
+		ctx := context.Background()
+		tn := newTenant(t, s, "A")
+		ch := newChannel(t, s, tn.ID, "106000000000002")
+		done, _, _ := s.InsertInbox(ctx, store.InboxMessage{TenantID: tn.ID, ChannelID: ch.ID, ProviderMessageID: "a", Type: parley.MessageText})
+		s.InsertInbox(ctx, store.InboxMessage{TenantID: tn.ID, ChannelID: ch.ID, ProviderMessageID: "b", Type: parley.MessageText})
+		s.MarkInboxProcessed(ctx, tn.ID, done.ID, "received")
+		clk.Advance(8 * 24 * time.Hour)
+		n, err := s.PruneInbox(ctx, clk.Now().Add(-7*24*time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v; want 1", n, err)
+		}
+		left, _ := s.InboxByChannel(ctx, tn.ID, ch.ID)
+		if len(left) != 1 || left[0].ProviderMessageID != "b" {
+			t.Fatalf("left = %+v", left)
+		}
+	})
 }

@@ -16,13 +16,7 @@ func TestSendingMark(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		tn := newTenant(t, s, "A")
-		ch := newChannel(t, s, tn.ID, "106000000000002")
-		conv, _ := s.CreateConversation(ctx, parley.Conversation{TenantID: tn.ID, ContactPhone: "+5511999990000", ChannelID: ch.ID})
-		m, err := s.InsertMessage(ctx, parley.Message{TenantID: tn.ID, ConversationID: conv.ID, Role: parley.RoleAI, Content: "hello", ChannelID: ch.ID, Status: parley.StatusQueued})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tn, m := queuedMessage(t, s)
 		if _, ok, err := s.SendingMark(ctx, tn.ID, m.ID); ok || err != nil {
 			t.Fatalf("a new message has a mark (%v)", err)
 		}

@@ -242,37 +242,35 @@ func TestMessagesDedupeAndStatusOnlyMovesForward(t *testing.T) {
 
 func TestSessionsStartAfterAnAgentMessage(t *testing.T) {
 	t.Parallel()
-	for _, e := range storetest.Engines() {
-		t.Run(string(e), func(t *testing.T) {
-			clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-			s := storetest.Open(t, e, clk)
-			ctx := context.Background()
-			tn := newTenant(t, s, "A")
-			conv, _ := s.CreateConversation(ctx, parley.Conversation{TenantID: tn.ID, ContactPhone: "+5511999990000"})
-			start := conv.SessionStartedAt
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		clk := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+		s := storetest.Open(t, e, clk)
+		ctx := context.Background()
+		tn := newTenant(t, s, "A")
+		conv, _ := s.CreateConversation(ctx, parley.Conversation{TenantID: tn.ID, ContactPhone: "+5511999990000"})
+		start := conv.SessionStartedAt
 
-			clk.Advance(time.Minute)
-			c, err := s.TouchInbound(ctx, tn.ID, conv.ID, "", clk.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !c.SessionStartedAt.Equal(start) {
-				t.Fatalf("a second customer message started a session")
-			}
-			clk.Advance(time.Minute)
-			if err := s.TouchOutbound(ctx, tn.ID, conv.ID, clk.Now()); err != nil {
-				t.Fatal(err)
-			}
-			clk.Advance(time.Hour)
-			c, _ = s.TouchInbound(ctx, tn.ID, conv.ID, "", clk.Now())
-			if !c.SessionStartedAt.Equal(clk.Now()) {
-				t.Fatalf("session started %v, want %v (first message after the agent's)", c.SessionStartedAt, clk.Now())
-			}
-			if c.LastCustomerMessageAt == nil || !c.LastCustomerMessageAt.Equal(clk.Now()) {
-				t.Fatalf("last customer message at %v", c.LastCustomerMessageAt)
-			}
-		})
-	}
+		clk.Advance(time.Minute)
+		c, err := s.TouchInbound(ctx, tn.ID, conv.ID, "", clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.SessionStartedAt.Equal(start) {
+			t.Fatalf("a second customer message started a session")
+		}
+		clk.Advance(time.Minute)
+		if err := s.TouchOutbound(ctx, tn.ID, conv.ID, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Hour)
+		c, _ = s.TouchInbound(ctx, tn.ID, conv.ID, "", clk.Now())
+		if !c.SessionStartedAt.Equal(clk.Now()) {
+			t.Fatalf("session started %v, want %v (first message after the agent's)", c.SessionStartedAt, clk.Now())
+		}
+		if c.LastCustomerMessageAt == nil || !c.LastCustomerMessageAt.Equal(clk.Now()) {
+			t.Fatalf("last customer message at %v", c.LastCustomerMessageAt)
+		}
+	})
 }
 
 func TestConversationFiltersAndEvents(t *testing.T) {

@@ -39,47 +39,45 @@ func TestUsersHaveOneAddressAcrossTenants(t *testing.T) {
 
 func TestSessionsExpireAndRevoke(t *testing.T) {
 	t.Parallel()
-	for _, e := range storetest.Engines() {
-		t.Run(string(e), func(t *testing.T) {
-			ctx := context.Background()
-			clk := clock.NewFake(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
-			s := storetest.Open(t, e, clk)
-			tn := newTenant(t, s, "A")
-			u, err := s.CreateUser(ctx, parley.User{TenantID: tn.ID, Email: "a@example.com", Name: "A", Role: parley.UserAdmin, PasswordHash: "h"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sess, err := s.CreateSession(ctx, parley.Session{TenantID: tn.ID, UserID: u.ID, CSRFToken: "c", ExpiresAt: clk.Now().Add(time.Hour)}, "hash1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, user, err := s.SessionByToken(ctx, "hash1", clk.Now())
-			if err != nil || got.ID != sess.ID || user.ID != u.ID || got.CSRFToken != "c" {
-				t.Fatalf("live session = %+v %+v, %v", got, user, err)
-			}
-			if _, _, err := s.SessionByToken(ctx, "hash1", clk.Now().Add(time.Hour)); parley.ErrorCode(err) != parley.CodeNotFound {
-				t.Fatalf("expired session: %v, want not found", err)
-			}
-			if err := s.RevokeSession(ctx, "other-tenant", sess.ID); parley.ErrorCode(err) != parley.CodeNotFound {
-				t.Fatalf("revoke from another tenant: %v, want not found", err)
-			}
-			if err := s.RevokeSession(ctx, tn.ID, sess.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := s.SessionByToken(ctx, "hash1", clk.Now()); parley.ErrorCode(err) != parley.CodeNotFound {
-				t.Fatalf("revoked session: %v, want not found", err)
-			}
-			if _, err := s.CreateSession(ctx, parley.Session{TenantID: tn.ID, UserID: u.ID, CSRFToken: "d", ExpiresAt: clk.Now().Add(time.Hour)}, "hash2"); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.RevokeUserSessions(ctx, tn.ID, u.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := s.SessionByToken(ctx, "hash2", clk.Now()); parley.ErrorCode(err) != parley.CodeNotFound {
-				t.Fatalf("session after sign-out everywhere: %v, want not found", err)
-			}
-		})
-	}
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		ctx := context.Background()
+		clk := clock.NewFake(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
+		s := storetest.Open(t, e, clk)
+		tn := newTenant(t, s, "A")
+		u, err := s.CreateUser(ctx, parley.User{TenantID: tn.ID, Email: "a@example.com", Name: "A", Role: parley.UserAdmin, PasswordHash: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := s.CreateSession(ctx, parley.Session{TenantID: tn.ID, UserID: u.ID, CSRFToken: "c", ExpiresAt: clk.Now().Add(time.Hour)}, "hash1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, user, err := s.SessionByToken(ctx, "hash1", clk.Now())
+		if err != nil || got.ID != sess.ID || user.ID != u.ID || got.CSRFToken != "c" {
+			t.Fatalf("live session = %+v %+v, %v", got, user, err)
+		}
+		if _, _, err := s.SessionByToken(ctx, "hash1", clk.Now().Add(time.Hour)); parley.ErrorCode(err) != parley.CodeNotFound {
+			t.Fatalf("expired session: %v, want not found", err)
+		}
+		if err := s.RevokeSession(ctx, "other-tenant", sess.ID); parley.ErrorCode(err) != parley.CodeNotFound {
+			t.Fatalf("revoke from another tenant: %v, want not found", err)
+		}
+		if err := s.RevokeSession(ctx, tn.ID, sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.SessionByToken(ctx, "hash1", clk.Now()); parley.ErrorCode(err) != parley.CodeNotFound {
+			t.Fatalf("revoked session: %v, want not found", err)
+		}
+		if _, err := s.CreateSession(ctx, parley.Session{TenantID: tn.ID, UserID: u.ID, CSRFToken: "d", ExpiresAt: clk.Now().Add(time.Hour)}, "hash2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeUserSessions(ctx, tn.ID, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.SessionByToken(ctx, "hash2", clk.Now()); parley.ErrorCode(err) != parley.CodeNotFound {
+			t.Fatalf("session after sign-out everywhere: %v, want not found", err)
+		}
+	})
 }
 
 func TestInboxViewsAreScopedByTenant(t *testing.T) {

@@ -24,74 +24,72 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills real processes")
 	}
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			broker := natstest.StartServer(t)
-			graph := whatsapptest.NewFakeGraph()
-			t.Cleanup(graph.Close)
-			const number, secret = "106000000000777", "app-secret"
-			graph.AddNumber(whatsapptest.Number{ID: number, Token: "tok", Display: "+1 555-000-1111", VerifiedName: "Acme"})
-			dsn := storetest.DSN(t, engine)
-			dir := t.TempDir()
-			env := []string{"PARLEY_DATABASE_URL=" + dsn, "PARLEY_WHATSAPP_GRAPH_URL=" + graph.URL,
-				"PARLEY_WHATSAPP_APP_SECRET=" + secret, "PARLEY_EVENTS_URL=" + broker.URL + "/EVENTS"}
-			first := startServer(t, dir, env...)
-			first.waitHealthy(t, 10*time.Second)
-			_, key := runTenantCreate(t, dir, env...)
-			chID := createChannel(t, first.url, key, `{"type":"whatsapp","name":"Main","phone_number_id":"`+number+`","access_token":"tok"}`)
-			waitFor(t, "the channel check", func() bool {
-				_, got := apiGet(t, first.url+"/api/channels/"+chID, key)
-				settings, _ := got["settings"].(map[string]any)
-				return settings["check"] == "ok"
-			})
-
-			s, err := store.Open(context.Background(), dsn, store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			tenant := tenantOf(t, s, chID)
-			customers := []string{"5511999990301", "5511999990302", "5511999990303", "5511999990304"}
-			write := func(srv *server, text string) {
-				for _, c := range customers {
-					body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: number, From: c, Name: "Ana"}, text)
-					whatsapptest.MustPost(t, srv.url, secret, body)
-				}
-			}
-			write(first, "Do you open on Sundays?")
-			waitFor(t, "the first events on the bus", func() bool { return len(natstest.Messages(t, broker.URL, "EVENTS")) >= len(customers) })
-
-			broker.Stop()
-			write(first, "And on holidays?")
-			waitFor(t, "the second messages in the log", func() bool {
-				var n int
-				err := s.DB().QueryRow(`SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND role = 'customer'`, tenant).Scan(&n)
-				return err == nil && n == 2*len(customers)
-			})
-			if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			first.cmd.Wait()
-			backlog, err := s.EventBacklog(context.Background())
-			if err != nil || backlog == 0 {
-				t.Fatalf("backlog after the kill = %d, %v: want events waiting", backlog, err)
-			}
-
-			second := startServer(t, dir, env...)
-			second.waitHealthy(t, 10*time.Second)
-			broker.Start()
-			var want, got map[string][]string
-			waitFor(t, "every event of the log on the bus", func() bool {
-				want, got = logEvents(t, s, tenant), busEvents(t, broker.URL)
-				return fmt.Sprint(want) == fmt.Sprint(got)
-			})
-			n := 0
-			for _, ids := range want {
-				n += len(ids)
-			}
-			t.Logf("%d events in %d conversations, %d waited through the kill", n, len(want), backlog)
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		broker := natstest.StartServer(t)
+		graph := whatsapptest.NewFakeGraph()
+		t.Cleanup(graph.Close)
+		const number, secret = "106000000000777", "app-secret"
+		graph.AddNumber(whatsapptest.Number{ID: number, Token: "tok", Display: "+1 555-000-1111", VerifiedName: "Acme"})
+		dsn := storetest.DSN(t, engine)
+		dir := t.TempDir()
+		env := []string{"PARLEY_DATABASE_URL=" + dsn, "PARLEY_WHATSAPP_GRAPH_URL=" + graph.URL,
+			"PARLEY_WHATSAPP_APP_SECRET=" + secret, "PARLEY_EVENTS_URL=" + broker.URL + "/EVENTS"}
+		first := startServer(t, dir, env...)
+		first.waitHealthy(t, 10*time.Second)
+		_, key := runTenantCreate(t, dir, env...)
+		chID := createChannel(t, first.url, key, `{"type":"whatsapp","name":"Main","phone_number_id":"`+number+`","access_token":"tok"}`)
+		waitFor(t, "the channel check", func() bool {
+			_, got := apiGet(t, first.url+"/api/channels/"+chID, key)
+			settings, _ := got["settings"].(map[string]any)
+			return settings["check"] == "ok"
 		})
-	}
+
+		s, err := store.Open(context.Background(), dsn, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		tenant := tenantOf(t, s, chID)
+		customers := []string{"5511999990301", "5511999990302", "5511999990303", "5511999990304"}
+		write := func(srv *server, text string) {
+			for _, c := range customers {
+				body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: number, From: c, Name: "Ana"}, text)
+				whatsapptest.MustPost(t, srv.url, secret, body)
+			}
+		}
+		write(first, "Do you open on Sundays?")
+		waitFor(t, "the first events on the bus", func() bool { return len(natstest.Messages(t, broker.URL, "EVENTS")) >= len(customers) })
+
+		broker.Stop()
+		write(first, "And on holidays?")
+		waitFor(t, "the second messages in the log", func() bool {
+			var n int
+			err := s.DB().QueryRow(`SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND role = 'customer'`, tenant).Scan(&n)
+			return err == nil && n == 2*len(customers)
+		})
+		if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		first.cmd.Wait()
+		backlog, err := s.EventBacklog(context.Background())
+		if err != nil || backlog == 0 {
+			t.Fatalf("backlog after the kill = %d, %v: want events waiting", backlog, err)
+		}
+
+		second := startServer(t, dir, env...)
+		second.waitHealthy(t, 10*time.Second)
+		broker.Start()
+		var want, got map[string][]string
+		waitFor(t, "every event of the log on the bus", func() bool {
+			want, got = logEvents(t, s, tenant), busEvents(t, broker.URL)
+			return fmt.Sprint(want) == fmt.Sprint(got)
+		})
+		n := 0
+		for _, ids := range want {
+			n += len(ids)
+		}
+		t.Logf("%d events in %d conversations, %d waited through the kill", n, len(want), backlog)
+	})
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
 
@@ -195,18 +196,16 @@ func TestFreshStart(t *testing.T) {
 }
 
 func TestMigrateOnBothEngines(t *testing.T) {
-	for _, e := range storetest.Engines() {
-		t.Run(string(e), func(t *testing.T) {
-			dsn := storetest.DSN(t, e)
-			for i := 0; i < 2; i++ {
-				cmd := exec.Command(binary, "migrate", "--database-url", dsn)
-				out, err := cmd.CombinedOutput()
-				if err != nil || !strings.Contains(string(out), "up to date") {
-					t.Fatalf("migrate: %v %s", err, out)
-				}
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		dsn := storetest.DSN(t, e)
+		for i := 0; i < 2; i++ {
+			cmd := exec.Command(binary, "migrate", "--database-url", dsn)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "up to date") {
+				t.Fatalf("migrate: %v %s", err, out)
 			}
-		})
-	}
+		}
+	})
 }
 
 // createChannel posts a channel with the tenant's key and returns its id.
@@ -225,4 +224,23 @@ func createChannel(t *testing.T, base, key, body string) string {
 		t.Fatalf("create channel = %d (%v)", res.StatusCode, err)
 	}
 	return ch.ID
+}
+
+// runParley runs the binary in dir with env added and stdin, and returns
+// its exit code and output; only a failure to start it fails t.
+func runParley(t *testing.T, dir, stdin string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errOut.String()
 }
