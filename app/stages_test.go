@@ -123,65 +123,63 @@ func inboxRows(t *testing.T, st *store.Store) []store.InboxMessage {
 // API; a redelivery of one of them stores nothing and answers nothing.
 func TestConcurrentWebhooksAreStoredOnceAndAnswered(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			graph, model := newFakes(t)
-			w := stageWorld(t, storetest.DSN(t, engine), nil, graph, model, true)
-			const n = 40
-			var wg sync.WaitGroup
-			codes := make([]int, n)
-			gate := make(chan struct{})
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-gate
-					code, err := post(w.URL(), contact(i), fmt.Sprintf("wamid.GC.%d", i), fmt.Sprintf("question %d?", i))
-					if err != nil {
-						t.Error(err)
-					}
-					codes[i] = code
-				}()
-			}
-			close(gate)
-			wg.Wait()
-			for i, c := range codes {
-				if c != http.StatusOK {
-					t.Fatalf("webhook %d answered %d, want 200", i, c)
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		graph, model := newFakes(t)
+		w := stageWorld(t, storetest.DSN(t, engine), nil, graph, model, true)
+		const n = 40
+		var wg sync.WaitGroup
+		codes := make([]int, n)
+		gate := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				code, err := post(w.URL(), contact(i), fmt.Sprintf("wamid.GC.%d", i), fmt.Sprintf("question %d?", i))
+				if err != nil {
+					t.Error(err)
 				}
+				codes[i] = code
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		for i, c := range codes {
+			if c != http.StatusOK {
+				t.Fatalf("webhook %d answered %d, want 200", i, c)
 			}
-			// Acknowledged means durable: every message is in the inbox now.
-			if rows := inboxRows(t, w.Store); len(rows) != n {
-				t.Fatalf("%d inbox rows right after the acks, want %d", len(rows), n)
-			}
-			answeredOnce(t, w.waitSent(t, n), n)
+		}
+		// Acknowledged means durable: every message is in the inbox now.
+		if rows := inboxRows(t, w.Store); len(rows) != n {
+			t.Fatalf("%d inbox rows right after the acks, want %d", len(rows), n)
+		}
+		answeredOnce(t, w.waitSent(t, n), n)
 
-			// Meta redelivers one: acknowledged, nothing stored, nothing sent.
-			if code, err := post(w.URL(), contact(7), "wamid.GC.7", "question 7?"); err != nil || code != http.StatusOK {
-				t.Fatalf("redelivery: %d %v", code, err)
+		// Meta redelivers one: acknowledged, nothing stored, nothing sent.
+		if code, err := post(w.URL(), contact(7), "wamid.GC.7", "question 7?"); err != nil || code != http.StatusOK {
+			t.Fatalf("redelivery: %d %v", code, err)
+		}
+		rows := inboxRows(t, w.Store)
+		if len(rows) != n {
+			t.Fatalf("%d inbox rows after a redelivery, want %d", len(rows), n)
+		}
+		for _, r := range rows {
+			if r.ProcessedAt == nil || r.Outcome != "received" {
+				t.Fatalf("inbox row %s: processed %v outcome %q", r.ProviderMessageID, r.ProcessedAt, r.Outcome)
 			}
-			rows := inboxRows(t, w.Store)
-			if len(rows) != n {
-				t.Fatalf("%d inbox rows after a redelivery, want %d", len(rows), n)
-			}
-			for _, r := range rows {
-				if r.ProcessedAt == nil || r.Outcome != "received" {
-					t.Fatalf("inbox row %s: processed %v outcome %q", r.ProviderMessageID, r.ProcessedAt, r.Outcome)
-				}
-			}
-			apptest.Eventually(t, "nothing left to answer", func() bool {
-				a, err1 := w.Store.PendingAnswers(context.Background())
-				u, err2 := w.Store.UnprocessedInbox(context.Background())
-				return err1 == nil && err2 == nil && a == 0 && u == 0
-			})
-			if got := len(graph.Sent()); got != n {
-				t.Fatalf("%d sends after the redelivery, want %d", got, n)
-			}
-			if model.Calls() != n {
-				t.Fatalf("%d LLM calls for %d messages", model.Calls(), n)
-			}
+		}
+		apptest.Eventually(t, "nothing left to answer", func() bool {
+			a, err1 := w.Store.PendingAnswers(context.Background())
+			u, err2 := w.Store.UnprocessedInbox(context.Background())
+			return err1 == nil && err2 == nil && a == 0 && u == 0
 		})
-	}
+		if got := len(graph.Sent()); got != n {
+			t.Fatalf("%d sends after the redelivery, want %d", got, n)
+		}
+		if model.Calls() != n {
+			t.Fatalf("%d LLM calls for %d messages", model.Calls(), n)
+		}
+	})
 }
 
 // A process that claimed a batch and died (claimed, never committed)
@@ -189,83 +187,81 @@ func TestConcurrentWebhooksAreStoredOnceAndAnswered(t *testing.T) {
 // are answered once. Both stages: an inbox message and a queued answer.
 func TestADeadProcessBatchIsTakenAgainAfterItsLease(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			ctx := context.Background()
-			graph, model := newFakes(t)
-			// River's rescuer reads the wall clock: start the fake there.
-			clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
-			w := stageWorld(t, storetest.DSN(t, engine), clk, graph, model, true)
-			var chs struct{ Items []parley.Channel }
-			w.Do("GET", "/api/channels", w.key, nil).JSON(t, &chs)
-			ch := chs.Items[0]
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		graph, model := newFakes(t)
+		// River's rescuer reads the wall clock: start the fake there.
+		clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
+		w := stageWorld(t, storetest.DSN(t, engine), clk, graph, model, true)
+		var chs struct{ Items []parley.Channel }
+		w.Do("GET", "/api/channels", w.key, nil).JSON(t, &chs)
+		ch := chs.Items[0]
 
-			// Receive stage: the message and the dead process's claim of it
-			// commit together, so no live loop sees it free first.
-			err := w.Store.InTx(ctx, func(q *store.Queries) error {
-				if _, _, err := q.InsertInboxMany(ctx, []store.InboxMessage{{TenantID: ch.TenantID, ChannelID: ch.ID, ProviderMessageID: "wamid.DEAD.1",
-					Sender: contact(1), ContactName: "Ana", Type: parley.MessageText, Content: "question 1?"}}); err != nil {
-					return err
-				}
-				got, err := q.ClaimInbox(ctx, "dead-process", 10, 10*time.Second)
-				if err == nil && len(got) != 1 {
-					err = fmt.Errorf("dead process claimed %d", len(got))
-				}
+		// Receive stage: the message and the dead process's claim of it
+		// commit together, so no live loop sees it free first.
+		err := w.Store.InTx(ctx, func(q *store.Queries) error {
+			if _, _, err := q.InsertInboxMany(ctx, []store.InboxMessage{{TenantID: ch.TenantID, ChannelID: ch.ID, ProviderMessageID: "wamid.DEAD.1",
+				Sender: contact(1), ContactName: "Ana", Type: parley.MessageText, Content: "question 1?"}}); err != nil {
 				return err
-			})
-			if err != nil {
-				t.Fatal(err)
 			}
-			if got, err := w.Store.ClaimInbox(ctx, "probe", 10, time.Second); err != nil || len(got) != 0 {
-				t.Fatalf("a leased message was claimable: %d %v", len(got), err)
+			got, err := q.ClaimInbox(ctx, "dead-process", 10, 10*time.Second)
+			if err == nil && len(got) != 1 {
+				err = fmt.Errorf("dead process claimed %d", len(got))
 			}
-			clk.Advance(11 * time.Second)
-			sent := w.waitSent(t, 1)
-			answeredOnce(t, sent, 0)
-			if strings.TrimPrefix(sent[0].To, "+") != contact(1) {
-				t.Fatalf("sent to %s", sent[0].To)
-			}
-
-			// Answer stage: a newer message queued for an answer, claimed by
-			// a process that then died.
-			var convs struct{ Items []parley.Conversation }
-			w.Do("GET", "/api/conversations", w.key, nil).JSON(t, &convs)
-			conv := convs.Items[0]
-			err = w.Store.InTx(ctx, func(q *store.Queries) error {
-				m, err := q.InsertMessage(ctx, parley.Message{TenantID: conv.TenantID, ConversationID: conv.ID, Role: parley.RoleCustomer,
-					Type: parley.MessageText, Content: "question 1? again", ChannelID: ch.ID, ChannelMessageID: "wamid.DEAD.2", Status: parley.StatusReceived})
-				if err != nil {
-					return err
-				}
-				if err := q.QueueAnswer(ctx, conv.TenantID, conv.ID, m.ID); err != nil {
-					return err
-				}
-				got, err := q.ClaimAnswers(ctx, "dead-process", 10, 10*time.Second)
-				if err == nil && len(got) != 1 {
-					err = fmt.Errorf("dead process claimed %d answers", len(got))
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, err := w.Store.ClaimAnswers(ctx, "probe", 10, time.Second); err != nil || len(got) != 0 {
-				t.Fatalf("a leased answer was claimable: %d %v", len(got), err)
-			}
-			clk.Advance(11 * time.Second)
-			sent = w.waitSent(t, 2)
-			if !strings.Contains(sent[1].Text, "again") {
-				t.Fatalf("second answer %q is not for the newer message", sent[1].Text)
-			}
-			apptest.Eventually(t, "the answer queue empty", func() bool {
-				n, err := w.Store.PendingAnswers(ctx)
-				return err == nil && n == 0
-			})
-			if got := len(graph.Sent()); got != 2 {
-				t.Fatalf("%d sends, want 2", got)
-			}
+			return err
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := w.Store.ClaimInbox(ctx, "probe", 10, time.Second); err != nil || len(got) != 0 {
+			t.Fatalf("a leased message was claimable: %d %v", len(got), err)
+		}
+		clk.Advance(11 * time.Second)
+		sent := w.waitSent(t, 1)
+		answeredOnce(t, sent, 0)
+		if strings.TrimPrefix(sent[0].To, "+") != contact(1) {
+			t.Fatalf("sent to %s", sent[0].To)
+		}
+
+		// Answer stage: a newer message queued for an answer, claimed by
+		// a process that then died.
+		var convs struct{ Items []parley.Conversation }
+		w.Do("GET", "/api/conversations", w.key, nil).JSON(t, &convs)
+		conv := convs.Items[0]
+		err = w.Store.InTx(ctx, func(q *store.Queries) error {
+			m, err := q.InsertMessage(ctx, parley.Message{TenantID: conv.TenantID, ConversationID: conv.ID, Role: parley.RoleCustomer,
+				Type: parley.MessageText, Content: "question 1? again", ChannelID: ch.ID, ChannelMessageID: "wamid.DEAD.2", Status: parley.StatusReceived})
+			if err != nil {
+				return err
+			}
+			if err := q.QueueAnswer(ctx, conv.TenantID, conv.ID, m.ID); err != nil {
+				return err
+			}
+			got, err := q.ClaimAnswers(ctx, "dead-process", 10, 10*time.Second)
+			if err == nil && len(got) != 1 {
+				err = fmt.Errorf("dead process claimed %d answers", len(got))
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := w.Store.ClaimAnswers(ctx, "probe", 10, time.Second); err != nil || len(got) != 0 {
+			t.Fatalf("a leased answer was claimable: %d %v", len(got), err)
+		}
+		clk.Advance(11 * time.Second)
+		sent = w.waitSent(t, 2)
+		if !strings.Contains(sent[1].Text, "again") {
+			t.Fatalf("second answer %q is not for the newer message", sent[1].Text)
+		}
+		apptest.Eventually(t, "the answer queue empty", func() bool {
+			n, err := w.Store.PendingAnswers(ctx)
+			return err == nil && n == 0
+		})
+		if got := len(graph.Sent()); got != 2 {
+			t.Fatalf("%d sends, want 2", got)
+		}
+	})
 }
 
 // Two processes on one PostgreSQL database split the inbox between their

@@ -124,71 +124,69 @@ func count(m map[string][]string) int {
 // log is published once, in order per conversation, though the broker is
 // down for a while and Parley restarts while it is.
 func TestEventsReachTheBusInOrderThroughOutagesAndRestarts(t *testing.T) {
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			broker := natstest.StartServer(t)
-			dsn := storetest.DSN(t, engine)
-			tune := func(c *config.Config) { c.EventsURL = broker.URL + "/EVENTS" }
-			p := apptest.StartOn(t, dsn, nil, tune)
-			w := newWriter(t, p)
-			phones := []string{"+5511999990201", "+5511999990202", "+5511999990203"}
-			for i := 0; i < 4; i++ {
-				for _, ph := range phones {
-					w.write(p, ph)
-				}
-			}
-			apptest.Eventually(t, "the events on the bus", func() bool {
-				return len(readBus(t, broker.URL, "EVENTS")) == count(dbEvents(t, p.Store, w.tenant.ID))
-			})
-
-			// The broker goes down: events wait in the outbox, and say so.
-			broker.Stop()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		broker := natstest.StartServer(t)
+		dsn := storetest.DSN(t, engine)
+		tune := func(c *config.Config) { c.EventsURL = broker.URL + "/EVENTS" }
+		p := apptest.StartOn(t, dsn, nil, tune)
+		w := newWriter(t, p)
+		phones := []string{"+5511999990201", "+5511999990202", "+5511999990203"}
+		for i := 0; i < 4; i++ {
 			for _, ph := range phones {
 				w.write(p, ph)
 			}
-			apptest.Eventually(t, "the backlog shown by /readyz", func() bool {
-				r := p.Do("GET", "/readyz", "", nil)
-				var body struct {
-					Backlog int64 `json:"event_backlog"`
-				}
-				_ = json.Unmarshal(r.Body, &body)
-				return r.Status == http.StatusOK && body.Backlog > 0
-			})
-			// Parley restarts while the broker is still down; more events come.
-			if err := p.Stop(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			p = apptest.StartOn(t, dsn, nil, tune)
-			for _, ph := range phones {
-				w.write(p, ph)
-			}
-			broker.Start()
-
-			want := dbEvents(t, p.Store, w.tenant.ID)
-			apptest.Eventually(t, "the backlog published", func() bool { return len(readBus(t, broker.URL, "EVENTS")) >= count(want) })
-			got := map[string][]string{}
-			seen := map[string]bool{}
-			for _, e := range readBus(t, broker.URL, "EVENTS") {
-				if seen[e.ID] {
-					t.Errorf("event %s published twice", e.ID)
-				}
-				seen[e.ID] = true
-				if e.SpecVersion != "1.0" || e.TenantID != w.tenant.ID || e.subject != "parley."+w.tenant.ID+"."+eventbus.Token(e.EventName) || e.Type != "parley."+eventbus.Token(e.EventName) {
-					t.Errorf("envelope %+v on subject %s", e.CloudEvent, e.subject)
-				}
-				got[e.ConversationID] = append(got[e.ConversationID], e.ID)
-			}
-			if len(want) != len(phones) {
-				t.Fatalf("%d conversations, want %d", len(want), len(phones))
-			}
-			for conv, ids := range want {
-				if fmt.Sprint(got[conv]) != fmt.Sprint(ids) {
-					t.Errorf("conversation %s: bus has %v, log has %v", conv, got[conv], ids)
-				}
-			}
-			t.Logf("%d events in the log, %d on the bus", count(want), len(seen))
+		}
+		apptest.Eventually(t, "the events on the bus", func() bool {
+			return len(readBus(t, broker.URL, "EVENTS")) == count(dbEvents(t, p.Store, w.tenant.ID))
 		})
-	}
+
+		// The broker goes down: events wait in the outbox, and say so.
+		broker.Stop()
+		for _, ph := range phones {
+			w.write(p, ph)
+		}
+		apptest.Eventually(t, "the backlog shown by /readyz", func() bool {
+			r := p.Do("GET", "/readyz", "", nil)
+			var body struct {
+				Backlog int64 `json:"event_backlog"`
+			}
+			_ = json.Unmarshal(r.Body, &body)
+			return r.Status == http.StatusOK && body.Backlog > 0
+		})
+		// Parley restarts while the broker is still down; more events come.
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		p = apptest.StartOn(t, dsn, nil, tune)
+		for _, ph := range phones {
+			w.write(p, ph)
+		}
+		broker.Start()
+
+		want := dbEvents(t, p.Store, w.tenant.ID)
+		apptest.Eventually(t, "the backlog published", func() bool { return len(readBus(t, broker.URL, "EVENTS")) >= count(want) })
+		got := map[string][]string{}
+		seen := map[string]bool{}
+		for _, e := range readBus(t, broker.URL, "EVENTS") {
+			if seen[e.ID] {
+				t.Errorf("event %s published twice", e.ID)
+			}
+			seen[e.ID] = true
+			if e.SpecVersion != "1.0" || e.TenantID != w.tenant.ID || e.subject != "parley."+w.tenant.ID+"."+eventbus.Token(e.EventName) || e.Type != "parley."+eventbus.Token(e.EventName) {
+				t.Errorf("envelope %+v on subject %s", e.CloudEvent, e.subject)
+			}
+			got[e.ConversationID] = append(got[e.ConversationID], e.ID)
+		}
+		if len(want) != len(phones) {
+			t.Fatalf("%d conversations, want %d", len(want), len(phones))
+		}
+		for conv, ids := range want {
+			if fmt.Sprint(got[conv]) != fmt.Sprint(ids) {
+				t.Errorf("conversation %s: bus has %v, log has %v", conv, got[conv], ids)
+			}
+		}
+		t.Logf("%d events in the log, %d on the bus", count(want), len(seen))
+	})
 }
 
 // TestEventsReachAnSNSTopic: with an SNS topic ARN as PARLEY_EVENTS_URL,
@@ -199,49 +197,47 @@ func TestEventsReachAnSNSTopic(t *testing.T) {
 	ctx := context.Background()
 	snsc := awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			topic, err := snsc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("parley-events-" + string(engine))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			queue, _ := srv.CreateQueue(t, "parley-events-"+string(engine), 30*time.Second, "")
-			qa, err := srv.Client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-				Endpoint: aws.String(qa.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
-				t.Fatal(err)
-			}
-			p := apptest.Start(t, engine, nil, func(c *config.Config) {
-				c.EventsURL, c.SNSEndpoint = aws.ToString(topic.TopicArn), srv.Endpoint
-			})
-			w := newWriter(t, p)
-			for i := 0; i < 3; i++ {
-				w.write(p, "+5511999990211")
-				w.write(p, "+5511999990212")
-			}
-			want := dbEvents(t, p.Store, w.tenant.ID)
-			got := map[string][]string{}
-			apptest.Eventually(t, "the events at the subscribed queue", func() bool {
-				for _, m := range srv.Receive(t, queue) {
-					var ce eventbus.CloudEvent
-					if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ce); err != nil {
-						t.Fatalf("not a CloudEvent: %s", aws.ToString(m.Body))
-					}
-					if s := aws.ToString(m.MessageAttributes["subject"].StringValue); s != "parley."+w.tenant.ID+"."+eventbus.Token(ce.EventName) {
-						t.Fatalf("subject attribute %q for %s", s, ce.EventName)
-					}
-					got[ce.ConversationID] = append(got[ce.ConversationID], ce.ID)
-				}
-				return count(got) >= count(want)
-			})
-			for conv, ids := range want {
-				if fmt.Sprint(got[conv]) != fmt.Sprint(ids) {
-					t.Errorf("conversation %s: queue has %v, log has %v", conv, got[conv], ids)
-				}
-			}
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		topic, err := snsc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("parley-events-" + string(engine))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queue, _ := srv.CreateQueue(t, "parley-events-"+string(engine), 30*time.Second, "")
+		qa, err := srv.Client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+			Endpoint: aws.String(qa.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+			t.Fatal(err)
+		}
+		p := apptest.Start(t, engine, nil, func(c *config.Config) {
+			c.EventsURL, c.SNSEndpoint = aws.ToString(topic.TopicArn), srv.Endpoint
 		})
-	}
+		w := newWriter(t, p)
+		for i := 0; i < 3; i++ {
+			w.write(p, "+5511999990211")
+			w.write(p, "+5511999990212")
+		}
+		want := dbEvents(t, p.Store, w.tenant.ID)
+		got := map[string][]string{}
+		apptest.Eventually(t, "the events at the subscribed queue", func() bool {
+			for _, m := range srv.Receive(t, queue) {
+				var ce eventbus.CloudEvent
+				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ce); err != nil {
+					t.Fatalf("not a CloudEvent: %s", aws.ToString(m.Body))
+				}
+				if s := aws.ToString(m.MessageAttributes["subject"].StringValue); s != "parley."+w.tenant.ID+"."+eventbus.Token(ce.EventName) {
+					t.Fatalf("subject attribute %q for %s", s, ce.EventName)
+				}
+				got[ce.ConversationID] = append(got[ce.ConversationID], ce.ID)
+			}
+			return count(got) >= count(want)
+		})
+		for conv, ids := range want {
+			if fmt.Sprint(got[conv]) != fmt.Sprint(ids) {
+				t.Errorf("conversation %s: queue has %v, log has %v", conv, got[conv], ids)
+			}
+		}
+	})
 }
