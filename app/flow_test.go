@@ -155,22 +155,13 @@ func TestAMessagesWalkEndToEnd(t *testing.T) {
 		// A person is asked for: a ticket, assigned to Bea; her reply goes out.
 		w.write(t, "wamid.E2E.2", "Can I talk to a person?")
 		w.waitSent(t, 2)
-		var tickets struct {
-			Items []struct {
-				ID      string `json:"id"`
-				AgentID string `json:"agent_id"`
-			}
-		}
-		apptest.Eventually(t, "an assigned ticket", func() bool {
-			w.Do("GET", "/api/tickets?view=open", w.key, nil).JSON(t, &tickets)
-			return len(tickets.Items) == 1 && tickets.Items[0].AgentID != ""
-		})
+		ticketID := assignedTicket(t, w.Parley, w.key)
 		calls := w.model.Calls()
 		w.write(t, "wamid.E2E.3", "Hello? Anyone?")
 		apptest.Eventually(t, "the message routed to the human side", func() bool {
 			return w.hasEvent(t, convID, event.GenerateAgentAnswer)
 		})
-		if r := w.Do("POST", "/api/tickets/"+tickets.Items[0].ID+"/reply", w.key, map[string]any{"text": "Olá Ana, aqui é a Bea."}); r.Status != http.StatusAccepted {
+		if r := w.Do("POST", "/api/tickets/"+ticketID+"/reply", w.key, map[string]any{"text": "Olá Ana, aqui é a Bea."}); r.Status != http.StatusAccepted {
 			t.Fatalf("reply = %d %s", r.Status, r.Body)
 		}
 		sent = w.waitSent(t, 3)
@@ -180,7 +171,7 @@ func TestAMessagesWalkEndToEnd(t *testing.T) {
 		if w.model.Calls() != calls {
 			t.Fatal("the AI answered while a human held the ticket")
 		}
-		if r := w.Do("POST", "/api/tickets/"+tickets.Items[0].ID+"/close", w.key, nil); r.Status >= 300 {
+		if r := w.Do("POST", "/api/tickets/"+ticketID+"/close", w.key, nil); r.Status >= 300 {
 			t.Fatalf("close = %d %s", r.Status, r.Body)
 		}
 		w.write(t, "wamid.E2E.4", "Thanks!")
@@ -225,4 +216,21 @@ func inOrder(got, want []string) bool {
 		}
 	}
 	return i == len(want)
+}
+
+// assignedTicket waits for the tenant's one open ticket to be assigned to
+// an agent, and returns its id.
+func assignedTicket(t *testing.T, p *apptest.Parley, key string) string {
+	t.Helper()
+	var tickets struct {
+		Items []struct {
+			ID      string `json:"id"`
+			AgentID string `json:"agent_id"`
+		}
+	}
+	apptest.Eventually(t, "an assigned ticket", func() bool {
+		p.Do("GET", "/api/tickets?view=open", key, nil).JSON(t, &tickets)
+		return len(tickets.Items) == 1 && tickets.Items[0].AgentID != ""
+	})
+	return tickets.Items[0].ID
 }

@@ -222,17 +222,7 @@ func TestInstagramEndToEnd(t *testing.T) {
 		// A person is asked for: a ticket, assigned to Bea.
 		w.write(t, "Can I talk to a person?")
 		w.waitSent(t, 2)
-		var tickets struct {
-			Items []struct {
-				ID      string `json:"id"`
-				AgentID string `json:"agent_id"`
-			}
-		}
-		apptest.Eventually(t, "an assigned ticket", func() bool {
-			w.Do("GET", "/api/tickets?view=open", w.key, nil).JSON(t, &tickets)
-			return len(tickets.Items) == 1 && tickets.Items[0].AgentID != ""
-		})
-		ticketID := tickets.Items[0].ID
+		ticketID := assignedTicket(t, w.Parley, w.key)
 
 		// Day 3: Bea's reply goes, tagged HUMAN_AGENT.
 		w.clk.Advance(3 * 24 * time.Hour)
