@@ -322,7 +322,10 @@ func (st *SendStage) record(ctx context.Context, token string, ws []*work) error
 	// with the caller's context (shutdown).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	err := s.Store.InTx(ctx, func(q *store.Queries) error {
+	// A status webhook for one of these messages may lock its row while
+	// this transaction holds another's: PostgreSQL then aborts one of the
+	// two, and this one is safe to run again.
+	err := s.Store.InTxRetrying(ctx, 3, func(q *store.Queries) error {
 		for _, w := range ws {
 			if !w.send && !w.out.Failed && w.out.NextAt.IsZero() {
 				continue // not ours to record (no mark); its lease runs out

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -226,6 +227,26 @@ func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] {
 		return riversqlite.New(s.db)
 	}
 	return riverdatabasesql.New(s.db)
+}
+
+// InTxRetrying is InTx run again, up to attempts times in all, while
+// PostgreSQL aborts the transaction to break a deadlock or a serialization
+// conflict. Only for a fn that writes through q alone, so that running it
+// again from the start is the same as running it once.
+func (s *Store) InTxRetrying(ctx context.Context, attempts int, fn func(q *Queries) error) error {
+	for i := 1; ; i++ {
+		err := s.InTx(ctx, fn)
+		if err == nil || i >= attempts || !isTxConflict(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// isTxConflict reports a transaction PostgreSQL aborted for another's
+// sake: a deadlock victim (40P01) or a serialization failure (40001).
+func isTxConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // InTx runs fn in one transaction: it commits if fn returns nil and rolls
