@@ -143,6 +143,7 @@ func (w *igWorld) events(t *testing.T, convID, name string) []map[string]any {
 // follow-up survey goes as quick replies and its answer comes back; a
 // notification's answer reaches the Instagram customer.
 func TestInstagramEndToEnd(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
 		w := newIGWorld(t, e)
 		for _, bad := range []struct {
@@ -329,6 +330,7 @@ func TestInstagramEndToEnd(t *testing.T) {
 // account; a customer known by phone is linked to their Instagram id (and
 // an Instagram-only record merged in); an unsent message is marked.
 func TestInstagramOwnershipLinksAndDeletions(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
 		w := newIGWorld(t, e)
 		ch := w.post(t, "/api/channels", map[string]any{"type": "instagram", "name": "Instagram",

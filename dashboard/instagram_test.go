@@ -17,6 +17,7 @@ import (
 // An Instagram channel shows its type, account and check in the channel
 // list; its settings page takes Instagram-scoped ids as test senders.
 func TestInstagramChannelSettings(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)

@@ -124,6 +124,8 @@ func count(m map[string][]string) int {
 // log is published once, in order per conversation, though the broker is
 // down for a while and Parley restarts while it is.
 func TestEventsReachTheBusInOrderThroughOutagesAndRestarts(t *testing.T) {
+	// Not t.Parallel: it stops and restarts a broker and waits on its
+	// redelivery timers, which other tests' load would stretch.
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		broker := natstest.StartServer(t)
 		dsn := storetest.DSN(t, engine)
@@ -193,6 +195,7 @@ func TestEventsReachTheBusInOrderThroughOutagesAndRestarts(t *testing.T) {
 // every event reaches a queue subscribed to the topic, as a CloudEvent with
 // its subject attribute.
 func TestEventsReachAnSNSTopic(t *testing.T) {
+	t.Parallel()
 	srv := sqstest.Start(t)
 	ctx := context.Background()
 	snsc := awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.Endpoint),

@@ -36,6 +36,7 @@ func (e *env) queuedRequests(conv parley.Conversation, source string) []parley.E
 }
 
 func TestQueuedRequestsFollowTheSeedSchema(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, nil)
 		conv := e.customerWrites("+5511999990101", "Hi")
@@ -121,6 +122,8 @@ func (f *flaky) count() int {
 }
 
 func TestFollowUpRequestsFromSQS(t *testing.T) {
+	// Not t.Parallel: it waits on the broker's redelivery timers, which
+	// other tests' load would stretch.
 	sqs := sqstest.Start(t)
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		queue, dlq := sqs.CreateQueue(t, "followups-"+string(engine), 1*time.Second, "followups-dead-"+string(engine))
@@ -172,6 +175,8 @@ func TestFollowUpRequestsFromSQS(t *testing.T) {
 }
 
 func TestFollowUpRequestsFromNATS(t *testing.T) {
+	// Not t.Parallel: it waits on the broker's redelivery timers, which
+	// other tests' load would stretch.
 	url := natstest.URL(t)
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		st := natstest.NewStream(t, url)

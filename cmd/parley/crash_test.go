@@ -17,6 +17,8 @@ import (
 // job completes exactly once in effect: one job row, completed on its second
 // attempt, and the channel updated once.
 func TestJobSurvivesSIGKILL(t *testing.T) {
+	// Not t.Parallel: it kills and restarts processes against deadlines that
+	// other tests' load would stretch.
 	if testing.Short() {
 		t.Skip("starts and kills real processes")
 	}

@@ -21,6 +21,8 @@ import (
 // return, every event of the log is on the bus once, in log order per
 // conversation.
 func TestEventsSurviveSIGKILL(t *testing.T) {
+	// Not t.Parallel: it kills and restarts processes against deadlines that
+	// other tests' load would stretch.
 	if testing.Short() {
 		t.Skip("starts and kills real processes")
 	}

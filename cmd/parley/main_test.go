@@ -196,6 +196,7 @@ func TestFreshStart(t *testing.T) {
 }
 
 func TestMigrateOnBothEngines(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
 		dsn := storetest.DSN(t, e)
 		for i := 0; i < 2; i++ {

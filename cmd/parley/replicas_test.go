@@ -16,6 +16,8 @@ import (
 // Two `serve` processes on one PostgreSQL database share the job queue:
 // every job runs once, whichever process takes it.
 func TestTwoReplicasShareTheWork(t *testing.T) {
+	// Not t.Parallel: it runs two processes against deadlines that other
+	// tests' load would stretch.
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
