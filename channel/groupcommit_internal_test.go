@@ -63,27 +63,25 @@ func ingestAll(g *Gateway, reqs [][]Batch) []error {
 // Requests that come together share one commit; each is answered after it.
 func TestRequestsThatComeTogetherShareOneCommit(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			g, st, ch := groupFixture(t, engine, 8)
-			var reqs [][]Batch
-			for i := range 8 {
-				reqs = append(reqs, oneMessage(ch, fmt.Sprintf("wamid.G%d", i), nil))
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		g, st, ch := groupFixture(t, engine, 8)
+		var reqs [][]Batch
+		for i := range 8 {
+			reqs = append(reqs, oneMessage(ch, fmt.Sprintf("wamid.G%d", i), nil))
+		}
+		for i, err := range ingestAll(g, reqs) {
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
 			}
-			for i, err := range ingestAll(g, reqs) {
-				if err != nil {
-					t.Fatalf("request %d: %v", i, err)
-				}
-			}
-			if c := commitsOf(t, g); c != 1 {
-				t.Fatalf("%v commits for 8 requests sent together, want 1", c)
-			}
-			items, err := st.InboxByChannel(context.Background(), ch.TenantID, ch.ID)
-			if err != nil || len(items) != 8 {
-				t.Fatalf("%d inbox rows (%v), want 8", len(items), err)
-			}
-		})
-	}
+		}
+		if c := commitsOf(t, g); c != 1 {
+			t.Fatalf("%v commits for 8 requests sent together, want 1", c)
+		}
+		items, err := st.InboxByChannel(context.Background(), ch.TenantID, ch.ID)
+		if err != nil || len(items) != 8 {
+			t.Fatalf("%d inbox rows (%v), want 8", len(items), err)
+		}
+	})
 }
 
 // A request the database refuses fails its group's commit; the group is
@@ -91,38 +89,36 @@ func TestRequestsThatComeTogetherShareOneCommit(t *testing.T) {
 // its provider retries it) while the others are stored.
 func TestOnePoisonedRequestFailsOnlyItself(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			g, st, ch := groupFixture(t, engine, 5)
-			poison := errors.New("poisoned request")
-			var reqs [][]Batch
-			for i := range 5 {
-				var err error
-				if i == 2 {
-					err = poison
-				}
-				reqs = append(reqs, oneMessage(ch, fmt.Sprintf("wamid.P%d", i), err))
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		g, st, ch := groupFixture(t, engine, 5)
+		poison := errors.New("poisoned request")
+		var reqs [][]Batch
+		for i := range 5 {
+			var err error
+			if i == 2 {
+				err = poison
 			}
-			for i, err := range ingestAll(g, reqs) {
-				if (i == 2) != errors.Is(err, poison) {
-					t.Fatalf("request %d: %v", i, err)
-				}
+			reqs = append(reqs, oneMessage(ch, fmt.Sprintf("wamid.P%d", i), err))
+		}
+		for i, err := range ingestAll(g, reqs) {
+			if (i == 2) != errors.Is(err, poison) {
+				t.Fatalf("request %d: %v", i, err)
 			}
-			items, err := st.InboxByChannel(context.Background(), ch.TenantID, ch.ID)
-			if err != nil || len(items) != 4 {
-				t.Fatalf("%d inbox rows (%v), want the 4 good requests'", len(items), err)
+		}
+		items, err := st.InboxByChannel(context.Background(), ch.TenantID, ch.ID)
+		if err != nil || len(items) != 4 {
+			t.Fatalf("%d inbox rows (%v), want the 4 good requests'", len(items), err)
+		}
+		for _, it := range items {
+			if it.ProviderMessageID == "wamid.P2" {
+				t.Fatal("the poisoned request's message was stored")
 			}
-			for _, it := range items {
-				if it.ProviderMessageID == "wamid.P2" {
-					t.Fatal("the poisoned request's message was stored")
-				}
-			}
-			// The group failed once, then 4 commits of one.
-			if c := commitsOf(t, g); c != 4 {
-				t.Fatalf("%v commits, want 4", c)
-			}
-		})
-	}
+		}
+		// The group failed once, then 4 commits of one.
+		if c := commitsOf(t, g); c != 4 {
+			t.Fatalf("%v commits, want 4", c)
+		}
+	})
 }
 
 func commitsOf(t *testing.T, g *Gateway) float64 {

@@ -11,6 +11,7 @@ import (
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
 
@@ -20,97 +21,86 @@ import (
 // anything, and the real owner is not refused (issue 15).
 func TestWhatsAppNumberRoutesOnlyToProvenOwner(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			graph := whatsapptest.NewFakeGraph()
-			t.Cleanup(graph.Close)
-			graph.AddNumber(whatsapptest.Number{ID: pnID, Token: "owner-token", Display: "+1 555-000-2222", VerifiedName: "Lima Shop"})
-			// The intruder's token is a real token, for another number.
-			graph.AddNumber(whatsapptest.Number{ID: "106000000000099", Token: "intruder-token", Display: "+1 555-000-9999", VerifiedName: "Other"})
-			clk := clock.NewFake(now())
-			p := apptest.Start(t, engine, clk, func(c *config.Config) {
-				c.WhatsAppAppSecret, c.WhatsAppVerifyToken, c.WhatsAppGraphURL = appSecret, verifyToken, graph.URL
-			})
-			_, intruderKey := p.Tenant("Intruder")
-			_, ownerKey := p.Tenant("Lima Shop")
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		// The intruder's token is a real token, for another number.
+		_, clk, p := startOwners(t, engine, "intruder-token")
+		_, intruderKey := p.Tenant("Intruder")
+		_, ownerKey := p.Tenant("Lima Shop")
 
-			// The intruder registers the number first, and even claims the
-			// check passed: the check is Parley's to record, not the tenant's.
-			r := p.Do("POST", "/api/channels", intruderKey, map[string]any{"type": "whatsapp", "name": "Stolen", "phone_number_id": pnID,
-				"access_token": "intruder-token", "settings": map[string]string{"check": "ok"}})
-			if r.Status != http.StatusCreated {
-				t.Fatalf("intruder's channel = %d %s", r.Status, r.Body)
-			}
-			intruderCh := r.Map(t)["id"].(string)
-			waitCheck(t, p, intruderKey, intruderCh, "failed")
-			// Nor can it write the result afterwards.
-			r = p.Do("PATCH", "/api/channels/"+intruderCh, intruderKey, map[string]any{"settings": map[string]string{"check": "ok", "check_error": ""}})
-			var patched struct{ Settings map[string]string }
-			r.JSON(t, &patched)
-			if r.Status != http.StatusOK || patched.Settings["check"] != "failed" || patched.Settings["check_error"] == "" {
-				t.Fatalf("PATCH settings.check = %d %s", r.Status, r.Body)
-			}
+		// The intruder registers the number first, and even claims the
+		// check passed: the check is Parley's to record, not the tenant's.
+		r := p.Do("POST", "/api/channels", intruderKey, map[string]any{"type": "whatsapp", "name": "Stolen", "phone_number_id": pnID,
+			"access_token": "intruder-token", "settings": map[string]string{"check": "ok"}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("intruder's channel = %d %s", r.Status, r.Body)
+		}
+		intruderCh := r.Map(t)["id"].(string)
+		waitCheck(t, p, intruderKey, intruderCh, "failed")
+		// Nor can it write the result afterwards.
+		r = p.Do("PATCH", "/api/channels/"+intruderCh, intruderKey, map[string]any{"settings": map[string]string{"check": "ok", "check_error": ""}})
+		var patched struct{ Settings map[string]string }
+		r.JSON(t, &patched)
+		if r.Status != http.StatusOK || patched.Settings["check"] != "failed" || patched.Settings["check_error"] == "" {
+			t.Fatalf("PATCH settings.check = %d %s", r.Status, r.Body)
+		}
 
-			body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.HELD1", Time: clk.Now()}, "Is my order ready?")
-			deliver(t, p, body)
-			if got := conversationCount(t, p, intruderKey); got != 0 {
-				t.Fatalf("the intruder got %d conversations from a number it does not own", got)
-			}
+		body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.HELD1", Time: clk.Now()}, "Is my order ready?")
+		deliver(t, p, body)
+		if got := conversationCount(t, p, intruderKey); got != 0 {
+			t.Fatalf("the intruder got %d conversations from a number it does not own", got)
+		}
 
-			// The owner registers the same number: not refused, and nothing in
-			// the answer says someone else holds it.
-			r = p.Do("POST", "/api/channels", ownerKey, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
-			if r.Status != http.StatusCreated {
-				t.Fatalf("owner's channel = %d %s", r.Status, r.Body)
-			}
-			ownerCh := r.Map(t)["id"].(string)
-			waitCheck(t, p, ownerKey, ownerCh, "ok")
+		// The owner registers the same number: not refused, and nothing in
+		// the answer says someone else holds it.
+		r = p.Do("POST", "/api/channels", ownerKey, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("owner's channel = %d %s", r.Status, r.Body)
+		}
+		ownerCh := r.Map(t)["id"].(string)
+		waitCheck(t, p, ownerKey, ownerCh, "ok")
 
-			// The message that waited reaches the owner, and so does the next.
-			deliver(t, p, whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.AFTER1", Time: clk.Now()}, "Hello?"))
-			apptest.Eventually(t, "both messages in the owner's conversation", func() bool {
-				texts := customerTexts(t, p, ownerKey)
-				return len(texts) == 2 && texts["Is my order ready?"] && texts["Hello?"]
-			})
-			if got := conversationCount(t, p, intruderKey); got != 0 {
-				t.Fatalf("the intruder got %d conversations", got)
-			}
-			// A third tenant with no proof is not refused either (no 409 that
-			// would tell it the number is taken).
-			_, thirdKey := p.Tenant("Curious")
-			r = p.Do("POST", "/api/channels", thirdKey, map[string]any{"type": "whatsapp", "name": "Probe", "phone_number_id": pnID, "access_token": "guess"})
-			if r.Status != http.StatusCreated {
-				t.Fatalf("third tenant's channel = %d %s", r.Status, r.Body)
-			}
+		// The message that waited reaches the owner, and so does the next.
+		deliver(t, p, whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.AFTER1", Time: clk.Now()}, "Hello?"))
+		apptest.Eventually(t, "both messages in the owner's conversation", func() bool {
+			texts := customerTexts(t, p, ownerKey)
+			return len(texts) == 2 && texts["Is my order ready?"] && texts["Hello?"]
 		})
-	}
+		if got := conversationCount(t, p, intruderKey); got != 0 {
+			t.Fatalf("the intruder got %d conversations", got)
+		}
+		// A third tenant with no proof is not refused either (no 409 that
+		// would tell it the number is taken).
+		_, thirdKey := p.Tenant("Curious")
+		r = p.Do("POST", "/api/channels", thirdKey, map[string]any{"type": "whatsapp", "name": "Probe", "phone_number_id": pnID, "access_token": "guess"})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("third tenant's channel = %d %s", r.Status, r.Body)
+		}
+	})
 }
 
 // The phone_number_id is Meta's numeric id: anything else is refused at
 // creation, with a machine-readable code, and no channel is stored.
 func TestWhatsAppChannelPhoneNumberIDMustBeNumeric(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			p := apptest.Start(t, engine, nil, nil)
-			_, key := p.Tenant("Acme")
-			for _, bad := range []string{"+15550001111", "abc", "1060 0001", "1e6"} {
-				r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Main", "phone_number_id": bad, "access_token": "t"})
-				var e struct {
-					Error struct{ Code, Field string }
-				}
-				r.JSON(t, &e)
-				if r.Status != http.StatusUnprocessableEntity || e.Error.Code != "validation_failed" || e.Error.Field != "phone_number_id" {
-					t.Fatalf("phone_number_id %q: %d %s", bad, r.Status, r.Body)
-				}
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		p := apptest.Start(t, engine, nil, nil)
+		_, key := p.Tenant("Acme")
+		for _, bad := range []string{"+15550001111", "abc", "1060 0001", "1e6"} {
+			r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Main", "phone_number_id": bad, "access_token": "t"})
+			var e struct {
+				Error struct{ Code, Field string }
 			}
-			var list struct{ Items []any }
-			p.Do("GET", "/api/channels", key, nil).JSON(t, &list)
-			if len(list.Items) != 0 {
-				t.Fatalf("channels stored: %d", len(list.Items))
+			r.JSON(t, &e)
+			if r.Status != http.StatusUnprocessableEntity || e.Error.Code != "validation_failed" || e.Error.Field != "phone_number_id" {
+				t.Fatalf("phone_number_id %q: %d %s", bad, r.Status, r.Body)
 			}
-		})
-	}
+		}
+		var list struct{ Items []any }
+		p.Do("GET", "/api/channels", key, nil).JSON(t, &list)
+		if len(list.Items) != 0 {
+			t.Fatalf("channels stored: %d", len(list.Items))
+		}
+	})
 }
 
 func waitCheck(t *testing.T, p *apptest.Parley, key, id, want string) {
@@ -158,45 +148,36 @@ func customerTexts(t *testing.T, p *apptest.Parley, key string) map[string]bool 
 // check: its number's messages wait until the new token is checked.
 func TestChangedTokenIsCheckedBeforeRouting(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			graph := whatsapptest.NewFakeGraph()
-			t.Cleanup(graph.Close)
-			graph.AddNumber(whatsapptest.Number{ID: pnID, Token: "owner-token", Display: "+1 555-000-2222", VerifiedName: "Lima Shop"})
-			graph.AddNumber(whatsapptest.Number{ID: "106000000000099", Token: "other-token", Display: "+1 555-000-9999", VerifiedName: "Other"})
-			clk := clock.NewFake(now())
-			p := apptest.Start(t, engine, clk, func(c *config.Config) {
-				c.WhatsAppAppSecret, c.WhatsAppVerifyToken, c.WhatsAppGraphURL = appSecret, verifyToken, graph.URL
-			})
-			_, key := p.Tenant("Lima Shop")
-			r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
-			if r.Status != http.StatusCreated {
-				t.Fatalf("channel = %d %s", r.Status, r.Body)
-			}
-			id := r.Map(t)["id"].(string)
-			waitCheck(t, p, key, id, "ok")
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		_, clk, p := startOwners(t, engine, "other-token")
+		_, key := p.Tenant("Lima Shop")
+		r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("channel = %d %s", r.Status, r.Body)
+		}
+		id := r.Map(t)["id"].(string)
+		waitCheck(t, p, key, id, "ok")
 
-			r = p.Do("PATCH", "/api/channels/"+id, key, map[string]any{"access_token": "other-token"})
-			var patched struct{ Settings map[string]string }
-			r.JSON(t, &patched)
-			if r.Status != http.StatusOK || patched.Settings["check"] != "" {
-				t.Fatalf("after a new token the old check still shows: %d %s", r.Status, r.Body)
-			}
-			waitCheck(t, p, key, id, "failed")
-			deliver(t, p, whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.WAIT1", Time: clk.Now()}, "Anyone there?"))
-			if got := conversationCount(t, p, key); got != 0 {
-				t.Fatalf("routed on a failed check: %d conversations", got)
-			}
+		r = p.Do("PATCH", "/api/channels/"+id, key, map[string]any{"access_token": "other-token"})
+		var patched struct{ Settings map[string]string }
+		r.JSON(t, &patched)
+		if r.Status != http.StatusOK || patched.Settings["check"] != "" {
+			t.Fatalf("after a new token the old check still shows: %d %s", r.Status, r.Body)
+		}
+		waitCheck(t, p, key, id, "failed")
+		deliver(t, p, whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.WAIT1", Time: clk.Now()}, "Anyone there?"))
+		if got := conversationCount(t, p, key); got != 0 {
+			t.Fatalf("routed on a failed check: %d conversations", got)
+		}
 
-			if r := p.Do("PATCH", "/api/channels/"+id, key, map[string]any{"access_token": "owner-token"}); r.Status != http.StatusOK {
-				t.Fatalf("PATCH = %d %s", r.Status, r.Body)
-			}
-			waitCheck(t, p, key, id, "ok")
-			apptest.Eventually(t, "the held message in the conversation", func() bool {
-				return customerTexts(t, p, key)["Anyone there?"]
-			})
+		if r := p.Do("PATCH", "/api/channels/"+id, key, map[string]any{"access_token": "owner-token"}); r.Status != http.StatusOK {
+			t.Fatalf("PATCH = %d %s", r.Status, r.Body)
+		}
+		waitCheck(t, p, key, id, "ok")
+		apptest.Eventually(t, "the held message in the conversation", func() bool {
+			return customerTexts(t, p, key)["Anyone there?"]
 		})
-	}
+	})
 }
 
 // While nobody has proven a number, its messages are held, not routed, and
@@ -235,36 +216,46 @@ func TestUnprovenNumberHoldsMessagesButTakesItsStatuses(t *testing.T) {
 // it before the Graph API answered.
 func TestCheckKeepsAnEditMadeWhileItRan(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			graph := whatsapptest.NewFakeGraph()
-			t.Cleanup(graph.Close)
-			graph.AddNumber(whatsapptest.Number{ID: pnID, Token: "owner-token", Display: "+1 555-000-2222", VerifiedName: "Lima Shop"})
-			graph.Script(whatsapptest.Hang())
-			clk := clock.NewFake(now())
-			p := apptest.Start(t, engine, clk, func(c *config.Config) {
-				c.WhatsAppAppSecret, c.WhatsAppVerifyToken, c.WhatsAppGraphURL = appSecret, verifyToken, graph.URL
-			})
-			tn, key := p.Tenant("Lima Shop")
-			r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
-			if r.Status != http.StatusCreated {
-				t.Fatalf("channel = %d %s", r.Status, r.Body)
-			}
-			id := r.Map(t)["id"].(string)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if err := graph.WaitHanging(ctx, 1); err != nil {
-				t.Fatal(err)
-			}
-			// Switched off (as the dashboard does) while the check waits for Meta.
-			if err := p.Store.SetChannelActive(context.Background(), tn.ID, id, false); err != nil {
-				t.Fatal(err)
-			}
-			graph.Release()
-			waitCheck(t, p, key, id, "ok")
-			if ch, err := p.Store.GetChannel(context.Background(), tn.ID, id); err != nil || ch.Active {
-				t.Fatalf("the check's result switched the channel back on: active %v, %v", ch.Active, err)
-			}
-		})
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		graph, _, p := startOwners(t, engine, "")
+		graph.Script(whatsapptest.Hang())
+		tn, key := p.Tenant("Lima Shop")
+		r := p.Do("POST", "/api/channels", key, map[string]any{"type": "whatsapp", "name": "Shop", "phone_number_id": pnID, "access_token": "owner-token"})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("channel = %d %s", r.Status, r.Body)
+		}
+		id := r.Map(t)["id"].(string)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := graph.WaitHanging(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		// Switched off (as the dashboard does) while the check waits for Meta.
+		if err := p.Store.SetChannelActive(context.Background(), tn.ID, id, false); err != nil {
+			t.Fatal(err)
+		}
+		graph.Release()
+		waitCheck(t, p, key, id, "ok")
+		if ch, err := p.Store.GetChannel(context.Background(), tn.ID, id); err != nil || ch.Active {
+			t.Fatalf("the check's result switched the channel back on: active %v, %v", ch.Active, err)
+		}
+	})
+}
+
+// startOwners starts Parley against a Graph API that knows the owner's
+// number (pnID, "owner-token") and, given otherToken, a second number that
+// token really owns.
+func startOwners(t *testing.T, engine store.Engine, otherToken string) (*whatsapptest.FakeGraph, *clock.Fake, *apptest.Parley) {
+	t.Helper()
+	graph := whatsapptest.NewFakeGraph()
+	t.Cleanup(graph.Close)
+	graph.AddNumber(whatsapptest.Number{ID: pnID, Token: "owner-token", Display: "+1 555-000-2222", VerifiedName: "Lima Shop"})
+	if otherToken != "" {
+		graph.AddNumber(whatsapptest.Number{ID: "106000000000099", Token: otherToken, Display: "+1 555-000-9999", VerifiedName: "Other"})
 	}
+	clk := clock.NewFake(now())
+	p := apptest.Start(t, engine, clk, func(c *config.Config) {
+		c.WhatsAppAppSecret, c.WhatsAppVerifyToken, c.WhatsAppGraphURL = appSecret, verifyToken, graph.URL
+	})
+	return graph, clk, p
 }

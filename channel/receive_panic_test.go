@@ -31,53 +31,51 @@ func (panickingReceiver) Receive(context.Context, *store.Queries, channel.Inboun
 // inbox, unprocessed, to be taken in again when its lease runs out.
 func TestReceivePanicLeavesTheMessageForALaterTurn(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			clk := clock.NewFake(now())
-			st := storetest.Open(t, engine, clk)
-			ctx := context.Background()
-			tn, err := st.CreateTenant(ctx, parley.Tenant{Name: "Acme"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ch, err := st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
-				PhoneNumberID: pnID, AccessToken: "token-main", Active: true,
-				Settings: map[string]string{parley.SettingCheck: parley.CheckOK}}) // routed: its ownership check passed
-			if err != nil {
-				t.Fatal(err)
-			}
-			jc, err := jobs.NewClient(st, nil, jobs.Config{}) // insert-only
-			if err != nil {
-				t.Fatal(err)
-			}
-			ins := &jobs.Inserter{}
-			ins.Set(jc)
-			logs := &apptest.LogBuffer{}
-			g := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: panickingReceiver{}, Log: slog.New(slog.NewJSONHandler(logs, nil)),
-				Providers: map[parley.ChannelType]channel.Provider{parley.ChannelWhatsApp: &whatsapp.Provider{AppSecret: appSecret}}, ReceiveLease: 10 * time.Second})
-			mux := http.NewServeMux()
-			g.Mount(mux)
-			srv := httptest.NewServer(mux)
-			t.Cleanup(srv.Close)
-			loopCtx, stop := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { defer close(done); g.Receiving().Run(loopCtx) }()
-			t.Cleanup(func() { stop(); <-done })
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		clk := clock.NewFake(now())
+		st := storetest.Open(t, engine, clk)
+		ctx := context.Background()
+		tn, err := st.CreateTenant(ctx, parley.Tenant{Name: "Acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := st.CreateChannel(ctx, parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "main",
+			PhoneNumberID: pnID, AccessToken: "token-main", Active: true,
+			Settings: map[string]string{parley.SettingCheck: parley.CheckOK}}) // routed: its ownership check passed
+		if err != nil {
+			t.Fatal(err)
+		}
+		jc, err := jobs.NewClient(st, nil, jobs.Config{}) // insert-only
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins := &jobs.Inserter{}
+		ins.Set(jc)
+		logs := &apptest.LogBuffer{}
+		g := channel.New(channel.Config{Store: st, Jobs: ins, Receiver: panickingReceiver{}, Log: slog.New(slog.NewJSONHandler(logs, nil)),
+			Providers: map[parley.ChannelType]channel.Provider{parley.ChannelWhatsApp: &whatsapp.Provider{AppSecret: appSecret}}, ReceiveLease: 10 * time.Second})
+		mux := http.NewServeMux()
+		g.Mount(mux)
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		loopCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); g.Receiving().Run(loopCtx) }()
+		t.Cleanup(func() { stop(); <-done })
 
-			body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.PANIC", Time: clk.Now()}, "hello")
-			whatsapptest.MustPost(t, srv.URL, appSecret, body)
-			attempts := func() int {
-				return strings.Count(logs.String(), "receiver bug")
-			}
-			apptest.Eventually(t, "the panic logged", func() bool { return attempts() >= 1 })
-			items, err := st.InboxByChannel(ctx, tn.ID, ch.ID)
-			if err != nil || len(items) != 1 || items[0].ProcessedAt != nil {
-				t.Fatalf("want the message kept unprocessed, got %+v (%v)", items, err)
-			}
-			// Its lease runs out: a later turn takes it again.
-			clk.Advance(11 * time.Second)
-			g.Receiving().Wake()
-			apptest.Eventually(t, "the message tried again", func() bool { return attempts() >= 2 })
-		})
-	}
+		body := whatsapptest.TextWebhook(whatsapptest.Inbound{PhoneNumberID: pnID, From: ana, Name: "Ana", ID: "wamid.PANIC", Time: clk.Now()}, "hello")
+		whatsapptest.MustPost(t, srv.URL, appSecret, body)
+		attempts := func() int {
+			return strings.Count(logs.String(), "receiver bug")
+		}
+		apptest.Eventually(t, "the panic logged", func() bool { return attempts() >= 1 })
+		items, err := st.InboxByChannel(ctx, tn.ID, ch.ID)
+		if err != nil || len(items) != 1 || items[0].ProcessedAt != nil {
+			t.Fatalf("want the message kept unprocessed, got %+v (%v)", items, err)
+		}
+		// Its lease runs out: a later turn takes it again.
+		clk.Advance(11 * time.Second)
+		g.Receiving().Wake()
+		apptest.Eventually(t, "the message tried again", func() bool { return attempts() >= 2 })
+	})
 }

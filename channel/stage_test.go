@@ -190,50 +190,48 @@ func TestTwoSendLoopsSendEachMessageOnce(t *testing.T) {
 // then neither mark (so never sends) nor record anything.
 func TestAnExpiredClaimIsRetakenAndTheOldHolderCannotSend(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			r := newRig(t, engine)
-			ids := r.queue(2)
-			ctx := context.Background()
-			old := r.handle()
-			claims, err := old.ClaimSends(ctx, "old", 10, channel.DefaultSendLease)
-			if err != nil || len(claims) != 2 {
-				t.Fatalf("claimed %d (%v), want 2", len(claims), err)
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		r := newRig(t, engine)
+		ids := r.queue(2)
+		ctx := context.Background()
+		old := r.handle()
+		claims, err := old.ClaimSends(ctx, "old", 10, channel.DefaultSendLease)
+		if err != nil || len(claims) != 2 {
+			t.Fatalf("claimed %d (%v), want 2", len(claims), err)
+		}
+		// While the lease holds, nobody else takes them.
+		other := r.stage(r.handle())
+		if n, err := other.Turn(ctx); n != 0 || err != nil {
+			t.Fatalf("another loop took %d (%v) of leased messages", n, err)
+		}
+		r.clk.Advance(channel.DefaultSendLease + time.Second)
+		// Expired, not yet retaken: the old holder may not send either.
+		if marked, err := old.MarkSends(ctx, "old", ids); err != nil || len(marked) != 0 {
+			t.Fatalf("old holder marked %v (%v) after its lease ran out", marked, err)
+		}
+		if n, err := other.Turn(ctx); n != 2 || err != nil {
+			t.Fatalf("the other loop took %d (%v), want 2", n, err)
+		}
+		if marked, err := old.MarkSends(ctx, "old", ids); err != nil || len(marked) != 0 {
+			t.Fatalf("old holder marked %v (%v) after a takeover", marked, err)
+		}
+		err = old.InTx(ctx, func(q *store.Queries) error {
+			changed, err := q.RecordSend(ctx, "old", store.SendOutcome{TenantID: r.tenant, ID: ids[0], Failed: true, ErrorCode: "x", Reason: "late"})
+			if changed {
+				t.Errorf("the old holder recorded a failure over a sent message")
 			}
-			// While the lease holds, nobody else takes them.
-			other := r.stage(r.handle())
-			if n, err := other.Turn(ctx); n != 0 || err != nil {
-				t.Fatalf("another loop took %d (%v) of leased messages", n, err)
-			}
-			r.clk.Advance(channel.DefaultSendLease + time.Second)
-			// Expired, not yet retaken: the old holder may not send either.
-			if marked, err := old.MarkSends(ctx, "old", ids); err != nil || len(marked) != 0 {
-				t.Fatalf("old holder marked %v (%v) after its lease ran out", marked, err)
-			}
-			if n, err := other.Turn(ctx); n != 2 || err != nil {
-				t.Fatalf("the other loop took %d (%v), want 2", n, err)
-			}
-			if marked, err := old.MarkSends(ctx, "old", ids); err != nil || len(marked) != 0 {
-				t.Fatalf("old holder marked %v (%v) after a takeover", marked, err)
-			}
-			err = old.InTx(ctx, func(q *store.Queries) error {
-				changed, err := q.RecordSend(ctx, "old", store.SendOutcome{TenantID: r.tenant, ID: ids[0], Failed: true, ErrorCode: "x", Reason: "late"})
-				if changed {
-					t.Errorf("the old holder recorded a failure over a sent message")
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := r.received()
-			for _, id := range ids {
-				if got[id] != 1 || r.message(id).Status != parley.StatusSent {
-					t.Fatalf("message %s: %d sends, status %s; want 1, sent", id, got[id], r.message(id).Status)
-				}
-			}
+			return err
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r.received()
+		for _, id := range ids {
+			if got[id] != 1 || r.message(id).Status != parley.StatusSent {
+				t.Fatalf("message %s: %d sends, status %s; want 1, sent", id, got[id], r.message(id).Status)
+			}
+		}
+	})
 }
 
 // A process killed between its mark and its commit (the provider call may
@@ -244,53 +242,51 @@ func TestAnExpiredClaimIsRetakenAndTheOldHolderCannotSend(t *testing.T) {
 // first and nothing would be sent again.
 func TestAKillMidSendIsSentOnceAfterwards(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			r := newRig(t, engine)
-			ids := r.queue(2)
-			ctx := context.Background()
-			dead := r.handle()
-			if claims, err := dead.ClaimSends(ctx, "dead", 10, channel.DefaultSendLease); err != nil || len(claims) != 2 {
-				t.Fatalf("claimed %d (%v)", len(claims), err)
-			}
-			if marked, err := dead.MarkSends(ctx, "dead", ids); err != nil || len(marked) != 2 {
-				t.Fatalf("marked %v (%v)", marked, err)
-			}
-			dead.Close() // kill -9: no outcome recorded
-			// The lost call of ids[1] did reach Meta: its status webhook
-			// brings the wamid.
-			if _, err := r.st.AdvanceMessageDelivery(ctx, r.tenant, ids[1], store.MessageUpdate{ChannelMessageID: "wamid.LOST", Status: parley.StatusSent}); err != nil {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		r := newRig(t, engine)
+		ids := r.queue(2)
+		ctx := context.Background()
+		dead := r.handle()
+		if claims, err := dead.ClaimSends(ctx, "dead", 10, channel.DefaultSendLease); err != nil || len(claims) != 2 {
+			t.Fatalf("claimed %d (%v)", len(claims), err)
+		}
+		if marked, err := dead.MarkSends(ctx, "dead", ids); err != nil || len(marked) != 2 {
+			t.Fatalf("marked %v (%v)", marked, err)
+		}
+		dead.Close() // kill -9: no outcome recorded
+		// The lost call of ids[1] did reach Meta: its status webhook
+		// brings the wamid.
+		if _, err := r.st.AdvanceMessageDelivery(ctx, r.tenant, ids[1], store.MessageUpdate{ChannelMessageID: "wamid.LOST", Status: parley.StatusSent}); err != nil {
+			t.Fatal(err)
+		}
+		restarted := r.stage(r.handle())
+		turn := func() int {
+			n, err := restarted.Turn(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			restarted := r.stage(r.handle())
-			turn := func() int {
-				n, err := restarted.Turn(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
-			if turn() != 0 {
-				t.Fatal("a leased message was taken before its lease ran out")
-			}
-			// The lease and the status wait both run from before the crash
-			// and end together: the first turn after the lease sends.
-			r.clk.Advance(max(channel.DefaultSendLease, channel.DefaultStatusWait) + 100*time.Millisecond)
-			turn()
-			if got := r.received(); got[ids[0]] != 1 || got[ids[1]] != 0 {
-				t.Fatalf("received %v, want %s once and %s (sent before the crash) never", got, ids[0], ids[1])
-			}
-			if m := r.message(ids[0]); m.Status != parley.StatusSent {
-				t.Fatalf("message is %s, want sent", m.Status)
-			}
-			if m := r.message(ids[1]); m.ChannelMessageID != "wamid.LOST" {
-				t.Fatalf("message sent before the crash now has %q", m.ChannelMessageID)
-			}
-			if turn() != 0 || len(r.graph.Sent()) != 1 {
-				t.Fatalf("%d sends after all, want 1", len(r.graph.Sent()))
-			}
-		})
-	}
+			return n
+		}
+		if turn() != 0 {
+			t.Fatal("a leased message was taken before its lease ran out")
+		}
+		// The lease and the status wait both run from before the crash
+		// and end together: the first turn after the lease sends.
+		r.clk.Advance(max(channel.DefaultSendLease, channel.DefaultStatusWait) + 100*time.Millisecond)
+		turn()
+		if got := r.received(); got[ids[0]] != 1 || got[ids[1]] != 0 {
+			t.Fatalf("received %v, want %s once and %s (sent before the crash) never", got, ids[0], ids[1])
+		}
+		if m := r.message(ids[0]); m.Status != parley.StatusSent {
+			t.Fatalf("message is %s, want sent", m.Status)
+		}
+		if m := r.message(ids[1]); m.ChannelMessageID != "wamid.LOST" {
+			t.Fatalf("message sent before the crash now has %q", m.ChannelMessageID)
+		}
+		if turn() != 0 || len(r.graph.Sent()) != 1 {
+			t.Fatalf("%d sends after all, want 1", len(r.graph.Sent()))
+		}
+	})
 }
 
 // The stage sends only through the providers it was given: a message on a

@@ -11,6 +11,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // report finds one channel's entry in the answer's channels list.
@@ -34,7 +35,7 @@ func report(t *testing.T, out envelope, ch string) (written, deliverable bool, t
 // lead with a phone number, and the answer says why it cannot be sent.
 func TestSeedPhoneNumberIsNotDropped(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		res, out := e.followUp(e.key, e.body(map[string]any{"phone_number": "+1234567890"}))
 		if res.Status != 200 {
@@ -64,7 +65,7 @@ func TestSeedPhoneNumberIsNotDropped(t *testing.T) {
 // read as.
 func TestNationalNumberReadInSiteCountry(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{graph: true})
 		start := e.clk.Now()
 		res, out := e.followUp(e.key, e.body(map[string]any{"phone_number": "(11) 97777-1234", "followUpInterval": "every 2-3 days", "schedule": true}))
@@ -105,7 +106,7 @@ func TestNationalNumberReadInSiteCountry(t *testing.T) {
 // sequence uses.
 func TestFreeTextIntervalIsKept(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		res, out := e.followUp(e.key, e.body(map[string]any{"followUpInterval": "whenever suits her", "schedule": true, "visitorId": e.visitor}))
 		if res.Status != 200 {
@@ -134,7 +135,7 @@ func TestFreeTextIntervalIsKept(t *testing.T) {
 // why WhatsApp is not in it.
 func TestUndeliverableSequenceRefused(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{graph: true})
 		site := e.create("/api/sites", map[string]any{"name": "WhatsApp only", "whatsapp_channel_id": e.channel})["id"].(string)
 		e.create("/api/site-agents", map[string]any{"site_id": site, "role": "sales", "name": "S"})
@@ -213,7 +214,7 @@ func TestUndeliverableSequenceRefused(t *testing.T) {
 // "?." or ".?" in the composed text.
 func TestOfflineComposerPunctuation(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		for _, extra := range []map[string]any{
 			{"followUpType": "email"},

@@ -22,7 +22,6 @@ import (
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
-	"github.com/parleyhq/parley/store/storetest"
 )
 
 // env is a running Parley with one tenant whose site has an SMTP sender
@@ -63,12 +62,6 @@ type envOpts struct {
 const channelDisplay = "+55 11 3003-0000"
 
 const janePhone = "+5511987654321"
-
-func engines(t *testing.T, fn func(t *testing.T, engine store.Engine)) {
-	for _, e := range storetest.Engines() {
-		t.Run(string(e), func(t *testing.T) { fn(t, e) })
-	}
-}
 
 func newEnv(t *testing.T, engine store.Engine, o envOpts) *env {
 	t.Helper()

@@ -7,13 +7,14 @@ import (
 
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // TestTenantIsolation: another tenant's key finds none of this tenant's
 // sales objects on any id route, and changes nothing.
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{copywriter: true})
 		res, out := e.followUp(e.key, e.body(map[string]any{"schedule": true, "visitorId": e.visitor}))
 		if res.Status != 200 {

@@ -20,13 +20,14 @@ import (
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/netguard"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // A site's SMTP server on an address of the operator's own network is not
 // dialed: the step fails and says what was refused (issue 15).
 func TestSMTPServerOnLoopbackIsRefused(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{guarded: true})
 		if res, _ := e.followUp(e.key, e.body(map[string]any{"schedule": true})); res.Status != 200 {
 			t.Fatalf("%d %s", res.Status, res.Body)
@@ -45,7 +46,7 @@ func TestSMTPServerOnLoopbackIsRefused(t *testing.T) {
 // job's last_error nor the step's detail repeat it (issue 15).
 func TestSMTPServerRepliesStayServerSide(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		// A server that answers the connection with a banner: a failure worth retrying.
 		banner := rawSMTP(t, func(c net.Conn, _ *bufio.Reader) {

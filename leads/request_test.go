@@ -1,12 +1,13 @@
 package leads
 
 import (
-	"github.com/parleyhq/parley"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley"
 )
 
 const (

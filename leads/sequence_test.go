@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/conversation"
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 const day = 24 * time.Hour
@@ -27,7 +28,7 @@ const day = 24 * time.Hour
 // banner is served to the site.
 func TestScheduledSequenceDelivers(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		start := e.clk.Now()
 		res, out := e.followUp(e.key, e.body(map[string]any{"schedule": true, "visitorId": e.visitor}))
@@ -127,7 +128,7 @@ func TestScheduledSequenceDelivers(t *testing.T) {
 // the next step finds the reply at its run time and stops the sequence.
 func TestSequenceStopsOnReply(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		res, _ := e.followUp(e.key, e.body(map[string]any{"schedule": true, "visitorId": e.visitor}))
 		if res.Status != 200 {
@@ -162,7 +163,7 @@ func TestSequenceStopsOnReply(t *testing.T) {
 // window: a lead who wrote recently gets free text, not the template.
 func TestSequenceThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{})
 		path := "/api/leads/" + e.leadID + "/sequence"
 		if r := e.p.Do("POST", path, e.key, map[string]any{}); r.Status != 409 {

@@ -9,11 +9,12 @@ import (
 	"github.com/parleyhq/parley/leads"
 	"github.com/parleyhq/parley/llm/llmtest"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 func TestFollowUpTwoPhasesReachTheModel(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		res, out := e.followUp(e.key, e.body(map[string]any{
 			"userId": nil, "agent_id": e.sales,
@@ -81,7 +82,7 @@ func TestFollowUpTwoPhasesReachTheModel(t *testing.T) {
 
 func TestFollowUpWithoutCopywriter(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true})
 		// An inactive copywriter counts as none.
 		e.create("/api/site-agents", map[string]any{"site_id": e.siteID, "role": "copywriter", "name": "Off duty", "active": false})
@@ -106,7 +107,7 @@ func TestFollowUpWithoutCopywriter(t *testing.T) {
 
 func TestPlaceholdersRegeneratedThenRejected(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		e.llm.SetResponder(placeholderResponder)
 		res, out := e.followUp(e.key, e.body(nil))
@@ -153,7 +154,7 @@ func TestPlaceholdersRegeneratedThenRejected(t *testing.T) {
 
 func TestOfflineComposer(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{copywriter: true})
 		res, out := e.followUp(e.key, e.body(nil))
 		if res.Status != 200 {
@@ -192,7 +193,7 @@ func TestOfflineComposer(t *testing.T) {
 
 func TestFollowUpErrorCodes(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true})
 		ctx := context.Background()
 		other, otherKey := e.p.Tenant("Other")

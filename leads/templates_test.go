@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // A site without a template of its own sends the tenant's lead template:
 // the tenant's name, language and parameter order reach the Graph API.
 func TestLeadStepSendsTheTenantsTemplate(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{graph: true})
 		ctx := context.Background()
 		site, err := e.p.Store.GetSite(ctx, e.tenant.ID, e.siteID)

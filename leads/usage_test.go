@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
 )
 
 // Both phases of the lead sequence call are charged to the key's tenant
 // (the operator pays the LLM key; the tenant's usage shows it).
 func TestFollowUpTokensChargedToTheTenant(t *testing.T) {
 	t.Parallel()
-	engines(t, func(t *testing.T, engine store.Engine) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, envOpts{llm: true, copywriter: true})
 		res, out := e.followUp(e.key, e.body(map[string]any{"userId": nil, "agent_id": e.sales}))
 		if res.Status != 200 || !out.Success {
