@@ -2,6 +2,7 @@ package channel_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel/twilio"
@@ -191,8 +193,26 @@ func TestTwilioStatusCallbacks(t *testing.T) {
 			t.Fatalf("undelivered message = %s %q %q", got.Status, got.ErrorCode, got.ErrorReason)
 		}
 		// The callback URL the sender sets names our message, for a
-		// status that arrives before the send job recorded the sid.
-		racing := insert("", parley.StatusQueued)
+		// status that arrives before the send job recorded the sid. The
+		// message is queued and held by a sender that has not finished:
+		// inserted and claimed in one transaction, so this app's own send
+		// stage never takes it.
+		var racing parley.Message
+		if err := e.Store.InTx(context.Background(), func(q *store.Queries) error {
+			m, err := q.InsertMessage(context.Background(), parley.Message{TenantID: e.tenant.ID, ConversationID: conv.ID, Role: parley.RoleAI,
+				Content: "hi", ChannelID: ch.ID, Status: parley.StatusQueued})
+			if err != nil {
+				return err
+			}
+			racing = m
+			claims, err := q.ClaimSends(context.Background(), "in-flight elsewhere", 1, time.Hour)
+			if err == nil && (len(claims) != 1 || claims[0].Message.ID != m.ID) {
+				err = fmt.Errorf("claimed %d messages, want the racing one", len(claims))
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		callback(path+"?message_id="+racing.ID, "SM00000000000000000000000000000003", "sent", 0)
 		if got := get(racing.ID); got.Status != parley.StatusSent || got.ChannelMessageID != "SM00000000000000000000000000000003" {
 			t.Fatalf("racing message = %s %q", got.Status, got.ChannelMessageID)

@@ -195,7 +195,8 @@ func TestEventsReachTheBusInOrderThroughOutagesAndRestarts(t *testing.T) {
 // every event reaches a queue subscribed to the topic, as a CloudEvent with
 // its subject attribute.
 func TestEventsReachAnSNSTopic(t *testing.T) {
-	t.Parallel()
+	// Not t.Parallel: sqstest sets the AWS credentials in the environment,
+	// where Parley's SDK client reads them.
 	srv := sqstest.Start(t)
 	ctx := context.Background()
 	snsc := awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.Endpoint),

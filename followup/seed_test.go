@@ -441,19 +441,25 @@ func TestTheAIWritesTheFollowUpUnlessTheRuleSendsItAsWritten(t *testing.T) {
 		if g := w.graphSends("+5511944440001", 2)[1]; g.Text == nil || g.Text.Body != written {
 			t.Fatalf("follow-up at the Graph API = %+v, want the model's text", g)
 		}
+		// The Follow-Up Request scheduled with the agent's message comes due
+		// at the same moment as the one asked for here: both may draft (one
+		// follow-up is sent, checked below), and each draft reads the history.
 		reqs := w.model.Requests()
-		if len(reqs) != 1 {
-			t.Fatalf("model calls = %d, want 1", len(reqs))
+		if len(reqs) == 0 || len(reqs) > 2 {
+			t.Fatalf("model calls = %d, want 1 (2 when the two requests raced)", len(reqs))
 		}
-		var prompt strings.Builder
-		for _, m := range reqs[0].Messages {
-			prompt.WriteString(m.Role + ": " + m.Content + "\n")
-		}
-		for _, want := range []string{"Ask whether the sneakers fit", "Ana Lima", "user: I bought the blue sneakers yesterday", "assistant: Great choice, enjoy them!"} {
-			if !strings.Contains(prompt.String(), want) {
-				t.Errorf("prompt lacks %q:\n%s", want, prompt.String())
+		for _, req := range reqs {
+			var prompt strings.Builder
+			for _, m := range req.Messages {
+				prompt.WriteString(m.Role + ": " + m.Content + "\n")
+			}
+			for _, want := range []string{"Ask whether the sneakers fit", "Ana Lima", "user: I bought the blue sneakers yesterday", "assistant: Great choice, enjoy them!"} {
+				if !strings.Contains(prompt.String(), want) {
+					t.Errorf("prompt lacks %q:\n%s", want, prompt.String())
+				}
 			}
 		}
+		drafted := len(reqs)
 		if sent := e.events(conv, followup.EventSent); len(sent) != 1 || sent[0].Payload["kind"] != "generated" {
 			t.Fatalf("sent events = %+v", sent)
 		}
@@ -469,8 +475,8 @@ func TestTheAIWritesTheFollowUpUnlessTheRuleSendsItAsWritten(t *testing.T) {
 		if g := w.graphSends("+5511944440002", 2)[1]; g.Text == nil || g.Text.Body != "Still there?" {
 			t.Fatalf("as written at the Graph API = %+v", g)
 		}
-		if n := w.model.Calls(); n != 1 {
-			t.Fatalf("model calls = %d after a rule sent as written, want still 1", n)
+		if n := w.model.Calls(); n != drafted {
+			t.Fatalf("model calls = %d after a rule sent as written, want still %d", n, drafted)
 		}
 		e.deactivate(r.Map(t)["id"].(string))
 
