@@ -1,0 +1,173 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
+	"github.com/parleyhq/parley/dashboard"
+	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/store/storetest"
+)
+
+// bcEnv is a dashboard with broadcasts wired (jobs are queued, never
+// worked: the pacer is not under test), and a tenant "Acme" with an admin,
+// a WhatsApp channel whose Business Account holds an approved template
+// "winter_sale" (en_US, one body parameter), and customers.
+type bcEnv struct {
+	*env
+	bc      *campaign.Broadcasts
+	tenant  parley.Tenant
+	world   world
+	token   string
+	browser *browser
+}
+
+func newBroadcastEnv(t *testing.T, engine store.Engine, customers int) *bcEnv {
+	t.Helper()
+	var bc *campaign.Broadcasts
+	e := newEnv(t, engine, func(d *dashboard.Deps) {
+		withServices(t)(d)
+		bc = &campaign.Broadcasts{Store: d.Store, Jobs: d.Conversations.Jobs, Outbox: d.Conversations.Outbox, Clock: d.Clock}
+		d.Broadcasts = bc
+	})
+	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
+	w := seed(t, e.st, tn.ID, "Alice", "01")
+	ctx := context.Background()
+	if err := e.st.ReplaceSyncedTemplates(ctx, tn.ID, w.Channel.ID, []store.SyncedTemplate{
+		{Name: "winter_sale", Language: "en_US", Status: "APPROVED", Category: "MARKETING", BodyParams: 1},
+		{Name: "draft_promo", Language: "en_US", Status: "PENDING", Category: "MARKETING", BodyParams: 0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range customers {
+		if _, err := e.st.CreateCustomer(ctx, parley.Customer{TenantID: tn.ID, Phone: fmt.Sprintf("+55119%07d", i), Name: fmt.Sprintf("Cliente%d Silva", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := e.browser()
+	token := b.mustSignIn("ana@acme.test")
+	return &bcEnv{env: e, bc: bc, tenant: tn, world: w, token: token, browser: b}
+}
+
+// create makes a broadcast through campaign, as the API does.
+func (e *bcEnv) create(name string, tenant parley.Tenant, channelID string) store.Broadcast {
+	e.t.Helper()
+	b, refusal, err := e.bc.Create(context.Background(), tenant, campaign.BroadcastRequest{Name: name, ChannelID: channelID,
+		TemplateName: "winter_sale", Parameters: []string{"{{first_name}}"}, SendAt: "2025-06-03T09:00"})
+	if err != nil || refusal != nil {
+		e.t.Fatalf("create broadcast: %v %+v", err, refusal)
+	}
+	return b
+}
+
+func (e *bcEnv) broadcasts() []store.Broadcast {
+	e.t.Helper()
+	items, _, err := e.st.ListBroadcasts(context.Background(), e.tenant.ID, store.Page{Limit: 100})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return items
+}
+
+func TestBroadcastListShowsProgressStatsAndCost(t *testing.T) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newBroadcastEnv(t, engine, 3)
+		b := e.create("Winter sale", e.tenant, e.world.Channel.ID)
+		p := e.browser.get("/broadcasts")
+		if p.Status != http.StatusOK {
+			t.Fatalf("/broadcasts: %d", p.Status)
+		}
+		row := regexpFind(t, p.Body, `(?s)(<tr id="broadcast-`+b.ID+`".*?</tr>)`)
+		// Alice of the seed and three customers.
+		for _, want := range []string{">Winter sale</a>", "Main number", "winter_sale", "Scheduled", `<progress max="4" value="0"`, "0 of 4 sent",
+			"Sent 0", "Delivered 0", "Read 0", "Replied 0", "Failed 0", "Opted out 0", "0.00 USD", "marketing"} {
+			if !strings.Contains(row, want) {
+				t.Errorf("the row lacks %q:\n%s", want, row)
+			}
+		}
+		if !strings.Contains(p.Body, `href="/broadcasts" aria-current="page">Broadcasts</a>`) {
+			t.Error("no Broadcasts link in the navigation")
+		}
+		if !strings.Contains(p.Body, `href="/broadcasts/new"`) {
+			t.Error("an admin sees no New broadcast link")
+		}
+	})
+}
+
+func TestBroadcastFormCreatesAndRefuses(t *testing.T) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newBroadcastEnv(t, engine, 2)
+		form := e.browser.get("/broadcasts/new")
+		if form.Status != http.StatusOK || !strings.Contains(form.Body, `<optgroup label="Main number">`) ||
+			!strings.Contains(form.Body, `<option value="winter_sale">winter_sale (en_US, 1 parameters)</option>`) {
+			t.Fatalf("the form does not offer the synced templates by channel (%d):\n%s", form.Status, form.Body)
+		}
+		values := url.Values{"csrf_token": {e.token}, "name": {"Spring promo"}, "channel_id": {e.world.Channel.ID}, "template": {"winter_sale"},
+			"parameters": {"{{first_name}}\n{{surname}}"}, "seg_tags": {"vip, new"}, "send_at": {"2025-06-03T09:00"}, "rate": {"10"}}
+		// Two parameters for a template taking one: campaign refuses, the
+		// page says why beside the field, keeps the input, stores nothing.
+		values.Set("parameters", "{{first_name}}\nextra")
+		p := e.browser.post("/broadcasts/new", values)
+		if p.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("refused broadcast: %d", p.Status)
+		}
+		errText := regexpFind(t, p.Body, `(?s)<textarea id="bc-parameters"[^>]*>.*?</textarea>\s*<p class="field-error" role="alert">(.*?)</p>`)
+		if !strings.Contains(errText, "takes 1 body parameters; the broadcast gives 2") {
+			t.Errorf("the refusal beside the parameters is %q", errText)
+		}
+		for _, kept := range []string{`value="Spring promo"`, "{{first_name}}\nextra</textarea>", `value="vip, new"`, `value="2025-06-03T09:00"`, `value="10"`,
+			`<option value="winter_sale" selected>`, `<option value="` + e.world.Channel.ID + `" selected>`} {
+			if !strings.Contains(p.Body, kept) {
+				t.Errorf("the refused form lost %q", kept)
+			}
+		}
+		// An unknown placeholder, an empty segment, a bad rate: each shown beside its field.
+		for field, tc := range map[string]struct{ key, value, want string }{
+			"parameters": {"parameters", "{{surname}}", "names {{surname}}"},
+			"segment":    {"seg_tags", "nobody-has-this", "the segment selects no customer"},
+			"rate":       {"rate", "500", "rate_per_second must be 1 to 80"},
+			"template":   {"template", "draft_promo", "is PENDING, not approved"},
+		} {
+			v := withToken(values, e.token)
+			v.Set("parameters", "{{first_name}}")
+			v.Set("seg_tags", "")
+			v.Set(tc.key, tc.value)
+			p := e.browser.post("/broadcasts/new", v)
+			if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, tc.want) {
+				t.Errorf("%s refusal: %d, want 422 saying %q", field, p.Status, tc.want)
+			}
+		}
+		if got := e.broadcasts(); len(got) != 0 {
+			t.Fatalf("refused forms stored %d broadcasts", len(got))
+		}
+
+		values.Set("parameters", "{{first_name}}")
+		values.Set("seg_tags", "")
+		p = e.browser.post("/broadcasts/new", values)
+		got := e.broadcasts()
+		if p.Status != http.StatusSeeOther || len(got) != 1 || p.Header.Get("Location") != "/broadcasts/"+got[0].ID {
+			t.Fatalf("create: %d to %q, %d broadcasts", p.Status, p.Header.Get("Location"), len(got))
+		}
+		b := got[0]
+		if b.Name != "Spring promo" || b.TemplateName != "winter_sale" || b.Language != "en_US" || b.RatePerSec != 10 || b.Total != 3 ||
+			!b.ScheduledAt.Equal(parseTime(t, "2025-06-03T09:00:00Z")) {
+			t.Errorf("stored %+v", b)
+		}
+	})
+}
+
+func parseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
