@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,7 +19,7 @@ import (
 
 // bcEnv is a dashboard with broadcasts wired (jobs are queued, never
 // worked: the pacer is not under test), and a tenant "Acme" with an admin,
-// a WhatsApp channel whose Business Account holds an approved template
+// in São Paulo, a WhatsApp channel whose Business Account holds an approved template
 // "winter_sale" (en_US, one body parameter), and customers.
 type bcEnv struct {
 	*env
@@ -38,8 +39,12 @@ func newBroadcastEnv(t *testing.T, engine store.Engine, customers int) *bcEnv {
 		d.Broadcasts = bc
 	})
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
-	w := seed(t, e.st, tn.ID, "Alice", "01")
 	ctx := context.Background()
+	tn.TimeZone = "America/Sao_Paulo" // UTC−3: a local send_at is read in it
+	if err := e.st.UpdateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	w := seed(t, e.st, tn.ID, "Alice", "01")
 	if err := e.st.ReplaceSyncedTemplates(ctx, tn.ID, w.Channel.ID, []store.SyncedTemplate{
 		{Name: "winter_sale", Language: "en_US", Status: "APPROVED", Category: "MARKETING", BodyParams: 1},
 		{Name: "draft_promo", Language: "en_US", Status: "PENDING", Category: "MARKETING", BodyParams: 0},
@@ -56,11 +61,13 @@ func newBroadcastEnv(t *testing.T, engine store.Engine, customers int) *bcEnv {
 	return &bcEnv{env: e, bc: bc, tenant: tn, world: w, token: token, browser: b}
 }
 
-// create makes a broadcast through campaign, as the API does.
+// create makes a broadcast through campaign, as the API does: 09:00 on
+// 2 June 2025 at 09:30 in São Paulo (half an hour after the clock's
+// start), 20 messages a second.
 func (e *bcEnv) create(name string, tenant parley.Tenant, channelID string) store.Broadcast {
 	e.t.Helper()
 	b, refusal, err := e.bc.Create(context.Background(), tenant, campaign.BroadcastRequest{Name: name, ChannelID: channelID,
-		TemplateName: "winter_sale", Parameters: []string{"{{first_name}}"}, SendAt: "2025-06-03T09:00"})
+		TemplateName: "winter_sale", Parameters: []string{"{{first_name}}"}, SendAt: "2025-06-02T09:30", RatePerSec: 20})
 	if err != nil || refusal != nil {
 		e.t.Fatalf("create broadcast: %v %+v", err, refusal)
 	}
@@ -86,7 +93,7 @@ func TestBroadcastListShowsProgressStatsAndCost(t *testing.T) {
 		}
 		row := regexpFind(t, p.Body, `(?s)(<tr id="broadcast-`+b.ID+`".*?</tr>)`)
 		// Alice of the seed and three customers.
-		for _, want := range []string{">Winter sale</a>", "Main number", "winter_sale", "Scheduled", `<progress max="4" value="0"`, "0 of 4 sent",
+		for _, want := range []string{">Winter sale</a>", "Main number", "winter_sale", "Scheduled", "2 Jun 2025 09:30", `<progress max="4" value="0"`, "0 of 4 sent",
 			"Sent 0", "Delivered 0", "Read 0", "Replied 0", "Failed 0", "Opted out 0", "0.00 USD", "marketing"} {
 			if !strings.Contains(row, want) {
 				t.Errorf("the row lacks %q:\n%s", want, row)
@@ -157,7 +164,7 @@ func TestBroadcastFormCreatesAndRefuses(t *testing.T) {
 		}
 		b := got[0]
 		if b.Name != "Spring promo" || b.TemplateName != "winter_sale" || b.Language != "en_US" || b.RatePerSec != 10 || b.Total != 3 ||
-			!b.ScheduledAt.Equal(parseTime(t, "2025-06-03T09:00:00Z")) {
+			!b.ScheduledAt.Equal(parseTime(t, "2025-06-03T12:00:00Z")) {
 			t.Errorf("stored %+v", b)
 		}
 	})
@@ -170,4 +177,113 @@ func parseTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// The broadcast's page while it sends and after: progress, stats, the
+// next send, a refresh only while live, recipients by outcome 25 a page.
+func TestBroadcastPageShowsRecipientsByOutcome(t *testing.T) {
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newBroadcastEnv(t, engine, 30) // and Alice: 31 recipients
+		ctx := context.Background()
+		b := e.create("Winter sale", e.tenant, e.world.Channel.ID)
+		if p := e.browser.get("/broadcasts/" + b.ID); !strings.Contains(p.Body, `<meta http-equiv="refresh" content="5">`) ||
+			!strings.Contains(p.Body, `<dd id="next-send">2 Jun 2025 09:30</dd>`) || !strings.Contains(p.Body, "Scheduled") {
+			t.Errorf("a scheduled broadcast's page: no refresh or next send:\n%s", p.Body)
+		}
+		rs, _, err := e.st.ListRecipients(ctx, e.tenant.ID, b.ID, "", store.Page{Limit: 100})
+		if err != nil || len(rs) != 31 {
+			t.Fatalf("%d recipients, %v", len(rs), err)
+		}
+		// The 26th opts out before its turn (the second batch).
+		if _, err := e.st.AddOptOut(ctx, e.tenant.ID, store.OptOut{Phone: rs[25].Phone, Word: "STOP"}); err != nil {
+			t.Fatal(err)
+		}
+		e.clk.Set(parseTime(t, "2025-06-02T12:30:00Z"))
+		if err := e.bc.Pace(ctx); err != nil { // the first 20
+			t.Fatal(err)
+		}
+		if rs, _, err = e.st.ListRecipients(ctx, e.tenant.ID, b.ID, "", store.Page{Limit: 100}); err != nil {
+			t.Fatal(err)
+		}
+		advance := func(r store.BroadcastRecipient, u store.MessageUpdate) {
+			t.Helper()
+			if _, err := e.st.AdvanceMessageDelivery(ctx, e.tenant.ID, r.MessageID, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, r := range rs[:20] {
+			advance(r, store.MessageUpdate{Status: parley.StatusSent})
+		}
+		advance(rs[0], store.MessageUpdate{Status: parley.StatusDelivered})
+		advance(rs[1], store.MessageUpdate{Status: parley.StatusRead})
+		advance(rs[2], store.MessageUpdate{Status: parley.StatusFailed, ErrorCode: "131049", ErrorReason: "Healthy ecosystem engagement"})
+		e.clk.Advance(time.Minute)
+		if _, err := e.st.InsertMessage(ctx, parley.Message{TenantID: e.tenant.ID, ConversationID: rs[3].ConversationID, ChannelID: e.world.Channel.ID,
+			Role: parley.RoleCustomer, Content: "Interested!", Status: parley.StatusReceived}); err != nil {
+			t.Fatal(err)
+		}
+
+		p := e.browser.get("/broadcasts/" + b.ID)
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "Sending") || !strings.Contains(p.Body, `<meta http-equiv="refresh"`) ||
+			!strings.Contains(p.Body, `<progress max="31" value="19"`) || !strings.Contains(p.Body, "19 of 31 sent") {
+			t.Errorf("a sending broadcast's page (%d):\n%s", p.Status, p.Body)
+		}
+		stats := regexpFind(t, p.Body, `(?s)<dd id="broadcast-stats">(.*?)</dd>`)
+		for _, want := range []string{"Sent 19", "Delivered 2", "Read 1", "Replied 1", "Failed 1", "Opted out 0"} {
+			if !strings.Contains(stats, want) {
+				t.Errorf("stats lack %q: %s", want, stats)
+			}
+		}
+		failed := e.browser.get("/broadcasts/" + b.ID + "?outcome=failed")
+		if rows := strings.Count(failed.Body, "<tr data-outcome="); rows != 1 ||
+			!strings.Contains(failed.Body, `<span class="badge outcome-failed">Failed</span> <small class="reason">Healthy ecosystem engagement</small>`) ||
+			!strings.Contains(failed.Body, `<option value="failed" selected>`) {
+			t.Errorf("failed only: %d rows\n%s", rows, failed.Body)
+		}
+		replied := e.browser.get("/broadcasts/" + b.ID + "?outcome=replied")
+		if strings.Count(replied.Body, "<tr data-outcome=\"replied\">") != 1 || !strings.Contains(replied.Body, rs[3].Name) {
+			t.Errorf("replied only:\n%s", replied.Body)
+		}
+
+		e.clk.Advance(time.Second)
+		if err := e.bc.Pace(ctx); err != nil { // the last 11: one opted out; finished
+			t.Fatal(err)
+		}
+		rest, _, err := e.st.ListRecipients(ctx, e.tenant.ID, b.ID, "queued", store.Page{Limit: 100})
+		if err != nil || len(rest) != 10 {
+			t.Fatalf("%d queued in the last batch, want 10 (%v)", len(rest), err)
+		}
+		for _, r := range rest {
+			advance(r, store.MessageUpdate{Status: parley.StatusSent})
+		}
+		p = e.browser.get("/broadcasts/" + b.ID)
+		if strings.Contains(p.Body, `http-equiv="refresh"`) || strings.Contains(p.Body, `id="next-send"`) || strings.Contains(p.Body, `id="cancel-broadcast"`) ||
+			!strings.Contains(p.Body, "Finished") || !strings.Contains(p.Body, "Opted out 1") {
+			t.Errorf("a finished broadcast's page refreshes, offers cancel or lacks its outcome:\n%s", p.Body)
+		}
+		// All 31, 25 a page; the filter travels with the pager.
+		first := e.browser.get("/broadcasts/" + b.ID)
+		if n := strings.Count(first.Body, "<tr data-outcome="); n != 25 {
+			t.Errorf("first page: %d recipients, want 25", n)
+		}
+		next := html.UnescapeString(regexpFind(t, first.Body, `<a href="([^"]+)" rel="next">`))
+		second := e.browser.get(next)
+		if n := strings.Count(second.Body, "<tr data-outcome="); n != 6 || strings.Contains(second.Body, `rel="next"`) ||
+			!strings.Contains(second.Body, `<span class="badge outcome-opted_out">Opted out</span>`) {
+			t.Errorf("second page %s: %d recipients, want 6 with the opt-out", next, n)
+		}
+		// 26 only sent (not delivered, read, replied, failed or opted out): two pages.
+		sent := e.browser.get("/broadcasts/" + b.ID + "?outcome=sent")
+		sentNext := html.UnescapeString(regexpFind(t, sent.Body, `<a href="([^"]+)" rel="next">`))
+		if !strings.Contains(sentNext, "outcome=sent") || strings.Count(sent.Body, `<tr data-outcome="sent">`) != 25 {
+			t.Errorf("sent only: the next page %q drops the filter, or not 25 rows", sentNext)
+		}
+		if last := e.browser.get(sentNext); strings.Count(last.Body, "<tr data-outcome=") != 1 || strings.Count(last.Body, `<tr data-outcome="sent">`) != 1 ||
+			!strings.Contains(last.Body, "« First page") {
+			t.Errorf("sent only, second page: want the 26th sent alone\n%s", last.Body)
+		}
+		if p := e.browser.get("/broadcasts/" + b.ID + "?outcome=sent&cursor=not-a-cursor"); p.Status != http.StatusOK {
+			t.Errorf("a bad cursor: %d", p.Status)
+		}
+	})
 }
