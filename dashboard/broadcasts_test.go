@@ -84,6 +84,7 @@ func (e *bcEnv) broadcasts() []store.Broadcast {
 }
 
 func TestBroadcastListShowsProgressStatsAndCost(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newBroadcastEnv(t, engine, 3)
 		b := e.create("Winter sale", e.tenant, e.world.Channel.ID)
@@ -109,6 +110,7 @@ func TestBroadcastListShowsProgressStatsAndCost(t *testing.T) {
 }
 
 func TestBroadcastFormCreatesAndRefuses(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newBroadcastEnv(t, engine, 2)
 		form := e.browser.get("/broadcasts/new")
@@ -182,6 +184,7 @@ func parseTime(t *testing.T, s string) time.Time {
 // The broadcast's page while it sends and after: progress, stats, the
 // next send, a refresh only while live, recipients by outcome 25 a page.
 func TestBroadcastPageShowsRecipientsByOutcome(t *testing.T) {
+	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
 		e := newBroadcastEnv(t, engine, 30) // and Alice: 31 recipients
 		ctx := context.Background()
