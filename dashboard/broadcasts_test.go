@@ -12,7 +12,6 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/campaign"
-	"github.com/parleyhq/parley/dashboard"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
@@ -23,7 +22,6 @@ import (
 // "winter_sale" (en_US, one body parameter), and customers.
 type bcEnv struct {
 	*env
-	bc      *campaign.Broadcasts
 	tenant  parley.Tenant
 	world   world
 	token   string
@@ -32,12 +30,7 @@ type bcEnv struct {
 
 func newBroadcastEnv(t *testing.T, engine store.Engine, customers int) *bcEnv {
 	t.Helper()
-	var bc *campaign.Broadcasts
-	e := newEnv(t, engine, func(d *dashboard.Deps) {
-		withServices(t)(d)
-		bc = &campaign.Broadcasts{Store: d.Store, Jobs: d.Conversations.Jobs, Outbox: d.Conversations.Outbox, Clock: d.Clock}
-		d.Broadcasts = bc
-	})
+	e := newEnv(t, engine, withServices(t))
 	tn := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
 	ctx := context.Background()
 	tn.TimeZone = "America/Sao_Paulo" // UTC−3: a local send_at is read in it
@@ -58,7 +51,7 @@ func newBroadcastEnv(t *testing.T, engine store.Engine, customers int) *bcEnv {
 	}
 	b := e.browser()
 	token := b.mustSignIn("ana@acme.test")
-	return &bcEnv{env: e, bc: bc, tenant: tn, world: w, token: token, browser: b}
+	return &bcEnv{env: e, tenant: tn, world: w, token: token, browser: b}
 }
 
 // create makes a broadcast through campaign, as the API does: 09:00 on
