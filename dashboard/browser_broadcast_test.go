@@ -28,7 +28,7 @@ func (b *tab) broadcast(p *apptest.Parley, tenantID string, support parley.Chann
 	b.do("open broadcasts", chromedp.Navigate(b.base+"/broadcasts"), chromedp.WaitVisible(chromedp.ID("new-broadcast")))
 	b.do("open the form", chromedp.Click(chromedp.ID("new-broadcast")), chromedp.WaitVisible(chromedp.ID("broadcast-form")))
 	b.screenshot("broadcast-new")
-	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02") + "T09:00" // the tenant's zone is UTC
+	tomorrow := time.Now().UTC().Add(24*time.Hour).Format("2006-01-02") + "T09:00" // the tenant's zone is UTC
 	b.do("create without the template's parameter",
 		chromedp.SendKeys(chromedp.ID("bc-name"), "Winter sale"),
 		chromedp.SetValue(chromedp.ID("bc-channel"), support.ID),
