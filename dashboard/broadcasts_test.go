@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,8 @@ func TestBroadcastFormCreatesAndRefuses(t *testing.T) {
 
 		values.Set("parameters", "{{first_name}}")
 		values.Set("seg_tags", "")
+		values.Set("seg_before", "2030-01-01") // customers who never wrote count as before any time
+		values.Set("seg_opted_in", "no")
 		p = e.browser.post("/broadcasts/new", values)
 		got := e.broadcasts()
 		if p.Status != http.StatusSeeOther || len(got) != 1 || p.Header.Get("Location") != "/broadcasts/"+got[0].ID {
@@ -161,6 +164,10 @@ func TestBroadcastFormCreatesAndRefuses(t *testing.T) {
 		if b.Name != "Spring promo" || b.TemplateName != "winter_sale" || b.Language != "en_US" || b.RatePerSec != 10 || b.Total != 3 ||
 			!b.ScheduledAt.Equal(parseTime(t, "2025-06-03T12:00:00Z")) {
 			t.Errorf("stored %+v", b)
+		}
+		if seg := b.Segment; seg.LastContactBefore == nil || !seg.LastContactBefore.Equal(parseTime(t, "2030-01-01T03:00:00Z")) ||
+			seg.OptedIn == nil || *seg.OptedIn || seg.LastContactAfter != nil || len(seg.Tags) != 0 {
+			t.Errorf("stored segment %+v (last contact before midnight in São Paulo, not opted in)", seg)
 		}
 	})
 }
@@ -280,6 +287,48 @@ func TestBroadcastPageShowsRecipientsByOutcome(t *testing.T) {
 		}
 		if p := e.browser.get("/broadcasts/" + b.ID + "?outcome=sent&cursor=not-a-cursor"); p.Status != http.StatusOK {
 			t.Errorf("a bad cursor: %d", p.Status)
+		}
+	})
+}
+
+// A Twilio channel's template is its Content SID, typed in; channels that
+// send no templates are not offered (and refused if posted anyway).
+func TestBroadcastFormTwilioAndChannelsWithoutTemplates(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newBroadcastEnv(t, engine, 1)
+		ctx := context.Background()
+		tw, err := e.st.CreateChannel(ctx, parley.Channel{TenantID: e.tenant.ID, Type: parley.ChannelTwilio, Name: "Twilio line", DisplayNumber: "+15550001111", Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mail, err := e.st.CreateChannel(ctx, parley.Channel{TenantID: e.tenant.ID, Type: parley.ChannelEmail, Name: "Mailbox", Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := e.browser.get("/broadcasts/new")
+		channels := regexpFind(t, form.Body, `(?s)<select id="bc-channel"[^>]*>(.*?)</select>`)
+		if !strings.Contains(channels, "Twilio line (twilio)") || !strings.Contains(channels, "Main number (whatsapp)") || strings.Contains(channels, "Mailbox") {
+			t.Errorf("channels offered: %s", channels)
+		}
+		if !strings.Contains(form.Body, `id="bc-content-sid"`) {
+			t.Error("no Content SID field with a Twilio channel")
+		}
+		values := url.Values{"csrf_token": {e.token}, "channel_id": {mail.ID}, "template": {"winter_sale"}, "parameters": {"x"}}
+		if p := e.browser.post("/broadcasts/new", values); p.Status != http.StatusUnprocessableEntity ||
+			!strings.Contains(p.Body, "a email channel sends no WhatsApp templates") {
+			t.Errorf("a broadcast on the mailbox: %d", p.Status)
+		}
+		values = url.Values{"csrf_token": {e.token}, "channel_id": {tw.ID}, "template": {"winter_sale"}, "category": {"utility"}}
+		if p := e.browser.post("/broadcasts/new", values); p.Status != http.StatusUnprocessableEntity ||
+			!regexp.MustCompile(`id="bc-content-sid"[^>]*aria-invalid="true">\s*<p class="field-error" role="alert">template_name is required\.</p>`).MatchString(p.Body) {
+			t.Errorf("a Twilio broadcast without a Content SID: %d, want the refusal beside the SID\n%s", p.Status, p.Body)
+		}
+		values.Set("content_sid", "HX00000000000000000000000000000000")
+		p := e.browser.post("/broadcasts/new", values)
+		got := e.broadcasts()
+		if p.Status != http.StatusSeeOther || len(got) != 1 || got[0].TemplateName != "HX00000000000000000000000000000000" || got[0].Category != "utility" {
+			t.Fatalf("a Twilio broadcast: %d, %+v", p.Status, got)
 		}
 	})
 }
