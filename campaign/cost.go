@@ -2,7 +2,11 @@ package campaign
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strings"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -62,4 +66,30 @@ func View(ctx context.Context, q *store.Queries, b store.Broadcast) (BroadcastVi
 		v.Progress = (st.Total - st.Pending) * 100 / st.Total
 	}
 	return v, nil
+}
+
+// CheckSettings validates broadcast settings before they are stored: the
+// API and the dashboard both call it, so both refuse the same settings
+// with the same messages (a parley.FieldError naming the field).
+func CheckSettings(s store.BroadcastSettings) error {
+	for _, k := range slices.Sorted(maps.Keys(s.Prices)) {
+		if _, ok := DefaultPrices[k]; !ok || s.Prices[k] < 0 {
+			return parley.FieldError("prices."+k, "prices are by category (marketing, utility, authentication), each 0 or more")
+		}
+	}
+	for _, w := range s.OptOutWords {
+		if strings.TrimSpace(w) == "" || len([]rune(w)) > 32 {
+			return parley.FieldError("opt_out_words", "an opt-out word is 1 to 32 characters")
+		}
+	}
+	if len(s.OptOutWords) > 50 {
+		return parley.FieldError("opt_out_words", "at most 50 opt-out words")
+	}
+	if len([]rune(s.OptOutReply)) > 1000 {
+		return parley.FieldError("opt_out_reply", "the opt-out reply is at most 1000 characters")
+	}
+	if s.RatePerSec < 0 || s.RatePerSec > MaxRate {
+		return parley.FieldError("rate_per_second", "the default rate is 0 (meaning %d) to %d messages a second", DefaultRate, MaxRate)
+	}
+	return nil
 }

@@ -260,7 +260,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.screenshot("settings-api-keys")
 
 	// The pages of the work: follow-up rules, tickets, the lead tester, the
-	// knowledge search (browser_work_test.go).
+	// knowledge search (browser_work_test.go), broadcasts (browser_broadcast_test.go).
 	support := supportLine(t, p, graph, tn.ID)
 	rule := b.followUpRule(p, tn.ID, support)
 	ticket := b.replyToTicket(p, graph, tn.ID)
@@ -272,6 +272,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatalf("knowledge search verdict = %q", s)
 	}
 	b.screenshot("knowledge-search")
+	bc := b.broadcast(p, tn.ID, support)
 
 	// Every page fits a 375 px phone screen without sideways scrolling.
 	b.do("phone viewport", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
@@ -283,6 +284,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		"settings-channels": "/settings/channels", "settings-staff": "/settings/staff", "settings-agents": "/settings/agents",
 		"settings-tenant": "/settings/tenant", "settings-api-keys": "/settings/api-keys", "settings-webhooks": "/settings/webhooks",
 		"settings-usage": "/settings/usage",
+		"broadcasts":     "/broadcasts", "broadcast": "/broadcasts/" + bc.ID, "broadcast-new": "/broadcasts/new", "broadcast-settings": "/broadcasts/settings",
 	}
 	for name, path := range pages {
 		b.do("open "+path+" at 375 px", chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main")))

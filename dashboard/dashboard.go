@@ -96,6 +96,7 @@ type Dashboard struct {
 	knowledge     knowledge.Retriever
 	publicURL     string
 	followUpSvc   *followup.Service
+	broadcasts    *campaign.Broadcasts
 }
 
 // Page is one section of the dashboard.
@@ -126,6 +127,7 @@ func (d *Dashboard) pages() []Page {
 		d.knowledgePage(),
 		d.notificationsPage(),
 		d.leadsPage(),
+		d.broadcastsPage(),
 		d.settingsPage(),
 	}
 }
@@ -156,6 +158,7 @@ func New(deps Deps) (*Dashboard, error) {
 		mux:       http.NewServeMux(), views: v, notify: deps.Notifications, webhooks: deps.Webhooks,
 		conversations: deps.Conversations, leads: deps.Leads, knowledge: deps.Knowledge,
 		publicURL: strings.TrimRight(deps.PublicURL, "/"), followUpSvc: deps.FollowUps,
+		broadcasts: deps.Broadcasts,
 	}
 	if d.knowledge == nil && deps.Store != nil {
 		d.knowledge = knowledge.New()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/email"
 	"github.com/parleyhq/parley/clock"
@@ -37,6 +38,8 @@ type env struct {
 	st  *store.Store
 	clk *clock.Fake // nil on a whole Parley (appEnv): the wall clock
 	url string      // the dashboard's base URL
+	// bc is the dashboard's broadcasts (withServices), to seed them as the API does.
+	bc *campaign.Broadcasts
 }
 
 func newEnv(t *testing.T, engine store.Engine, tune func(*dashboard.Deps)) *env {
@@ -53,7 +56,7 @@ func newEnv(t *testing.T, engine store.Engine, tune func(*dashboard.Deps)) *env 
 	}
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, clk: clk, url: srv.URL}
+	return &env{t: t, st: st, clk: clk, url: srv.URL, bc: deps.Broadcasts}
 }
 
 // appEnv is the dashboard of a whole running Parley, for tests that
@@ -62,8 +65,8 @@ func appEnv(t *testing.T, p *apptest.Parley) *env {
 	return &env{t: t, st: p.Store, url: p.URL()}
 }
 
-// withServices wires the conversation flow, lead sequences and knowledge
-// retrieval into the dashboard as app.New does, over an insert-only job
+// withServices wires the conversation flow, lead sequences, knowledge
+// retrieval, webhooks and broadcasts into the dashboard as app.New does, over an insert-only job
 // client: jobs are queued in the database, and nothing here works them.
 func withServices(t *testing.T) func(*dashboard.Deps) {
 	return func(d *dashboard.Deps) {
@@ -78,6 +81,7 @@ func withServices(t *testing.T) func(*dashboard.Deps) {
 		d.Leads = &leads.Service{Store: d.Store, Jobs: ins, Outbox: &channel.Outbox{}, Mailer: email.SMTPMailer{},
 			Clock: d.Clock, Log: slog.New(slog.DiscardHandler)}
 		d.Webhooks = &hooks.Service{Store: d.Store, Clock: d.Clock, Known: func(string) bool { return true }}
+		d.Broadcasts = &campaign.Broadcasts{Store: d.Store, Jobs: ins, Outbox: &channel.Outbox{}, Clock: d.Clock, Log: slog.New(slog.DiscardHandler)}
 	}
 }
 

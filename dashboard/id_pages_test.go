@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/dashboard"
 	"github.com/parleyhq/parley/notify"
+	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
 
@@ -50,7 +52,16 @@ func TestEveryIDPageKeepsTenantsApart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if err := e.st.ReplaceSyncedTemplates(ctx, bolt.ID, theirs.Channel.ID, []store.SyncedTemplate{
+				{Name: "bolt_sale", Language: "en_US", Status: "APPROVED", Category: "MARKETING"}}); err != nil {
+				t.Fatal(err)
+			}
+			theirBroadcast, refusal, err := deps.Broadcasts.Create(ctx, bolt, campaign.BroadcastRequest{Name: "Bolt blast", ChannelID: theirs.Channel.ID, TemplateName: "bolt_sale"})
+			if err != nil || refusal != nil {
+				t.Fatal(err, refusal)
+			}
 			theirIDs := map[string]string{
+				"/broadcasts":        theirBroadcast.ID,
 				"/settings/webhooks": theirHook.ID,
 				"/conversations":     theirs.Conv.ID,
 				"/knowledge":         theirs.Doc.ID,
@@ -89,7 +100,7 @@ func TestEveryIDPageKeepsTenantsApart(t *testing.T) {
 				if p.Status != http.StatusNotFound {
 					t.Errorf("%s with another tenant's id: %d, want 404", pattern, p.Status)
 				}
-				for _, theirText := range []string{"Bruno", "Bolt rule", "Bolt question", theirs.Channel.PhoneNumberID} {
+				for _, theirText := range []string{"Bruno", "Bolt rule", "Bolt blast", "Bolt question", theirs.Channel.PhoneNumberID} {
 					if strings.Contains(p.Body, theirText) {
 						t.Errorf("%s shows another tenant's %q", pattern, theirText)
 					}
@@ -124,6 +135,9 @@ func TestEveryIDPageKeepsTenantsApart(t *testing.T) {
 			}
 			if nt, _ := e.st.GetNotification(ctx, bolt.ID, theirNote.ID); nt.Status != parley.NotificationRequested {
 				t.Errorf("their notification was answered: %+v", nt)
+			}
+			if bc, _ := e.st.GetBroadcast(ctx, bolt.ID, theirBroadcast.ID); bc.Status != store.BroadcastScheduled {
+				t.Errorf("their broadcast was %s", bc.Status)
 			}
 		})
 	}

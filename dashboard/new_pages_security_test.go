@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/store/storetest"
 )
@@ -116,13 +118,15 @@ func TestNewFormsNeedTheCSRFToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bc := seedBroadcast(t, e, tn, w.Channel.ID, "Blast")
 	b := e.browser()
 	b.mustSignIn("ana@acme.test")
 	form := url.Values{"text": {"hi"}, "agent_id": {w.Agent.ID}, "title": {"New"}, "message": {"m"}, "delay": {"1d"}, "active": {"false"},
-		"site_id": {sw.Site.ID}, "lead_id": {sw.Lead.ID}}
+		"site_id": {sw.Site.ID}, "lead_id": {sw.Lead.ID}, "channel_id": {w.Channel.ID}, "template": {"blast"}, "rate": {"5"}, "price_marketing": {"1"}}
 	for _, path := range []string{
 		"/tickets/" + tk.ID + "/reply", "/tickets/" + tk.ID + "/assign", "/tickets/" + tk.ID + "/close",
 		"/followups", "/followups/" + rule.ID, "/followups/" + rule.ID + "/active", "/leads",
+		"/broadcasts/new", "/broadcasts/" + bc.ID + "/cancel", "/broadcasts/settings",
 	} {
 		for name, f := range map[string]url.Values{"no token": form, "a wrong token": withToken(form, "forged")} {
 			if p := b.post(path, f); p.Status != http.StatusForbidden || !strings.Contains(p.Body, "Form expired") {
@@ -143,6 +147,27 @@ func TestNewFormsNeedTheCSRFToken(t *testing.T) {
 	if err := e.st.DB().QueryRow(`SELECT COUNT(*) FROM agent_commands WHERE tenant_id = $1`, tn.ID).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d lead commands ran (%v)", n, err)
 	}
+	if bcs, _, _ := e.st.ListBroadcasts(ctx, tn.ID, store.Page{}); len(bcs) != 1 || bcs[0].Status != store.BroadcastScheduled {
+		t.Errorf("broadcasts changed: %+v", bcs)
+	}
+	if st, _ := e.st.GetBroadcastSettings(ctx, tn.ID); st.UpdatedAt != nil {
+		t.Errorf("broadcast settings saved: %+v", st)
+	}
+}
+
+// seedBroadcast syncs an approved template "blast" (no parameters) for the
+// channel and schedules a broadcast of it to every customer, tomorrow.
+func seedBroadcast(t *testing.T, e *env, tn parley.Tenant, channelID, name string) store.Broadcast {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.st.ReplaceSyncedTemplates(ctx, tn.ID, channelID, []store.SyncedTemplate{{Name: "blast", Language: "en", Status: "APPROVED", Category: "MARKETING"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, refusal, err := e.bc.Create(ctx, tn, campaign.BroadcastRequest{Name: name, ChannelID: channelID, TemplateName: "blast", SendAt: e.clk.Now().Add(24 * time.Hour).Format(time.RFC3339)})
+	if err != nil || refusal != nil {
+		t.Fatal(err, refusal)
+	}
+	return b
 }
 
 func withToken(f url.Values, token string) url.Values {
@@ -172,13 +197,16 @@ func TestNewPagesShowHostileTextEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	sw := seedSales(t, e.st, tn.ID, w.Channel.ID)
+	bc := seedBroadcast(t, e, tn, w.Channel.ID, hostile)
 	b := e.browser()
 	token := b.mustSignIn("ana@acme.test")
 	pages := map[string]page{
-		"tickets":   b.get("/tickets?view=all"),
-		"ticket":    b.get("/tickets/" + tk.ID),
-		"followups": b.get("/followups"),
-		"search":    b.get("/knowledge/search?q=" + url.QueryEscape(hostile+" script alert")),
+		"broadcasts": b.get("/broadcasts"),
+		"broadcast":  b.get("/broadcasts/" + bc.ID),
+		"tickets":    b.get("/tickets?view=all"),
+		"ticket":     b.get("/tickets/" + tk.ID),
+		"followups":  b.get("/followups"),
+		"search":     b.get("/knowledge/search?q=" + url.QueryEscape(hostile+" script alert")),
 		"leads": b.post("/leads", url.Values{"csrf_token": {token}, "site_id": {sw.Site.ID}, "lead_id": {sw.Lead.ID},
 			"lead_data": {`{"company": "<script>alert(\"x\")</script>"}`}, "lead_stage": {hostile}}),
 	}

@@ -52,6 +52,14 @@ var funcs = template.FuncMap{
 	"percent": func(share float64) string {
 		return strconv.FormatFloat(100*share, 'f', 0, 64) + "%"
 	},
+	"list":       func(v ...string) []string { return v },
+	"upperFirst": upperFirst,
+	"outcomeLabel": func(o string) string {
+		if o == "opted_out" {
+			return "Opted out"
+		}
+		return upperFirst(o)
+	},
 	"json": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {

@@ -199,6 +199,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			{"unknown id", "GET", "/api/customers/0192f0e0-0000-7000-8000-000000000000", nil, 404, "not_found", ""},
 			{"unknown conversation", "GET", "/api/conversations/nope/events", nil, 404, "not_found", ""},
 			{"huge limit", "GET", "/api/customers?limit=100000", nil, 422, "validation_failed", "limit"},
+			// campaign.CheckSettings, which the dashboard's settings form calls too.
+			{"negative price", "PUT", "/api/broadcast-settings", map[string]any{"prices": map[string]float64{"marketing": -1}}, 422, "validation_failed", "prices.marketing"},
+			{"unknown price category", "PUT", "/api/broadcast-settings", map[string]any{"prices": map[string]float64{"promo": 1}}, 422, "validation_failed", "prices.promo"},
+			{"blank opt-out word", "PUT", "/api/broadcast-settings", map[string]any{"opt_out_words": []string{"PARAR", " "}}, 422, "validation_failed", "opt_out_words"},
 		}
 		for _, tc := range cases {
 			r := p.Do(tc.method, tc.path, key, tc.body)
@@ -222,6 +226,12 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			if len(page.Items) != 0 {
 				t.Errorf("%s holds %d items after only bad requests", path, len(page.Items))
 			}
+		}
+		var settings struct {
+			UpdatedAt *string `json:"updated_at"`
+		}
+		if p.Do("GET", "/api/broadcast-settings", key, nil).JSON(t, &settings); settings.UpdatedAt != nil {
+			t.Error("broadcast settings stored by bad input")
 		}
 		var tn parley.Tenant
 		p.Do("GET", "/api/tenant", key, nil).JSON(t, &tn)

@@ -157,17 +157,10 @@ func (s *Server) registerBroadcasts(b *campaign.Broadcasts) {
 	huma.Register(s.api, huma.Operation{OperationID: "put-broadcast-settings", Method: http.MethodPut, Path: "/api/broadcast-settings",
 		Summary: "Replace the broadcast settings", Tags: tags, Security: bearer},
 		func(ctx context.Context, in *struct{ Body BroadcastSettingsIn }) (*bodyOut[BroadcastSettingsOut], error) {
-			for k, v := range in.Body.Prices {
-				if _, ok := campaign.DefaultPrices[k]; !ok || v < 0 {
-					return nil, apiError(parley.FieldError("prices."+k, "prices are by category (marketing, utility, authentication), each 0 or more"))
-				}
-			}
-			for _, w := range in.Body.OptOutWords {
-				if strings.TrimSpace(w) == "" || len([]rune(w)) > 32 {
-					return nil, apiError(parley.FieldError("opt_out_words", "an opt-out word is 1 to 32 characters"))
-				}
-			}
 			st := store.BroadcastSettings{OptOutWords: in.Body.OptOutWords, OptOutReply: in.Body.OptOutReply, RatePerSec: in.Body.RatePerSec, Prices: in.Body.Prices}
+			if err := campaign.CheckSettings(st); err != nil {
+				return nil, apiError(err)
+			}
 			tenantID := TenantFrom(ctx).ID
 			if err := s.store.InTx(ctx, func(q *store.Queries) error { return q.PutBroadcastSettings(ctx, tenantID, st) }); err != nil {
 				return nil, apiError(err)
