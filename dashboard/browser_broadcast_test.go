@@ -69,7 +69,19 @@ func (b *tab) broadcast(p *apptest.Parley, tenantID string, support parley.Chann
 		t.Fatalf("next send = %q", s)
 	}
 	b.screenshot("broadcast-scheduled")
-	b.do("cancel it", chromedp.Click(chromedp.CSS(`#cancel-broadcast button`)), chromedp.WaitVisible(chromedp.CSS(`#broadcast-status .status-cancelled`)))
+	// The scheduled page refreshes itself every 5 s; a click that lands
+	// while it reloads is lost, as a person's would be, who clicks again.
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#cancel-broadcast button`)), chromedp.WaitVisible(chromedp.CSS(`#broadcast-status .status-cancelled`)))
+		cancel()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("cancel it: %v", err)
+		}
+	}
 	if got, err := p.Store.GetBroadcast(ctx, tenantID, bc.ID); err != nil || got.Status != store.BroadcastCancelled {
 		t.Fatalf("after cancel: %+v, %v", got, err)
 	}
