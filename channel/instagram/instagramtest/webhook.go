@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Sign returns the X-Hub-Signature-256 header Meta sends for body (§1):
 // the same as WhatsApp's.
-func Sign(appSecret string, body []byte) string { return whatsapptest.Sign(appSecret, body) }
+func Sign(appSecret string, body []byte) string { return metatest.Sign(appSecret, body) }
 
 // Inbound describes a customer's message for the builders.
 type Inbound struct {

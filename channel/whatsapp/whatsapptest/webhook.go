@@ -2,9 +2,7 @@ package whatsapptest
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -12,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Defaults the payload builders use for fields left empty.
@@ -21,12 +21,8 @@ const (
 )
 
 // Sign returns the X-Hub-Signature-256 header Meta would send for body
-// under appSecret: "sha256=" and the lowercase hex HMAC-SHA256 (Cloud API §2).
-func Sign(appSecret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(appSecret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
+// under appSecret (Cloud API §2): metatest's.
+func Sign(appSecret string, body []byte) string { return metatest.Sign(appSecret, body) }
 
 // Inbound describes a user message for the payload builders.
 type Inbound struct {
