@@ -189,7 +189,7 @@ func (*Provider) Classify(err error) (channel.Failure, bool) {
 	switch {
 	case se.Code == 0:
 		f.Code = fmt.Sprintf("http_%d", se.HTTPStatus)
-	case se.outsideWindow():
+	case outsideWindow(se):
 		f.Code = channel.CodeOutsideWindow
 		f.Reason = "Instagram refused the send outside the messaging window: " + se.Message
 	case se.Code == CodeTokenInvalid:
