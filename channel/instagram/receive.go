@@ -2,7 +2,6 @@ package instagram
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
@@ -13,23 +12,10 @@ import (
 // owners routes Instagram webhooks by the business account id.
 var owners = meta.Owners{Type: parley.ChannelInstagram, Title: "Instagram", Key: "account id"}
 
-// receiver is package meta's webhook plumbing with this provider's
-// secrets: the same handshake and signature as WhatsApp's (§1).
-func (p *Provider) receiver() meta.Receiver {
-	return meta.Receiver{Name: Name, Title: "Instagram", AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
-}
-
-// serveVerify answers Meta's subscription handshake (§1).
-func (p *Provider) serveVerify(w http.ResponseWriter, r *http.Request) {
-	p.receiver().ServeVerify(w, r)
-}
-
-// serve takes a notification (§2) as meta.Receiver does: 413 over 1 MiB,
-// 401 on a bad signature (nothing stored), 200 once stored, and 200 for a
-// signed body Parley cannot use, so Meta does not redeliver it; a database
-// failure is 500, so Meta does.
-func (p *Provider) serve(in channel.Intake, w http.ResponseWriter, r *http.Request) {
-	p.receiver().Serve(in, w, r, func(ctx context.Context, body []byte) ([]channel.Batch, error) {
+// parser reads a notification (§2) for meta.Receiver, logging and
+// counting what it skips and the echoes of the business's own messages.
+func (p *Provider) parser(in channel.Intake) meta.Parser {
+	return func(ctx context.Context, body []byte) ([]channel.Batch, error) {
 		b, err := Parse(body)
 		if err != nil {
 			return nil, err
@@ -42,7 +28,7 @@ func (p *Provider) serve(in channel.Intake, w http.ResponseWriter, r *http.Reque
 		// Instagram app): never taken in as the customer's, never answered.
 		in.Count(Name, "echo", len(b.Echoes))
 		return batches(b), nil
-	})
+	}
 }
 
 // batches groups a notification's items by business account, in the

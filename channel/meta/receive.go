@@ -22,6 +22,17 @@ type Receiver struct {
 	Log         *slog.Logger
 }
 
+// Parser turns a signed webhook body into the batches to store; an error
+// means the body is not a usable notification (acknowledged and dropped).
+type Parser func(ctx context.Context, body []byte) ([]channel.Batch, error)
+
+// Mount adds GET (the handshake) and POST (notifications)
+// /webhooks/{Name}, with the secrets rc holds when mounted.
+func (rc Receiver) Mount(m channel.Mux, in channel.Intake, parse Parser) {
+	m.Handle("GET /webhooks/"+rc.Name, http.HandlerFunc(rc.ServeVerify))
+	m.Handle("POST /webhooks/"+rc.Name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rc.Serve(in, w, r, parse) }))
+}
+
 // ServeVerify answers Meta's subscription handshake: 200 with the
 // challenge as text, or 403.
 func (rc Receiver) ServeVerify(w http.ResponseWriter, r *http.Request) {
@@ -43,8 +54,7 @@ func (rc Receiver) ServeVerify(w http.ResponseWriter, r *http.Request) {
 // "malformed": it can only come from Meta, and any other answer makes Meta
 // redeliver the same useless payload for days. A database failure is 500,
 // so Meta does redeliver and nothing is lost.
-func (rc Receiver) Serve(in channel.Intake, w http.ResponseWriter, r *http.Request,
-	parse func(ctx context.Context, body []byte) ([]channel.Batch, error)) {
+func (rc Receiver) Serve(in channel.Intake, w http.ResponseWriter, r *http.Request, parse Parser) {
 	ctx := r.Context()
 	body, err := ReadBody(r.Body)
 	if errors.Is(err, ErrBodyTooLarge) {

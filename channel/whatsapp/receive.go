@@ -2,7 +2,6 @@ package whatsapp
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/parleyhq/parley"
@@ -14,22 +13,12 @@ import (
 // owners routes Cloud API webhooks by phone_number_id.
 var owners = meta.Owners{Type: parley.ChannelWhatsApp, Title: "WhatsApp", Key: "phone_number_id"}
 
-// receiver is package meta's webhook plumbing with this provider's secrets.
-func (p *Provider) receiver() meta.Receiver {
-	return meta.Receiver{Name: Name, Title: "WhatsApp", AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
-}
-
-// serveVerify answers Meta's subscription handshake (Cloud API §1).
-func (p *Provider) serveVerify(w http.ResponseWriter, r *http.Request) {
-	p.receiver().ServeVerify(w, r)
-}
-
-// serve takes a Cloud API notification (Cloud API §2) as meta.Receiver
-// does: 413 over 1 MiB, 401 on a bad signature, 200 once stored, and 200
-// for a signed body that is not a usable notification, since any other
-// answer makes Meta redeliver it for up to 7 days (Cloud API §2.3).
-func (p *Provider) serve(in channel.Intake, w http.ResponseWriter, r *http.Request) {
-	p.receiver().Serve(in, w, r, func(ctx context.Context, body []byte) ([]channel.Batch, error) {
+// parser reads a Cloud API notification (Cloud API §2) for meta.Receiver,
+// logging and counting what it skips and the errors Meta reports. A signed
+// body it cannot use is answered 200, since any other answer makes Meta
+// redeliver it for up to 7 days (Cloud API §2.3).
+func (p *Provider) parser(in channel.Intake) meta.Parser {
+	return func(ctx context.Context, body []byte) ([]channel.Batch, error) {
 		b, err := Parse(body)
 		if err != nil {
 			return nil, err
@@ -44,7 +33,7 @@ func (p *Provider) serve(in channel.Intake, w http.ResponseWriter, r *http.Reque
 		}
 		in.Count(Name, "provider_error", len(b.Errors))
 		return batches(b), nil
-	})
+	}
 }
 
 // batches groups a notification's items by business number, in the order
