@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/channel/instagram"
+	"github.com/parleyhq/parley/channel/meta"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Account is a business account the fake serves, with the one token
@@ -167,7 +168,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests++
 	f.mu.Unlock()
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+	if !metatest.Loopback(r) {
 		writeError(w, Response{Status: http.StatusForbidden, Code: 10, Message: "(#10) The fake only answers loopback clients"})
 		return
 	}
@@ -235,12 +236,8 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, acct Account) {
 	f.mu.Unlock()
 	if scripted != nil {
 		if scripted.Drop {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					_ = c.Close()
-					return
-				}
-			}
+			metatest.Drop(w)
+			return
 		}
 		writeError(w, *scripted)
 		return
@@ -296,22 +293,13 @@ func check(body []byte) (SentMessage, error) {
 	return m, nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { metatest.WriteJSON(w, status, v) }
 
+// writeError answers r as the Graph API's error body (§5); status 400 when
+// r has none.
 func writeError(w http.ResponseWriter, r Response) {
 	if r.Status == 0 {
 		r.Status = http.StatusBadRequest
 	}
-	e := map[string]any{"message": r.Message, "type": "OAuthException", "fbtrace_id": "AFakeTrace"}
-	if r.Code != 0 {
-		e["code"] = r.Code
-	}
-	if r.Subcode != 0 {
-		e["error_subcode"] = r.Subcode
-	}
-	writeJSON(w, r.Status, map[string]any{"error": e})
+	metatest.WriteError(w, r.Status, meta.GraphError{Code: r.Code, ErrorSubcode: r.Subcode, Message: r.Message})
 }

@@ -9,14 +9,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+
+	"github.com/parleyhq/parley/channel/meta"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Number is a business phone number the fake serves, with the one token
@@ -228,7 +229,7 @@ func (f *FakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests++
 	f.mu.Unlock()
 
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+	if !metatest.Loopback(r) {
 		writeError(w, http.StatusForbidden, 10, "(#10) The fake Graph API only answers loopback clients", "")
 		return
 	}
@@ -394,24 +395,15 @@ func (f *FakeGraph) nextScripted() (Response, bool) {
 	return r, true
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { metatest.WriteJSON(w, status, v) }
 
 // writeError answers with the Graph error body of §4.
 func writeError(w http.ResponseWriter, status, code int, message, details string) {
-	e := map[string]any{
-		"message":    message,
-		"type":       "OAuthException",
-		"code":       code,
-		"fbtrace_id": "AFakeTrace",
-	}
+	e := meta.GraphError{Code: code, Message: message}
 	if details != "" {
-		e["error_data"] = map[string]string{"messaging_product": "whatsapp", "details": details}
+		e.ErrorData = &meta.ErrorData{MessagingProduct: "whatsapp", Details: details}
 	}
-	writeJSON(w, status, map[string]any{"error": e})
+	metatest.WriteError(w, status, e)
 }
 
 // SentTo returns what was sent to phone (E.164, or digits as WhatsApp

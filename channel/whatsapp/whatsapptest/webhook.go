@@ -1,11 +1,10 @@
 package whatsapptest
 
 import (
-	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"testing"
@@ -165,19 +164,8 @@ func randomWamid() string {
 // Post delivers a webhook body to a Parley at baseURL as Meta would,
 // signed with appSecret, and returns the status it answered.
 func Post(baseURL, appSecret string, body []byte) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, baseURL+"/webhooks/whatsapp", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", Sign(appSecret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return res.StatusCode, nil
+	status, _, err := metatest.Deliver(context.Background(), baseURL+"/webhooks/whatsapp", appSecret, body)
+	return status, err
 }
 
 // MustPost is Post for tests: anything but 200 fails t.
