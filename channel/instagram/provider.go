@@ -37,7 +37,8 @@ var (
 // receiver is package meta's webhook plumbing with this provider's
 // secrets: the same handshake and signature as WhatsApp's (§1).
 func (p *Provider) receiver() meta.Receiver {
-	return meta.Receiver{Name: Name, Title: "Instagram", AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
+	return meta.Receiver{Name: Name, Title: "Instagram", RouteKey: "account_id",
+		AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
 }
 
 func (p *Provider) log() *slog.Logger {

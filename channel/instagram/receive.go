@@ -12,22 +12,22 @@ import (
 // owners routes Instagram webhooks by the business account id.
 var owners = meta.Owners{Type: parley.ChannelInstagram, Title: "Instagram", Key: "account id"}
 
-// parser reads a notification (§2) for meta.Receiver, logging and
-// counting what it skips and the echoes of the business's own messages.
+// parser reads a notification (§2) for meta.Receiver, counting the echoes
+// of the business's own messages.
 func (p *Provider) parser(in channel.Intake) meta.Parser {
-	return func(ctx context.Context, body []byte) ([]channel.Batch, error) {
+	return func(ctx context.Context, body []byte) ([]channel.Batch, []meta.Skip, error) {
 		b, err := Parse(body)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for _, s := range b.Skipped {
-			p.log().InfoContext(ctx, "Instagram webhook item skipped", "account_id", s.AccountID, "id", s.ID, "reason", s.Reason)
-		}
-		in.Count(Name, "skipped", len(b.Skipped))
 		// Echoes are the business's own messages (ours, or sent from the
 		// Instagram app): never taken in as the customer's, never answered.
 		in.Count(Name, "echo", len(b.Echoes))
-		return batches(b), nil
+		skipped := make([]meta.Skip, len(b.Skipped))
+		for i, s := range b.Skipped {
+			skipped[i] = meta.Skip{Route: s.AccountID, ID: s.ID, Reason: s.Reason}
+		}
+		return batches(b), skipped, nil
 	}
 }
 

@@ -17,14 +17,24 @@ import (
 type Receiver struct {
 	Name        string // the provider's name in counts: "whatsapp"
 	Title       string // its name in logs: "WhatsApp"
+	RouteKey    string // names Skip.Route in logs: "phone_number_id"
 	AppSecret   string // signs the webhooks (X-Hub-Signature-256)
 	VerifyToken string // the handshake's hub.verify_token
 	Log         *slog.Logger
 }
 
-// Parser turns a signed webhook body into the batches to store; an error
-// means the body is not a usable notification (acknowledged and dropped).
-type Parser func(ctx context.Context, body []byte) ([]channel.Batch, error)
+// Parser turns a signed webhook body into the batches to store and the
+// items it skipped; an error means the body is not a usable notification
+// (acknowledged and dropped).
+type Parser func(ctx context.Context, body []byte) ([]channel.Batch, []Skip, error)
+
+// Skip is an item of a notification the channel does not store, and why:
+// logged and counted "skipped".
+type Skip struct {
+	Route  string // the item's routing key, when known
+	ID     string // the message or status id, when known
+	Reason string
+}
 
 // Mount adds GET (the handshake) and POST (notifications)
 // /webhooks/{Name}, with the secrets rc holds when mounted.
@@ -72,13 +82,17 @@ func (rc Receiver) Serve(in channel.Intake, w http.ResponseWriter, r *http.Reque
 		channel.WriteError(w, http.StatusUnauthorized, string(parley.CodeUnauthorized), "missing or invalid "+SignatureHeader)
 		return
 	}
-	batches, err := parse(ctx, body)
+	batches, skipped, err := parse(ctx, body)
 	if err != nil {
 		in.Count(rc.Name, "malformed", 1)
 		rc.log().WarnContext(ctx, "signed "+rc.Title+" webhook is not a usable notification: acknowledged and dropped", "err", err)
 		writeOK(w)
 		return
 	}
+	for _, s := range skipped {
+		rc.log().InfoContext(ctx, rc.Title+" webhook item skipped", rc.RouteKey, s.Route, "id", s.ID, "reason", s.Reason)
+	}
+	in.Count(rc.Name, "skipped", len(skipped))
 	if err := in.Ingest(ctx, rc.Name, batches); err != nil {
 		rc.log().ErrorContext(ctx, "storing a "+rc.Title+" webhook failed; Meta will redeliver", "err", err)
 		channel.WriteError(w, http.StatusInternalServerError, string(parley.CodeInternal), "internal error")

@@ -27,7 +27,8 @@ var _ channel.Provider = (*Provider)(nil)
 
 // receiver is package meta's webhook plumbing with this provider's secrets.
 func (p *Provider) receiver() meta.Receiver {
-	return meta.Receiver{Name: Name, Title: "WhatsApp", AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
+	return meta.Receiver{Name: Name, Title: "WhatsApp", RouteKey: "phone_number_id",
+		AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
 }
 
 func (p *Provider) log() *slog.Logger {

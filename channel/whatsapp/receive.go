@@ -14,25 +14,25 @@ import (
 var owners = meta.Owners{Type: parley.ChannelWhatsApp, Title: "WhatsApp", Key: "phone_number_id"}
 
 // parser reads a Cloud API notification (Cloud API §2) for meta.Receiver,
-// logging and counting what it skips and the errors Meta reports. A signed
+// logging and counting the errors Meta reports. A signed
 // body it cannot use is answered 200, since any other answer makes Meta
 // redeliver it for up to 7 days (Cloud API §2.3).
 func (p *Provider) parser(in channel.Intake) meta.Parser {
-	return func(ctx context.Context, body []byte) ([]channel.Batch, error) {
+	return func(ctx context.Context, body []byte) ([]channel.Batch, []meta.Skip, error) {
 		b, err := Parse(body)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for _, s := range b.Skipped {
-			p.log().InfoContext(ctx, "WhatsApp webhook item skipped", "phone_number_id", s.PhoneNumberID, "id", s.ID, "reason", s.Reason)
-		}
-		in.Count(Name, "skipped", len(b.Skipped))
 		for _, e := range b.Errors {
 			p.log().WarnContext(ctx, "WhatsApp reported an error for a number", "phone_number_id", e.PhoneNumberID, "code", e.Code,
 				"title", e.Title, "details", e.Details)
 		}
 		in.Count(Name, "provider_error", len(b.Errors))
-		return batches(b), nil
+		skipped := make([]meta.Skip, len(b.Skipped))
+		for i, s := range b.Skipped {
+			skipped[i] = meta.Skip{Route: s.PhoneNumberID, ID: s.ID, Reason: s.Reason}
+		}
+		return batches(b), skipped, nil
 	}
 }
 

@@ -38,13 +38,7 @@ func Deliver(ctx context.Context, url, appSecret string, body []byte) (int, []by
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(meta.SignatureHeader, Sign(appSecret, body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, answer, nil
+	return do(req)
 }
 
 // Handshake makes Meta's subscription request to a webhook URL with
@@ -56,6 +50,11 @@ func Handshake(ctx context.Context, webhookURL, verifyToken, challenge string) (
 	if err != nil {
 		return 0, nil, err
 	}
+	return do(req)
+}
+
+// do sends req and returns the status and the whole answer.
+func do(req *http.Request) (int, []byte, error) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err
