@@ -149,8 +149,8 @@ func (c *Client) GetAccount(ctx context.Context, token, accountID string) (Accou
 // validCredentials refuses a token that would break the header and an
 // account id that would change the path.
 func validCredentials(token, accountID string) error {
-	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return parley.FieldError("access_token", "is missing or malformed")
+	if err := meta.CheckToken(token); err != nil {
+		return err
 	}
 	if !ValidAccountID(accountID) {
 		return parley.FieldError("instagram_account_id", "%q is not a numeric Instagram account id", accountID)

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley"
 )
 
 // maxAnswerBytes bounds how much of a Graph answer is read.
@@ -55,6 +57,15 @@ type Graph struct {
 	Hint func(code int) time.Duration
 	// MaxRetryAfter caps the server's Retry-After; 0 keeps ParseRetryAfter's 24 hours.
 	MaxRetryAfter time.Duration
+}
+
+// CheckToken refuses an access token that is missing or would break the
+// Authorization header, before any request is made.
+func CheckToken(token string) error {
+	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return parley.FieldError("access_token", "is missing or malformed")
+	}
+	return nil
 }
 
 // Call makes one request to path (below the version) with token as the

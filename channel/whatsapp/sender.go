@@ -155,8 +155,8 @@ func validVersion(v string) bool {
 // validCredentials refuses what cannot make a sane request: a token that
 // would break the header, a number id that would change the path.
 func validCredentials(token, phoneNumberID string) error {
-	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return parley.FieldError("access_token", "is missing or malformed")
+	if err := meta.CheckToken(token); err != nil {
+		return err
 	}
 	if phoneNumberID == "" || strings.ContainsFunc(phoneNumberID, func(r rune) bool { return r < '0' || r > '9' }) {
 		return parley.FieldError("phone_number_id", "%q is not a numeric phone number id", phoneNumberID)
