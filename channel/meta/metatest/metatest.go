@@ -17,6 +17,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/parleyhq/parley/channel/meta"
 )
@@ -101,4 +103,22 @@ func Drop(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler) // the server drops the connection
+}
+
+// TB is the part of testing.TB that Fixture uses (this package imports
+// no testing package).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+// Fixture reads the recorded webhook body dir/name.json (e.g. a channel's
+// testdata/webhook), failing t when it cannot.
+func Fixture(t TB, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
