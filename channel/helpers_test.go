@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
 	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 	"github.com/parleyhq/parley/channel/twilio/twiliotest"
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/clock"
@@ -263,12 +263,7 @@ func (e *env) metric(provider, outcome string) float64 {
 }
 
 func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "channel", "whatsapp", "testdata", "webhook", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return metatest.Fixture(t, filepath.Join("..", "channel", "whatsapp", "testdata", "webhook"), name)
 }
 
 // outbound stores a message Parley sent earlier, with its wamid.

@@ -10,9 +10,9 @@
 // reactions, postbacks), §3 sending, §4 the messaging window and the
 // HUMAN_AGENT tag, §5 errors, §6 identity (the Instagram-scoped id).
 //
-// Webhooks are verified exactly as WhatsApp's (package whatsapp's
-// VerifySignature, VerifyChallenge and ReadBody, with the same app secret
-// and verify token: one Meta app serves both) and routed by the business
-// account id (entry[].id, recipient.id). Client.Send makes one attempt; the
-// send stage retries what Classify calls retryable.
+// Webhooks are received exactly as WhatsApp's (package meta's Receiver,
+// with the same app secret and verify token: one Meta app serves both) and
+// routed by the business account id (entry[].id, recipient.id). Sends go
+// through meta.Graph and fail with a *meta.Error (SendError). Client.Send
+// makes one attempt; the send stage retries what Classify calls retryable.
 package instagram

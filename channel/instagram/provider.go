@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/meta"
 	"github.com/parleyhq/parley/clock"
 )
 
@@ -34,6 +34,13 @@ var (
 	_ channel.Owners         = (*Provider)(nil)
 )
 
+// receiver is package meta's webhook plumbing with this provider's
+// secrets: the same handshake and signature as WhatsApp's (§1).
+func (p *Provider) receiver() meta.Receiver {
+	return meta.Receiver{Name: Name, Title: "Instagram", RouteKey: "account_id",
+		AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
+}
+
 func (p *Provider) log() *slog.Logger {
 	if p.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -50,8 +57,7 @@ func (p *Provider) now() clock.Clock {
 
 // Mount adds GET (the handshake) and POST (notifications) /webhooks/instagram.
 func (p *Provider) Mount(m channel.Mux, in channel.Intake) {
-	m.Handle("GET /webhooks/instagram", http.HandlerFunc(p.serveVerify))
-	m.Handle("POST /webhooks/instagram", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(in, w, r) }))
+	p.receiver().Mount(m, in, p.parser(in))
 }
 
 // ReportsStatuses: Instagram posts no sent or delivered statuses (only
@@ -189,7 +195,7 @@ func (*Provider) Classify(err error) (channel.Failure, bool) {
 	switch {
 	case se.Code == 0:
 		f.Code = fmt.Sprintf("http_%d", se.HTTPStatus)
-	case se.outsideWindow():
+	case outsideWindow(se):
 		f.Code = channel.CodeOutsideWindow
 		f.Reason = "Instagram refused the send outside the messaging window: " + se.Message
 	case se.Code == CodeTokenInvalid:

@@ -1,11 +1,8 @@
 package instagram
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel/meta"
 )
 
 // Defaults of Client.
@@ -128,7 +126,7 @@ func (c *Client) Send(ctx context.Context, token, accountID string, m Outbound) 
 	}
 	if resp.MessageID == "" {
 		// Meta accepted the request; a retry could send it twice.
-		return "", &SendError{HTTPStatus: http.StatusOK, Message: "answer without a message id"}
+		return "", &SendError{API: Name, HTTPStatus: http.StatusOK, Message: "answer without a message id"}
 	}
 	return resp.MessageID, nil
 }
@@ -142,7 +140,7 @@ func (c *Client) GetAccount(ctx context.Context, token, accountID string) (Accou
 	var a Account
 	err := c.call(ctx, http.MethodGet, accountID, url.Values{"fields": {"id,username,name"}}, token, nil, &a)
 	if err == nil && a.ID != accountID {
-		return a, &SendError{HTTPStatus: http.StatusOK, Code: CodeInvalidParam,
+		return a, &SendError{API: Name, HTTPStatus: http.StatusOK, Code: CodeInvalidParam,
 			Message: fmt.Sprintf("the token answers for account %s, not %s", a.ID, accountID)}
 	}
 	return a, err
@@ -151,8 +149,8 @@ func (c *Client) GetAccount(ctx context.Context, token, accountID string) (Accou
 // validCredentials refuses a token that would break the header and an
 // account id that would change the path.
 func validCredentials(token, accountID string) error {
-	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return parley.FieldError("access_token", "is missing or malformed")
+	if err := meta.CheckToken(token); err != nil {
+		return err
 	}
 	if !ValidAccountID(accountID) {
 		return parley.FieldError("instagram_account_id", "%q is not a numeric Instagram account id", accountID)
@@ -168,65 +166,16 @@ func ValidAccountID(id string) bool {
 }
 
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, token string, in, out any) error {
-	base, version, hc := c.BaseURL, c.APIVersion, c.HTTP
-	if base == "" {
-		base = DefaultBaseURL
+	g := meta.Graph{API: Name, BaseURL: c.BaseURL, Version: c.APIVersion, HTTP: c.HTTP,
+		Retry: retryable, Hint: rateHint, MaxRetryAfter: time.Hour}
+	if g.BaseURL == "" {
+		g.BaseURL = DefaultBaseURL
 	}
-	if version == "" {
-		version = DefaultAPIVersion
+	if g.Version == "" {
+		g.Version = DefaultAPIVersion
 	}
-	if hc == nil {
-		hc = defaultHTTP
+	if g.HTTP == nil {
+		g.HTTP = defaultHTTP
 	}
-	u := strings.TrimRight(base, "/") + "/" + version + "/" + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("instagram: encode request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return fmt.Errorf("instagram: build request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return &SendError{Retryable: true, Message: "request failed", Err: err}
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return &SendError{HTTPStatus: resp.StatusCode, Retryable: resp.StatusCode >= 300, Message: "reading the answer failed", Err: err}
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if err := json.Unmarshal(answer, out); err != nil {
-			return &SendError{HTTPStatus: resp.StatusCode, Message: "unreadable answer", Err: err}
-		}
-		return nil
-	}
-	var er ErrorResponse
-	_ = json.Unmarshal(answer, &er) // an HTML error page is classified by its status
-	se := &SendError{HTTPStatus: resp.StatusCode, Code: er.Error.Code, Subcode: er.Error.ErrorSubcode, Message: er.Error.Message}
-	if se.Message == "" {
-		se.Message = http.StatusText(resp.StatusCode)
-	}
-	se.Retryable = retryable(resp.StatusCode, se.Code)
-	if se.Retryable {
-		if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s > 0 {
-			se.RetryAfter = min(time.Duration(s)*time.Second, time.Hour)
-		} else {
-			se.RetryAfter = rateHint(se.Code)
-		}
-	}
-	return se
+	return g.Call(ctx, method, path, q, token, in, out)
 }

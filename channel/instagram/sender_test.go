@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/instagram"
 	"github.com/parleyhq/parley/channel/instagram/instagramtest"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 	"github.com/parleyhq/parley/clock"
 )
 
@@ -253,12 +253,12 @@ func TestWebhook(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
 
-	q := url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {"verify-me"}, "hub.challenge": {"1158201444"}}
-	resp, err := http.Get(srv.URL + "/webhooks/instagram?" + q.Encode())
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("handshake: %v %v", resp, err)
+	if status, answer, err := metatest.Handshake(ctx, srv.URL+"/webhooks/instagram", "verify-me", "1158201444"); err != nil || status != http.StatusOK || string(answer) != "1158201444" {
+		t.Fatalf("handshake: %d %q %v", status, answer, err)
 	}
-	resp.Body.Close()
+	if status, _, err := metatest.Handshake(ctx, srv.URL+"/webhooks/instagram", "guess", "1"); err != nil || status != http.StatusForbidden {
+		t.Fatalf("handshake with a wrong token: %d %v", status, err)
+	}
 
 	body := fixture(t, "batch_two_accounts")
 	if status, _, _ := instagramtest.Deliver(ctx, srv.URL+"/webhooks/instagram", "wrong-secret", body); status != http.StatusUnauthorized {

@@ -8,20 +8,20 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
-	"github.com/parleyhq/parley/channel/whatsapp"
+	"github.com/parleyhq/parley/channel/meta"
 )
 
 // Webhooks come from the same Meta app as WhatsApp's and are checked the
-// same way (§1): these are package whatsapp's, re-exported.
+// same way (§1): these are package meta's, re-exported.
 var (
-	VerifySignature = whatsapp.VerifySignature
-	VerifyChallenge = whatsapp.VerifyChallenge
-	ReadBody        = whatsapp.ReadBody
-	ErrBodyTooLarge = whatsapp.ErrBodyTooLarge
+	VerifySignature = meta.VerifySignature
+	VerifyChallenge = meta.VerifyChallenge
+	ReadBody        = meta.ReadBody
+	ErrBodyTooLarge = meta.ErrBodyTooLarge
 )
 
 // SignatureHeader carries the body's HMAC-SHA256 under the app secret (§1).
-const SignatureHeader = whatsapp.SignatureHeader
+const SignatureHeader = meta.SignatureHeader
 
 // Errors returned by Parse.
 var (

@@ -3,7 +3,6 @@ package instagram_test
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel/instagram"
 	"github.com/parleyhq/parley/channel/instagram/instagramtest"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 const (
@@ -20,12 +20,7 @@ const (
 )
 
 func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "webhook", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return metatest.Fixture(t, filepath.Join("testdata", "webhook"), name)
 }
 
 // rawItem is messaging[0] of the fixture's first entry: what Extra["raw"] holds.

@@ -1,6 +1,10 @@
 package instagram
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/parleyhq/parley/channel/meta"
+)
 
 // The JSON wire types of Instagram Direct messaging. Section marks (§) are
 // those listed in the package comment (doc.go).
@@ -142,13 +146,6 @@ type Account struct {
 	Name     string `json:"name,omitempty"`
 }
 
-// ErrorResponse is the Graph error body (§5).
-type ErrorResponse struct {
-	Error struct {
-		Message      string `json:"message"`
-		Type         string `json:"type"`
-		Code         int    `json:"code"`
-		ErrorSubcode int    `json:"error_subcode"`
-		FBTraceID    string `json:"fbtrace_id"`
-	} `json:"error"`
-}
+// ErrorResponse is the Graph error body (§5): package meta's, the same for
+// every Meta API.
+type ErrorResponse = meta.ErrorResponse

@@ -9,5 +9,6 @@
 // 24-hour window and templates, §6 throughput. A signed notification it
 // cannot use is answered 200 and logged: any other answer makes Meta
 // redeliver it for days (§2.3). Client.Send makes one attempt; the send
-// stage retries what Retryable says may pass.
+// stage retries what Retryable says may pass. What Instagram shares (the
+// webhook receiver, the Graph call and its error) lives in package meta.
 package whatsapp

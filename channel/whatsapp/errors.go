@@ -2,59 +2,20 @@ package whatsapp
 
 import (
 	"errors"
-	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/channel/meta"
 )
 
-// SendError is a failed Graph API call. Callers branch on Retryable: a
-// retryable error goes back to the durable job for a later attempt (see
-// RetryDelay); any other marks the message failed with Code and Message.
-type SendError struct {
-	HTTPStatus int    // 0 when no answer came (network error, timeout, cancelled)
-	Code       int    // Graph error.code (§4); 0 when the answer had none
-	Message    string // Graph error.message, or what went wrong locally
-	Details    string // Graph error.error_data.details
-	Retryable  bool
-	// RetryAfter is the least wait before retrying: the server's Retry-After,
-	// or the spec's guidance for the code (§4, §6). Zero leaves it to the caller.
-	RetryAfter time.Duration
-	Err        error // the transport or context error, if any
-}
-
-func (e *SendError) Error() string {
-	var b strings.Builder
-	b.WriteString("whatsapp: ")
-	if e.HTTPStatus != 0 {
-		fmt.Fprintf(&b, "HTTP %d", e.HTTPStatus)
-	} else {
-		b.WriteString("no answer")
-	}
-	if e.Code != 0 {
-		fmt.Fprintf(&b, " code %d", e.Code)
-	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
-	if e.Details != "" {
-		b.WriteString(" (" + e.Details + ")")
-	}
-	if e.Err != nil {
-		b.WriteString(": " + e.Err.Error())
-	}
-	return b.String()
-}
-
-func (e *SendError) Unwrap() error { return e.Err }
+// SendError is a failed Graph API call (package meta's Error, with API
+// "whatsapp"). Callers branch on Retryable: a retryable error goes back to
+// the durable job for a later attempt (see RetryDelay); any other marks the
+// message failed with Code and Message.
+type SendError = meta.Error
 
 // Retryable reports whether err is a *SendError worth retrying. Validation
 // errors and permanent Graph errors are not.
-func Retryable(err error) bool {
-	var se *SendError
-	return errors.As(err, &se) && se.Retryable
-}
+func Retryable(err error) bool { return meta.Retryable(err) }
 
 // Graph error codes with a handling of their own (§4).
 const (
@@ -70,29 +31,29 @@ const (
 	CodeTemplateMissing = 132001 // template name/language not approved
 	CodeTemplatePaused  = 132015
 	CodeTemplateOff     = 132016
-	CodeTokenInvalid    = 190 // expired or invalid access token (HTTP 401)
-	CodeInvalidParam    = 100
+	CodeTokenInvalid    = meta.CodeTokenInvalid // expired or invalid access token (HTTP 401)
+	CodeInvalidParam    = meta.CodeInvalidParam
 	CodeUnknown         = 131000 // unknown / service unavailable: retry
 )
 
 // classify decides retry by error.code first (§4: "branch on error.code, not
-// HTTP status"), falling back to the status for unknown or missing codes:
-// 429 and 5xx retry, any other 4xx is permanent.
+// HTTP status"), then as every Meta API (meta.Transient): 429 and 5xx
+// retry, any other 4xx is permanent.
 func classify(status, code int) bool {
 	switch code {
-	// Throughput, pair and API-call rate limits, maintenance, media hiccups
-	// and unknown or temporary server errors (§4, and courier's throttled set).
+	// Throughput and pair rate limits, maintenance, media hiccups and
+	// unknown or temporary server errors (§4, and courier's throttled set).
 	case CodeThroughput, CodePairRateLimit, CodeMediaError, CodeMaintenance,
-		CodeUnknown, 1, 2, 4, 80007, 133016:
+		CodeUnknown, 80007, 133016:
 		return true
 	// Never retried, whatever the HTTP status says: the request, the
-	// recipient, the template or the token must change first.
+	// recipient or the template must change first.
 	case CodeUndeliverable, CodeReEngagement, CodeMarketingLimit, CodeSpamRateLimit,
 		CodeTemplateParams, CodeTemplateMissing, CodeTemplatePaused, CodeTemplateOff,
-		CodeTokenInvalid, CodeInvalidParam, 131008, 131009, 10, 200:
+		131008, 131009:
 		return false
 	}
-	return status == http.StatusTooManyRequests || status >= 500
+	return meta.Transient(status, code)
 }
 
 // codeHint is the spec's suggested wait for codes that come with one.
@@ -104,21 +65,6 @@ func codeHint(code int) time.Duration {
 		return time.Minute
 	}
 	return 0
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), 24*time.Hour)
 }
 
 // RetryDelay suggests how long a durable job waits before retry number

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/meta"
 )
 
 // Name is the provider's name in metrics and logs.
@@ -25,6 +25,12 @@ type Provider struct {
 
 var _ channel.Provider = (*Provider)(nil)
 
+// receiver is package meta's webhook plumbing with this provider's secrets.
+func (p *Provider) receiver() meta.Receiver {
+	return meta.Receiver{Name: Name, Title: "WhatsApp", RouteKey: "phone_number_id",
+		AppSecret: p.AppSecret, VerifyToken: p.VerifyToken, Log: p.log()}
+}
+
 func (p *Provider) log() *slog.Logger {
 	if p.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -37,8 +43,7 @@ func (p *Provider) Mount(m channel.Mux, in channel.Intake) {
 	if p.AppSecret == "" {
 		p.log().Warn("PARLEY_WHATSAPP_APP_SECRET is not set: every WhatsApp webhook will be refused (401)")
 	}
-	m.Handle("GET /webhooks/whatsapp", http.HandlerFunc(p.serveVerify))
-	m.Handle("POST /webhooks/whatsapp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(in, w, r) }))
+	p.receiver().Mount(m, in, p.parser(in))
 }
 
 // Send sends msg through the Cloud API with the channel's token and number.

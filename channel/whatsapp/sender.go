@@ -1,17 +1,15 @@
 package whatsapp
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel/meta"
 	"github.com/parleyhq/parley/clock"
 )
 
@@ -21,9 +19,6 @@ const (
 	DefaultAPIVersion = "v23.0"
 	DefaultTimeout    = 15 * time.Second
 )
-
-// maxAnswerBytes bounds how much of a Graph answer is read.
-const maxAnswerBytes = 1 << 20
 
 // Config configures a Client. The zero value talks to Meta with the defaults.
 type Config struct {
@@ -45,10 +40,7 @@ type Config struct {
 // Retryable(err) with RetryDelay, and mark the message failed otherwise.
 // A Client is safe for concurrent use.
 type Client struct {
-	base    string
-	version string
-	http    *http.Client
-	clock   clock.Clock
+	graph   meta.Graph
 	limiter *limiter
 }
 
@@ -80,10 +72,10 @@ func NewClient(cfg Config) (*Client, error) {
 		cfg.Sleep = sleepContext
 	}
 	return &Client{
-		base:    strings.TrimRight(cfg.BaseURL, "/"),
-		version: cfg.APIVersion,
-		http:    cfg.HTTPClient,
-		clock:   cfg.Clock,
+		graph: meta.Graph{
+			API: Name, BaseURL: cfg.BaseURL, Version: cfg.APIVersion, HTTP: cfg.HTTPClient,
+			Now: cfg.Clock.Now, Retry: classify, Hint: codeHint,
+		},
 		limiter: &limiter{clock: cfg.Clock, sleep: cfg.Sleep, rate: cfg.RateLimit},
 	}, nil
 }
@@ -106,15 +98,15 @@ func (c *Client) Send(ctx context.Context, token, phoneNumberID string, m Outbou
 		return "", err
 	}
 	if err := c.limiter.wait(ctx, phoneNumberID); err != nil {
-		return "", &SendError{Retryable: true, Message: "waiting for the rate limit", Err: err}
+		return "", &SendError{API: Name, Retryable: true, Message: "waiting for the rate limit", Err: err}
 	}
 	var resp SendResponse
-	if err := c.call(ctx, http.MethodPost, phoneNumberID+"/messages", nil, token, m.request(), &resp); err != nil {
+	if err := c.graph.Call(ctx, http.MethodPost, phoneNumberID+"/messages", nil, token, m.request(), &resp); err != nil {
 		return "", err
 	}
 	if len(resp.Messages) == 0 || resp.Messages[0].ID == "" {
 		// Meta accepted the request; retrying could send it twice.
-		return "", &SendError{HTTPStatus: http.StatusOK, Message: "answer without a message id"}
+		return "", &SendError{API: Name, HTTPStatus: http.StatusOK, Message: "answer without a message id"}
 	}
 	return resp.Messages[0].ID, nil
 }
@@ -134,7 +126,7 @@ func (c *Client) MarkRead(ctx context.Context, token, phoneNumberID, wamid strin
 		MessageID:        wamid,
 		TypingIndicator:  &TypingIndicator{Type: "text"},
 	}
-	return c.call(ctx, http.MethodPost, phoneNumberID+"/messages", nil, token, req, &struct{}{})
+	return c.graph.Call(ctx, http.MethodPost, phoneNumberID+"/messages", nil, token, req, &struct{}{})
 }
 
 // GetPhoneNumber reads the number's display form and verified business name;
@@ -145,7 +137,7 @@ func (c *Client) GetPhoneNumber(ctx context.Context, token, phoneNumberID string
 	}
 	q := url.Values{"fields": {"display_phone_number,verified_name"}}
 	var pn PhoneNumber
-	if err := c.call(ctx, http.MethodGet, phoneNumberID, q, token, nil, &pn); err != nil {
+	if err := c.graph.Call(ctx, http.MethodGet, phoneNumberID, q, token, nil, &pn); err != nil {
 		return "", "", err
 	}
 	return pn.DisplayPhoneNumber, pn.VerifiedName, nil
@@ -163,80 +155,11 @@ func validVersion(v string) bool {
 // validCredentials refuses what cannot make a sane request: a token that
 // would break the header, a number id that would change the path.
 func validCredentials(token, phoneNumberID string) error {
-	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return parley.FieldError("access_token", "is missing or malformed")
+	if err := meta.CheckToken(token); err != nil {
+		return err
 	}
 	if phoneNumberID == "" || strings.ContainsFunc(phoneNumberID, func(r rune) bool { return r < '0' || r > '9' }) {
 		return parley.FieldError("phone_number_id", "%q is not a numeric phone number id", phoneNumberID)
 	}
 	return nil
-}
-
-// call makes one Graph request and decodes a 2xx answer into out; any
-// other outcome is a classified *SendError.
-func (c *Client) call(ctx context.Context, method, path string, q url.Values, token string, in, out any) error {
-	u := c.base + "/" + c.version + "/" + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("whatsapp: encode request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return fmt.Errorf("whatsapp: build request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		// Network failures and timeouts may or may not have reached Meta;
-		// retrying is the lesser harm (statuses and dedupe sort out the rest).
-		return &SendError{Retryable: true, Message: "request failed", Err: err}
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return &SendError{HTTPStatus: resp.StatusCode, Retryable: resp.StatusCode >= 300, Message: "reading the answer failed", Err: err}
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if err := json.Unmarshal(answer, out); err != nil {
-			return &SendError{HTTPStatus: resp.StatusCode, Message: "unreadable answer", Err: err}
-		}
-		return nil
-	}
-	return c.answerError(resp, answer)
-}
-
-// answerError turns a non-2xx answer into a classified *SendError (§4).
-func (c *Client) answerError(resp *http.Response, answer []byte) *SendError {
-	var er ErrorResponse
-	_ = json.Unmarshal(answer, &er) // an HTML 502 page still gets classified by status
-	se := &SendError{
-		HTTPStatus: resp.StatusCode,
-		Code:       er.Error.Code,
-		Message:    er.Error.Message,
-	}
-	if er.Error.ErrorData != nil {
-		se.Details = er.Error.ErrorData.Details
-	}
-	if se.Message == "" {
-		se.Message = http.StatusText(resp.StatusCode)
-	}
-	se.Retryable = classify(resp.StatusCode, se.Code)
-	if se.Retryable {
-		se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now())
-		if se.RetryAfter == 0 {
-			se.RetryAfter = codeHint(se.Code)
-		}
-	}
-	return se
 }

@@ -62,7 +62,7 @@ func (c *Client) ListTemplates(ctx context.Context, token, wabaID string) ([]Mes
 				Next string `json:"next"`
 			} `json:"paging"`
 		}
-		if err := c.call(ctx, http.MethodGet, wabaID+"/message_templates", q, token, nil, &page); err != nil {
+		if err := c.graph.Call(ctx, http.MethodGet, wabaID+"/message_templates", q, token, nil, &page); err != nil {
 			return nil, err
 		}
 		out = append(out, page.Data...)

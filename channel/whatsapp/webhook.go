@@ -1,84 +1,37 @@
 package whatsapp
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel/meta"
 )
 
-// MaxBodyBytes is the largest webhook body accepted (1 MiB); larger bodies
-// are answered 413 by the integration.
-const MaxBodyBytes = 1 << 20
+// Webhooks are received as every Meta channel's (package meta): these are
+// meta's, kept here for callers of package whatsapp.
+const (
+	// MaxBodyBytes is the largest webhook body accepted (1 MiB).
+	MaxBodyBytes = meta.MaxBodyBytes
+	// SignatureHeader carries the body's HMAC-SHA256 (§2).
+	SignatureHeader = meta.SignatureHeader
+)
 
-// SignatureHeader carries the body's HMAC-SHA256 (§2).
-const SignatureHeader = "X-Hub-Signature-256"
+// Webhook checks of package meta (§1, §2).
+var (
+	VerifySignature = meta.VerifySignature
+	VerifyChallenge = meta.VerifyChallenge
+	ReadBody        = meta.ReadBody
+)
 
 // Errors returned by ReadBody and Parse. Callers branch with errors.Is.
 var (
-	ErrBodyTooLarge = errors.New("whatsapp: webhook body larger than 1 MiB")
+	ErrBodyTooLarge = meta.ErrBodyTooLarge
 	ErrMalformed    = errors.New("whatsapp: malformed webhook payload")
 	ErrWrongObject  = errors.New("whatsapp: webhook object is not " + ObjectWhatsApp)
 )
-
-// VerifySignature reports whether header ("sha256=<hex>") is the
-// HMAC-SHA256 of the raw body under appSecret (§2). It must run on the exact
-// bytes received, before any decoding. An empty secret never verifies, so a
-// misconfigured channel fails closed.
-func VerifySignature(appSecret string, body []byte, header string) bool {
-	if appSecret == "" {
-		return false
-	}
-	hexSum, ok := strings.CutPrefix(strings.TrimSpace(header), "sha256=")
-	if !ok || len(hexSum) != 2*sha256.Size {
-		return false
-	}
-	got, err := hex.DecodeString(hexSum)
-	if err != nil {
-		return false
-	}
-	mac := hmac.New(sha256.New, []byte(appSecret))
-	mac.Write(body)
-	return hmac.Equal(got, mac.Sum(nil))
-}
-
-// VerifyChallenge checks Meta's subscription handshake (§1). When ok, the
-// caller answers 200 with challenge as text/plain; otherwise 403.
-func VerifyChallenge(q url.Values, verifyToken string) (challenge string, ok bool) {
-	if verifyToken == "" || q.Get("hub.mode") != "subscribe" {
-		return "", false
-	}
-	if subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(verifyToken)) != 1 {
-		return "", false
-	}
-	challenge = q.Get("hub.challenge")
-	if challenge == "" {
-		return "", false
-	}
-	return challenge, true
-}
-
-// ReadBody reads a webhook body of at most MaxBodyBytes; a longer one gives
-// ErrBodyTooLarge (answer 413) without reading it all.
-func ReadBody(r io.Reader) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("whatsapp: read webhook body: %w", err)
-	}
-	if len(body) > MaxBodyBytes {
-		return nil, ErrBodyTooLarge
-	}
-	return body, nil
-}
 
 // Batch is one webhook notification, flattened across entries and changes.
 type Batch struct {
@@ -180,8 +133,8 @@ func (b *Batch) addChange(wabaID string, c Change) {
 		b.skip("", "", "malformed change value: %v", err)
 		return
 	}
-	meta := v.Metadata
-	if meta.PhoneNumberID == "" {
+	md := v.Metadata
+	if md.PhoneNumberID == "" {
 		b.skip("", "", "change without metadata.phone_number_id")
 		return
 	}
@@ -191,31 +144,31 @@ func (b *Batch) addChange(wabaID string, c Change) {
 	for _, raw := range v.Messages {
 		in, reason := parseMessage(raw, contacts)
 		if reason != "" {
-			b.skip(meta.PhoneNumberID, in.MessageID, "%s", reason)
+			b.skip(md.PhoneNumberID, in.MessageID, "%s", reason)
 			continue
 		}
-		in.PhoneNumberID = meta.PhoneNumberID
-		in.DisplayNumber = meta.DisplayPhoneNumber
+		in.PhoneNumberID = md.PhoneNumberID
+		in.DisplayNumber = md.DisplayPhoneNumber
 		in.WABAID = wabaID
 		b.Messages = append(b.Messages, in)
 	}
 	for _, raw := range v.Statuses {
 		st, reason := parseStatus(raw)
 		if reason != "" {
-			b.skip(meta.PhoneNumberID, st.MessageID, "%s", reason)
+			b.skip(md.PhoneNumberID, st.MessageID, "%s", reason)
 			continue
 		}
-		st.PhoneNumberID = meta.PhoneNumberID
+		st.PhoneNumberID = md.PhoneNumberID
 		b.Statuses = append(b.Statuses, st)
 	}
 	for _, raw := range v.Errors {
 		var eo ErrorObject
 		if err := json.Unmarshal(raw, &eo); err != nil {
-			b.skip(meta.PhoneNumberID, "", "malformed error: %v", err)
+			b.skip(md.PhoneNumberID, "", "malformed error: %v", err)
 			continue
 		}
 		b.Errors = append(b.Errors, WebhookError{
-			PhoneNumberID: meta.PhoneNumberID,
+			PhoneNumberID: md.PhoneNumberID,
 			WABAID:        wabaID,
 			Code:          eo.Code,
 			Title:         eo.Title,

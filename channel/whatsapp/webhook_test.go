@@ -3,7 +3,6 @@ package whatsapp_test
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 	"github.com/parleyhq/parley/channel/whatsapp"
 )
 
@@ -22,12 +22,7 @@ const (
 )
 
 func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "webhook", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return metatest.Fixture(t, filepath.Join("testdata", "webhook"), name)
 }
 
 // fixtureMessage decodes messages[i] of the fixture's first change: what an

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"github.com/parleyhq/parley/channel/meta"
 )
 
 // The JSON wire types of the WhatsApp Cloud API. Section marks (§) are the
@@ -209,11 +211,8 @@ type ErrorObject struct {
 	ErrorData ErrorData `json:"error_data,omitempty"`
 }
 
-// ErrorData carries an error's details (§2.2, §4).
-type ErrorData struct {
-	MessagingProduct string `json:"messaging_product,omitempty"`
-	Details          string `json:"details,omitempty"`
-}
+// ErrorData carries an error's details (§2.2, §4): package meta's.
+type ErrorData = meta.ErrorData
 
 // Timestamp is a Unix time that Meta sends as a string (§2.1); a bare JSON
 // number is accepted too. It keeps the digits; see Time.
@@ -383,21 +382,12 @@ type SendResponse struct {
 	} `json:"messages"`
 }
 
-// ErrorResponse is the Graph API error body (§4).
-type ErrorResponse struct {
-	Error GraphError `json:"error"`
-}
-
-// GraphError is the error inside ErrorResponse (§4). Branch on Code, not on
-// the HTTP status or the title.
-type GraphError struct {
-	Message      string     `json:"message"`
-	Type         string     `json:"type,omitempty"`
-	Code         int        `json:"code"`
-	ErrorSubcode int        `json:"error_subcode,omitempty"` // deprecated since v16.0
-	ErrorData    *ErrorData `json:"error_data,omitempty"`
-	FBTraceID    string     `json:"fbtrace_id,omitempty"`
-}
+// ErrorResponse is the Graph API error body (§4), and GraphError the
+// error inside it: package meta's, the same for every Meta API.
+type (
+	ErrorResponse = meta.ErrorResponse
+	GraphError    = meta.GraphError
+)
 
 // PhoneNumber is the answer to GET /{version}/{phone-number-id}?fields=… ,
 // used to check a channel's credentials.

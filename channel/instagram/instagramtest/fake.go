@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/channel/instagram"
+	"github.com/parleyhq/parley/channel/meta"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Account is a business account the fake serves, with the one token
@@ -82,30 +83,21 @@ type Fake struct {
 
 	srv    *httptest.Server
 	prefix string
+	rec    metatest.Recorder[SentMessage, Response]
 
 	mu       sync.Mutex
 	accounts map[string]Account
-	script   []Response
-	sent     []SentMessage
-	requests int
-	seq      int
-	changed  chan struct{}
-	observe  func(SentMessage)
 }
 
 // Observe hands every accepted send to fn as it arrives, instead of keeping
 // it for Sent: a load generator's fake would otherwise grow without bound.
-func (f *Fake) Observe(fn func(SentMessage)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.observe = fn
-}
+func (f *Fake) Observe(fn func(SentMessage)) { f.rec.Observe(fn) }
 
 // New starts a fake on 127.0.0.1.
 func New() *Fake {
 	var p [4]byte
 	_, _ = rand.Read(p[:])
-	f := &Fake{prefix: hex.EncodeToString(p[:]), accounts: map[string]Account{}, changed: make(chan struct{})}
+	f := &Fake{prefix: hex.EncodeToString(p[:]), accounts: map[string]Account{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	return f
@@ -126,48 +118,26 @@ func (f *Fake) AddAccount(a Account) {
 
 // Script queues answers for the next valid sends, in order; when the
 // queue is empty sends succeed.
-func (f *Fake) Script(rs ...Response) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.script = append(f.script, rs...)
-}
+func (f *Fake) Script(rs ...Response) { f.rec.Script(rs...) }
 
 // Sent returns the accepted sends in order.
-func (f *Fake) Sent() []SentMessage {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]SentMessage(nil), f.sent...)
-}
+func (f *Fake) Sent() []SentMessage { return f.rec.Sent() }
 
 // Requests counts every request that reached the fake.
-func (f *Fake) Requests() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
-}
+func (f *Fake) Requests() int { return f.rec.Requests() }
 
 // WaitSent waits until at least n sends were accepted, and returns them.
 func (f *Fake) WaitSent(ctx context.Context, n int) ([]SentMessage, error) {
-	for {
-		f.mu.Lock()
-		ok, ch := len(f.sent) >= n, f.changed
-		f.mu.Unlock()
-		if ok {
-			return f.Sent(), nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return f.Sent(), fmt.Errorf("instagramtest: waiting for %d sends: %w", n, ctx.Err())
-		}
+	sent, err := f.rec.WaitSent(ctx, n)
+	if err != nil {
+		return sent, fmt.Errorf("instagramtest: waiting for %d sends: %w", n, err)
 	}
+	return sent, nil
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests++
-	f.mu.Unlock()
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+	f.rec.Request()
+	if !metatest.Loopback(r) {
 		writeError(w, Response{Status: http.StatusForbidden, Code: 10, Message: "(#10) The fake only answers loopback clients"})
 		return
 	}
@@ -226,39 +196,19 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, acct Account) {
 		writeError(w, Response{Code: 100, Message: "(#100) " + err.Error()})
 		return
 	}
-	f.mu.Lock()
-	var scripted *Response
-	if len(f.script) > 0 {
-		scripted = &f.script[0]
-		f.script = f.script[1:]
-	}
-	f.mu.Unlock()
-	if scripted != nil {
+	if scripted, ok := f.rec.Next(); ok {
 		if scripted.Drop {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					_ = c.Close()
-					return
-				}
-			}
+			metatest.Drop(w)
+			return
 		}
-		writeError(w, *scripted)
+		writeError(w, scripted)
 		return
 	}
-	f.mu.Lock()
-	f.seq++
-	sent.ID = fmt.Sprintf("aWdfFAKE%s%06d", f.prefix, f.seq)
-	sent.AccountID, sent.Body = acct.ID, body
-	observe := f.observe
-	if observe == nil {
-		f.sent = append(f.sent, sent)
-	}
-	close(f.changed)
-	f.changed = make(chan struct{})
-	f.mu.Unlock()
-	if observe != nil {
-		observe(sent)
-	}
+	sent = f.rec.Accept(func(seq int) SentMessage {
+		sent.ID = fmt.Sprintf("aWdfFAKE%s%06d", f.prefix, seq)
+		sent.AccountID, sent.Body = acct.ID, body
+		return sent
+	})
 	writeJSON(w, http.StatusOK, instagram.SendResponse{RecipientID: sent.To, MessageID: sent.ID})
 }
 
@@ -296,22 +246,13 @@ func check(body []byte) (SentMessage, error) {
 	return m, nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { metatest.WriteJSON(w, status, v) }
 
+// writeError answers r as the Graph API's error body (§5); status 400 when
+// r has none.
 func writeError(w http.ResponseWriter, r Response) {
 	if r.Status == 0 {
 		r.Status = http.StatusBadRequest
 	}
-	e := map[string]any{"message": r.Message, "type": "OAuthException", "fbtrace_id": "AFakeTrace"}
-	if r.Code != 0 {
-		e["code"] = r.Code
-	}
-	if r.Subcode != 0 {
-		e["error_subcode"] = r.Subcode
-	}
-	writeJSON(w, r.Status, map[string]any{"error": e})
+	metatest.WriteError(w, r.Status, meta.GraphError{Code: r.Code, ErrorSubcode: r.Subcode, Message: r.Message})
 }

@@ -1,22 +1,19 @@
 package instagramtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
-	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Sign returns the X-Hub-Signature-256 header Meta sends for body (§1):
 // the same as WhatsApp's.
-func Sign(appSecret string, body []byte) string { return whatsapptest.Sign(appSecret, body) }
+func Sign(appSecret string, body []byte) string { return metatest.Sign(appSecret, body) }
 
 // Inbound describes a customer's message for the builders.
 type Inbound struct {
@@ -103,17 +100,9 @@ func envelope(accountID string, at int64, item map[string]any) []byte {
 // Deliver POSTs body to url signed with appSecret, as Meta does, and
 // returns the status and answer.
 func Deliver(ctx context.Context, url, appSecret string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", Sign(appSecret, body))
-	resp, err := http.DefaultClient.Do(req)
+	status, answer, err := metatest.Deliver(ctx, url, appSecret, body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("instagramtest: deliver: %w", err)
 	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, answer, nil
+	return status, answer, nil
 }

@@ -9,14 +9,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+
+	"github.com/parleyhq/parley/channel/meta"
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Number is a business phone number the fake serves, with the one token
@@ -83,20 +84,17 @@ type FakeGraph struct {
 
 	srv    *httptest.Server
 	prefix string // makes wamids unique across fakes
+	// rec keeps requests, sends and the script, and wakes waiters on
+	// every change (notify).
+	rec metatest.Recorder[SentMessage, Response]
 
 	mu       sync.Mutex
 	numbers  map[string]Number
-	script   []Response
-	sent     []SentMessage
 	reads    []Read
-	requests int
 	hanging  int
-	seq      int
-	changed  chan struct{} // closed and replaced on every state change
 	release  chan struct{} // closed by Release to free hung requests
 	closed   chan struct{}
 	closeOne sync.Once
-	observe  func(SentMessage)
 
 	statusURL, statusSecret string
 	statusPending           int
@@ -110,11 +108,7 @@ type FakeGraph struct {
 
 // Observe hands every accepted send to fn as it arrives, instead of keeping
 // it for Sent: a load generator's fake would otherwise grow without bound.
-func (f *FakeGraph) Observe(fn func(SentMessage)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.observe = fn
-}
+func (f *FakeGraph) Observe(fn func(SentMessage)) { f.rec.Observe(fn) }
 
 // NewFakeGraph starts a fake Graph API on 127.0.0.1.
 func NewFakeGraph() *FakeGraph {
@@ -123,7 +117,6 @@ func NewFakeGraph() *FakeGraph {
 	f := &FakeGraph{
 		prefix:  strings.ToUpper(hex.EncodeToString(p[:])),
 		numbers: map[string]Number{},
-		changed: make(chan struct{}),
 		release: make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
@@ -147,11 +140,7 @@ func (f *FakeGraph) AddNumber(n Number) {
 
 // Script queues responses for the next valid sends, in order: each valid
 // send takes the first queued one; when the queue is empty sends succeed.
-func (f *FakeGraph) Script(rs ...Response) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.script = append(f.script, rs...)
-}
+func (f *FakeGraph) Script(rs ...Response) { f.rec.Script(rs...) }
 
 // Release frees every request held by a Hang response; they then proceed
 // as normal sends, unless their client has gone.
@@ -163,11 +152,7 @@ func (f *FakeGraph) Release() {
 }
 
 // Sent returns the accepted sends, in the order they were accepted.
-func (f *FakeGraph) Sent() []SentMessage {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]SentMessage(nil), f.sent...)
-}
+func (f *FakeGraph) Sent() []SentMessage { return f.rec.Sent() }
 
 // Reads returns the accepted mark-read requests.
 func (f *FakeGraph) Reads() []Read {
@@ -177,16 +162,15 @@ func (f *FakeGraph) Reads() []Read {
 }
 
 // Requests counts every request that reached the fake, accepted or not.
-func (f *FakeGraph) Requests() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
-}
+func (f *FakeGraph) Requests() int { return f.rec.Requests() }
 
 // WaitSent waits until at least n sends were accepted, and returns them.
 func (f *FakeGraph) WaitSent(ctx context.Context, n int) ([]SentMessage, error) {
-	err := f.waitFor(ctx, func() bool { return len(f.sent) >= n })
-	return f.Sent(), err
+	sent, err := f.rec.WaitSent(ctx, n)
+	if err != nil {
+		err = fmt.Errorf("whatsapptest: waiting: %w", err)
+	}
+	return sent, err
 }
 
 // WaitHanging waits until n requests are held by Hang responses.
@@ -196,26 +180,19 @@ func (f *FakeGraph) WaitHanging(ctx context.Context, n int) error {
 
 // waitFor blocks until cond (called under the lock) holds or ctx ends.
 func (f *FakeGraph) waitFor(ctx context.Context, cond func() bool) error {
-	for {
+	err := f.rec.Wait(ctx, func() bool {
 		f.mu.Lock()
-		ok, ch := cond(), f.changed
-		f.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("whatsapptest: waiting: %w", ctx.Err())
-		}
+		defer f.mu.Unlock()
+		return cond()
+	})
+	if err != nil {
+		return fmt.Errorf("whatsapptest: waiting: %w", err)
 	}
+	return nil
 }
 
-// notify wakes the waiters; the caller holds the lock.
-func (f *FakeGraph) notify() {
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
+// notify wakes the waiters, after a change to what they wait for.
+func (f *FakeGraph) notify() { f.rec.Notify() }
 
 // Handler serves the fake's routes, for mounting elsewhere (e.g. by the
 // simulator on its own listener).
@@ -224,11 +201,8 @@ func (f *FakeGraph) Handler() http.Handler {
 }
 
 func (f *FakeGraph) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests++
-	f.mu.Unlock()
-
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+	f.rec.Request()
+	if !metatest.Loopback(r) {
 		writeError(w, http.StatusForbidden, 10, "(#10) The fake Graph API only answers loopback clients", "")
 		return
 	}
@@ -249,7 +223,7 @@ func (f *FakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && edge == "":
 		// Scripted answers apply to number look-ups too, so a test can
 		// hang a channel check while its process is killed.
-		if resp, ok := f.nextScripted(); ok && f.act(w, r, resp) {
+		if resp, ok := f.rec.Next(); ok && f.act(w, r, resp) {
 			return
 		}
 		f.servePhoneNumber(w, r, n)
@@ -352,7 +326,7 @@ func (f *FakeGraph) serveMessages(w http.ResponseWriter, r *http.Request, n Numb
 		return
 	}
 
-	resp, ok := f.nextScripted()
+	resp, ok := f.rec.Next()
 	if !ok {
 		resp, ok = f.randomFault()
 	}
@@ -363,55 +337,27 @@ func (f *FakeGraph) serveMessages(w http.ResponseWriter, r *http.Request, n Numb
 	}
 	req.PhoneNumberID = n.ID
 	req.Body = body
-	f.mu.Lock()
-	f.seq++
-	req.ID = fmt.Sprintf("wamid.FAKE%s%06d", f.prefix, f.seq)
-	observe := f.observe
-	if observe == nil {
-		f.sent = append(f.sent, *req)
-	}
-	f.notify()
-	f.mu.Unlock()
-	if observe != nil {
-		observe(*req)
-	}
+	sent := f.rec.Accept(func(seq int) SentMessage {
+		req.ID = fmt.Sprintf("wamid.FAKE%s%06d", f.prefix, seq)
+		return *req
+	})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"messaging_product": "whatsapp",
 		"contacts":          []map[string]string{{"input": req.To, "wa_id": strings.TrimPrefix(req.To, "+")}},
 		"messages":          []map[string]string{{"id": req.ID, "message_status": "accepted"}},
 	})
-	go f.postStatus(n, *req)
+	go f.postStatus(n, sent)
 }
 
-func (f *FakeGraph) nextScripted() (Response, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.script) == 0 {
-		return Response{}, false
-	}
-	r := f.script[0]
-	f.script = f.script[1:]
-	return r, true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { metatest.WriteJSON(w, status, v) }
 
 // writeError answers with the Graph error body of §4.
 func writeError(w http.ResponseWriter, status, code int, message, details string) {
-	e := map[string]any{
-		"message":    message,
-		"type":       "OAuthException",
-		"code":       code,
-		"fbtrace_id": "AFakeTrace",
-	}
+	e := meta.GraphError{Code: code, Message: message}
 	if details != "" {
-		e["error_data"] = map[string]string{"messaging_product": "whatsapp", "details": details}
+		e.ErrorData = &meta.ErrorData{MessagingProduct: "whatsapp", Details: details}
 	}
-	writeJSON(w, status, map[string]any{"error": e})
+	metatest.WriteError(w, status, e)
 }
 
 // SentTo returns what was sent to phone (E.164, or digits as WhatsApp

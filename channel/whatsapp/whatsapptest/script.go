@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Response is a scripted answer to one valid send (see FakeGraph.Script).
@@ -123,13 +125,8 @@ func (f *FakeGraph) act(w http.ResponseWriter, r *http.Request, resp Response) b
 		f.mu.Unlock()
 		return r.Context().Err() != nil
 	case resp.Drop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return true
-			}
-		}
-		panic(http.ErrAbortHandler) // the server drops the connection
+		metatest.Drop(w)
+		return true
 	}
 	if resp.RetryAfter != "" {
 		w.Header().Set("Retry-After", resp.RetryAfter)

@@ -1,17 +1,16 @@
 package whatsapptest
 
 import (
-	"bytes"
-	"crypto/hmac"
+	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/channel/meta/metatest"
 )
 
 // Defaults the payload builders use for fields left empty.
@@ -21,12 +20,8 @@ const (
 )
 
 // Sign returns the X-Hub-Signature-256 header Meta would send for body
-// under appSecret: "sha256=" and the lowercase hex HMAC-SHA256 (Cloud API §2).
-func Sign(appSecret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(appSecret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
+// under appSecret (Cloud API §2): metatest's.
+func Sign(appSecret string, body []byte) string { return metatest.Sign(appSecret, body) }
 
 // Inbound describes a user message for the payload builders.
 type Inbound struct {
@@ -169,19 +164,8 @@ func randomWamid() string {
 // Post delivers a webhook body to a Parley at baseURL as Meta would,
 // signed with appSecret, and returns the status it answered.
 func Post(baseURL, appSecret string, body []byte) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, baseURL+"/webhooks/whatsapp", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", Sign(appSecret, body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return res.StatusCode, nil
+	status, _, err := metatest.Deliver(context.Background(), baseURL+"/webhooks/whatsapp", appSecret, body)
+	return status, err
 }
 
 // MustPost is Post for tests: anything but 200 fails t.
