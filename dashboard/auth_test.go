@@ -16,60 +16,58 @@ import (
 
 func TestSignInAndOut(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			e := newEnv(t, engine, nil)
-			e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
-			b := e.browser()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, nil)
+		e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
+		b := e.browser()
 
-			if p := b.get("/"); p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/signin" {
-				t.Fatalf("inbox without a session: %d %q, want a redirect to /signin", p.Status, p.Header.Get("Location"))
+		if p := b.get("/"); p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/signin" {
+			t.Fatalf("inbox without a session: %d %q, want a redirect to /signin", p.Status, p.Header.Get("Location"))
+		}
+		if p := b.get("/knowledge?category=FAQ"); p.Header.Get("Location") != "/signin?next="+url.QueryEscape("/knowledge?category=FAQ") {
+			t.Fatalf("deep link without a session goes to %q", p.Header.Get("Location"))
+		}
+		for _, email := range []string{"ana@acme.test", "nobody@acme.test"} {
+			p := b.signIn(email, "wrong password!")
+			if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, "The e-mail or the password is wrong.") {
+				t.Fatalf("wrong password for %s: %d\n%s", email, p.Status, p.Body)
 			}
-			if p := b.get("/knowledge?category=FAQ"); p.Header.Get("Location") != "/signin?next="+url.QueryEscape("/knowledge?category=FAQ") {
-				t.Fatalf("deep link without a session goes to %q", p.Header.Get("Location"))
+			if b.cookie("parley_session") != nil {
+				t.Fatal("a refused sign-in set a session cookie")
 			}
-			for _, email := range []string{"ana@acme.test", "nobody@acme.test"} {
-				p := b.signIn(email, "wrong password!")
-				if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, "The e-mail or the password is wrong.") {
-					t.Fatalf("wrong password for %s: %d\n%s", email, p.Status, p.Body)
-				}
-				if b.cookie("parley_session") != nil {
-					t.Fatal("a refused sign-in set a session cookie")
-				}
-			}
+		}
 
-			p := b.signIn("ANA@acme.test", password)
-			if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/" {
-				t.Fatalf("sign in: %d %q", p.Status, p.Header.Get("Location"))
+		p := b.signIn("ANA@acme.test", password)
+		if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/" {
+			t.Fatalf("sign in: %d %q", p.Status, p.Header.Get("Location"))
+		}
+		setCookie := strings.Join(p.Header.Values("Set-Cookie"), "\n")
+		for _, want := range []string{"parley_session=", "HttpOnly", "SameSite=Lax"} {
+			if !strings.Contains(setCookie, want) {
+				t.Fatalf("session cookie %q lacks %s", setCookie, want)
 			}
-			setCookie := strings.Join(p.Header.Values("Set-Cookie"), "\n")
-			for _, want := range []string{"parley_session=", "HttpOnly", "SameSite=Lax"} {
-				if !strings.Contains(setCookie, want) {
-					t.Fatalf("session cookie %q lacks %s", setCookie, want)
-				}
-			}
-			if strings.Contains(setCookie, "Secure") {
-				t.Fatalf("cookie marked Secure on plain HTTP without an https public URL: %q", setCookie)
-			}
-			home := b.get("/")
-			if home.Status != http.StatusOK || !strings.Contains(home.Body, "Acme user") || !strings.Contains(home.Body, "Inbox") {
-				t.Fatalf("inbox after sign-in: %d\n%s", home.Status, home.Body)
-			}
-			stolen := *b.cookie("parley_session")
+		}
+		if strings.Contains(setCookie, "Secure") {
+			t.Fatalf("cookie marked Secure on plain HTTP without an https public URL: %q", setCookie)
+		}
+		home := b.get("/")
+		if home.Status != http.StatusOK || !strings.Contains(home.Body, "Acme user") || !strings.Contains(home.Body, "Inbox") {
+			t.Fatalf("inbox after sign-in: %d\n%s", home.Status, home.Body)
+		}
+		stolen := *b.cookie("parley_session")
 
-			out := b.post("/signout", url.Values{"csrf_token": {csrfOf(t, home)}})
-			if out.Status != http.StatusSeeOther || out.Header.Get("Location") != "/signin" {
-				t.Fatalf("sign out: %d %q", out.Status, out.Header.Get("Location"))
-			}
-			// The old cookie value is dead on the server, not just forgotten by the browser.
-			replay := e.browser()
-			u, _ := url.Parse(e.url)
-			replay.jar.SetCookies(u, []*http.Cookie{{Name: stolen.Name, Value: stolen.Value}})
-			if p := replay.get("/"); p.Status != http.StatusSeeOther {
-				t.Fatalf("revoked session still opens the inbox: %d", p.Status)
-			}
-		})
-	}
+		out := b.post("/signout", url.Values{"csrf_token": {csrfOf(t, home)}})
+		if out.Status != http.StatusSeeOther || out.Header.Get("Location") != "/signin" {
+			t.Fatalf("sign out: %d %q", out.Status, out.Header.Get("Location"))
+		}
+		// The old cookie value is dead on the server, not just forgotten by the browser.
+		replay := e.browser()
+		u, _ := url.Parse(e.url)
+		replay.jar.SetCookies(u, []*http.Cookie{{Name: stolen.Name, Value: stolen.Value}})
+		if p := replay.get("/"); p.Status != http.StatusSeeOther {
+			t.Fatalf("revoked session still opens the inbox: %d", p.Status)
+		}
+	})
 }
 
 func TestSessionsExpire(t *testing.T) {

@@ -18,90 +18,88 @@ import (
 // found, and nothing of theirs changes or shows.
 func TestNewPagesKeepTenantsApart(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			e := newEnv(t, engine, withServices(t))
-			a := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
-			bolt := e.tenantWithUser("Bolt", "bo@bolt.test", parley.UserAdmin)
-			ours := seed(t, e.st, a.ID, "Alice", "01")
-			theirs := seed(t, e.st, bolt.ID, "Bruno", "02")
-			ctx := context.Background()
-			_, ourTicket := e.openTicket(ours, "+5511999990001", "", true)
-			theirConv, theirTicket := e.openTicket(theirs, "+5511999990002", "", true)
-			theirRule, err := e.st.CreateFollowUpRule(ctx, parley.FollowUpRule{TenantID: bolt.ID, Title: "Bolt rule", Message: "m", Delay: 3600e9, Active: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			theirSales := seedSales(t, e.st, bolt.ID, theirs.Channel.ID)
-			ourSales := seedSales(t, e.st, a.ID, ours.Channel.ID)
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, withServices(t))
+		a := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
+		bolt := e.tenantWithUser("Bolt", "bo@bolt.test", parley.UserAdmin)
+		ours := seed(t, e.st, a.ID, "Alice", "01")
+		theirs := seed(t, e.st, bolt.ID, "Bruno", "02")
+		ctx := context.Background()
+		_, ourTicket := e.openTicket(ours, "+5511999990001", "", true)
+		theirConv, theirTicket := e.openTicket(theirs, "+5511999990002", "", true)
+		theirRule, err := e.st.CreateFollowUpRule(ctx, parley.FollowUpRule{TenantID: bolt.ID, Title: "Bolt rule", Message: "m", Delay: 3600e9, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirSales := seedSales(t, e.st, bolt.ID, theirs.Channel.ID)
+		ourSales := seedSales(t, e.st, a.ID, ours.Channel.ID)
 
-			b := e.browser()
-			token := b.mustSignIn("ana@acme.test")
-			form := url.Values{"csrf_token": {token}, "text": {"hi"}, "agent_id": {ours.Agent.ID}, "title": {"taken"}, "message": {"m"}, "delay": {"1d"}, "active": {"false"}}
-			cases := []struct{ method, path string }{
-				{"GET", "/tickets/" + theirTicket.ID},
-				{"POST", "/tickets/" + theirTicket.ID + "/reply"},
-				{"POST", "/tickets/" + theirTicket.ID + "/assign"},
-				{"POST", "/tickets/" + theirTicket.ID + "/close"},
-				{"GET", "/followups/" + theirRule.ID},
-				{"POST", "/followups/" + theirRule.ID},
-				{"POST", "/followups/" + theirRule.ID + "/active"},
+		b := e.browser()
+		token := b.mustSignIn("ana@acme.test")
+		form := url.Values{"csrf_token": {token}, "text": {"hi"}, "agent_id": {ours.Agent.ID}, "title": {"taken"}, "message": {"m"}, "delay": {"1d"}, "active": {"false"}}
+		cases := []struct{ method, path string }{
+			{"GET", "/tickets/" + theirTicket.ID},
+			{"POST", "/tickets/" + theirTicket.ID + "/reply"},
+			{"POST", "/tickets/" + theirTicket.ID + "/assign"},
+			{"POST", "/tickets/" + theirTicket.ID + "/close"},
+			{"GET", "/followups/" + theirRule.ID},
+			{"POST", "/followups/" + theirRule.ID},
+			{"POST", "/followups/" + theirRule.ID + "/active"},
+		}
+		for _, tc := range cases {
+			var p page
+			if tc.method == "GET" {
+				p = b.get(tc.path)
+			} else {
+				p = b.post(tc.path, form)
 			}
-			for _, tc := range cases {
-				var p page
-				if tc.method == "GET" {
-					p = b.get(tc.path)
-				} else {
-					p = b.post(tc.path, form)
-				}
-				if p.Status != http.StatusNotFound {
-					t.Errorf("%s %s (another tenant's id): %d, want 404", tc.method, tc.path, p.Status)
-				}
-				if strings.Contains(p.Body, "Bruno") || strings.Contains(p.Body, "Bolt rule") {
-					t.Errorf("%s %s shows another tenant's data", tc.method, tc.path)
-				}
+			if p.Status != http.StatusNotFound {
+				t.Errorf("%s %s (another tenant's id): %d, want 404", tc.method, tc.path, p.Status)
 			}
-			// Their site and lead through the tester: not found either.
-			for code, f := range map[string]url.Values{
-				"SITE_NOT_FOUND": {"site_id": {theirSales.Site.ID}, "lead_id": {theirSales.Lead.ID}},
-				"LEAD_NOT_FOUND": {"site_id": {ourSales.Site.ID}, "lead_id": {theirSales.Lead.ID}},
-			} {
-				f.Set("csrf_token", token)
-				if p := b.post("/leads", f); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "<strong>404 "+code+"</strong>") || strings.Contains(p.Body, `id="result-ok"`) {
-					t.Errorf("the tester with another tenant's ids %v: %d, want 404 %s", f, p.Status, code)
-				}
+			if strings.Contains(p.Body, "Bruno") || strings.Contains(p.Body, "Bolt rule") {
+				t.Errorf("%s %s shows another tenant's data", tc.method, tc.path)
 			}
-			// Their agent cannot take our ticket; their channel cannot be in our rule.
-			if p := b.post("/tickets/"+ourTicket.ID+"/assign", url.Values{"csrf_token": {token}, "agent_id": {theirs.Agent.ID}}); p.Status != http.StatusUnprocessableEntity {
-				t.Errorf("assigning our ticket to their agent: %d, want 422", p.Status)
+		}
+		// Their site and lead through the tester: not found either.
+		for code, f := range map[string]url.Values{
+			"SITE_NOT_FOUND": {"site_id": {theirSales.Site.ID}, "lead_id": {theirSales.Lead.ID}},
+			"LEAD_NOT_FOUND": {"site_id": {ourSales.Site.ID}, "lead_id": {theirSales.Lead.ID}},
+		} {
+			f.Set("csrf_token", token)
+			if p := b.post("/leads", f); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "<strong>404 "+code+"</strong>") || strings.Contains(p.Body, `id="result-ok"`) {
+				t.Errorf("the tester with another tenant's ids %v: %d, want 404 %s", f, p.Status, code)
 			}
-			if p := b.post("/followups", url.Values{"csrf_token": {token}, "title": {"T"}, "message": {"m"}, "delay": {"1d"}, "channel_ids": {theirs.Channel.ID}}); p.Status != http.StatusUnprocessableEntity {
-				t.Errorf("a rule on their channel: %d, want 422", p.Status)
-			}
+		}
+		// Their agent cannot take our ticket; their channel cannot be in our rule.
+		if p := b.post("/tickets/"+ourTicket.ID+"/assign", url.Values{"csrf_token": {token}, "agent_id": {theirs.Agent.ID}}); p.Status != http.StatusUnprocessableEntity {
+			t.Errorf("assigning our ticket to their agent: %d, want 422", p.Status)
+		}
+		if p := b.post("/followups", url.Values{"csrf_token": {token}, "title": {"T"}, "message": {"m"}, "delay": {"1d"}, "channel_ids": {theirs.Channel.ID}}); p.Status != http.StatusUnprocessableEntity {
+			t.Errorf("a rule on their channel: %d, want 422", p.Status)
+		}
 
-			// Nothing of theirs changed.
-			if tk, _ := e.st.GetTicket(ctx, bolt.ID, theirTicket.ID); tk.Status != parley.TicketOpen || tk.AgentID != "" {
-				t.Errorf("their ticket changed: %+v", tk)
+		// Nothing of theirs changed.
+		if tk, _ := e.st.GetTicket(ctx, bolt.ID, theirTicket.ID); tk.Status != parley.TicketOpen || tk.AgentID != "" {
+			t.Errorf("their ticket changed: %+v", tk)
+		}
+		if msgs, _ := e.st.RecentMessages(ctx, bolt.ID, theirConv.ID, 10); len(msgs) != 1 {
+			t.Errorf("%d messages in their conversation, want the customer's only", len(msgs))
+		}
+		if r, _ := e.st.GetFollowUpRule(ctx, bolt.ID, theirRule.ID); r.Title != "Bolt rule" || !r.Active {
+			t.Errorf("their rule changed: %+v", r)
+		}
+		if tk, _ := e.st.GetTicket(ctx, a.ID, ourTicket.ID); tk.AgentID != "" {
+			t.Errorf("our ticket went to their agent: %+v", tk)
+		}
+		// Lists show only our own rows.
+		for _, path := range []string{"/tickets?view=all", "/followups", "/leads"} {
+			p := b.get(path)
+			if p.Status != http.StatusOK || strings.Contains(p.Body, theirTicket.ID) || strings.Contains(p.Body, theirRule.ID) ||
+				strings.Contains(p.Body, theirSales.Site.ID) || strings.Contains(p.Body, theirSales.Lead.ID) {
+				t.Errorf("%s: %d or shows another tenant's rows", path, p.Status)
 			}
-			if msgs, _ := e.st.RecentMessages(ctx, bolt.ID, theirConv.ID, 10); len(msgs) != 1 {
-				t.Errorf("%d messages in their conversation, want the customer's only", len(msgs))
-			}
-			if r, _ := e.st.GetFollowUpRule(ctx, bolt.ID, theirRule.ID); r.Title != "Bolt rule" || !r.Active {
-				t.Errorf("their rule changed: %+v", r)
-			}
-			if tk, _ := e.st.GetTicket(ctx, a.ID, ourTicket.ID); tk.AgentID != "" {
-				t.Errorf("our ticket went to their agent: %+v", tk)
-			}
-			// Lists show only our own rows.
-			for _, path := range []string{"/tickets?view=all", "/followups", "/leads"} {
-				p := b.get(path)
-				if p.Status != http.StatusOK || strings.Contains(p.Body, theirTicket.ID) || strings.Contains(p.Body, theirRule.ID) ||
-					strings.Contains(p.Body, theirSales.Site.ID) || strings.Contains(p.Body, theirSales.Lead.ID) {
-					t.Errorf("%s: %d or shows another tenant's rows", path, p.Status)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // Every new form refuses a post without the session's CSRF token, and

@@ -77,70 +77,68 @@ func seed(t *testing.T, st *store.Store, tenantID, customerName, phoneSuffix str
 
 func TestAnotherTenantsIDsAreNotFound(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			e := newEnv(t, engine, nil)
-			a := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
-			b := e.tenantWithUser("Bolt", "bo@bolt.test", parley.UserAdmin)
-			seed(t, e.st, a.ID, "Alice", "01")
-			theirs := seed(t, e.st, b.ID, "Bruno", "02")
-			br := e.browser()
-			token := br.mustSignIn("ana@acme.test")
-			form := url.Values{"csrf_token": {token}, "title": {"taken"}, "body": {"x"}, "category": {"FAQ"}, "active": {"false"},
-				"available": {"false"}, "test_senders": {"+5511999990000"}}
-			cases := []struct{ method, path string }{
-				{"GET", "/conversations/" + theirs.Conv.ID},
-				{"GET", "/knowledge/" + theirs.Doc.ID},
-				{"POST", "/knowledge/" + theirs.Doc.ID},
-				{"POST", "/knowledge/" + theirs.Doc.ID + "/delete"},
-				{"GET", "/settings/channels/" + theirs.Channel.ID},
-				{"POST", "/settings/channels/" + theirs.Channel.ID},
-				{"POST", "/settings/channels/" + theirs.Channel.ID + "/active"},
-				{"POST", "/settings/staff/" + theirs.Staff.ID + "/delete"},
-				{"POST", "/settings/agents/" + theirs.Agent.ID + "/available"},
-				{"POST", "/settings/api-keys/" + theirs.KeyID + "/revoke"},
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, nil)
+		a := e.tenantWithUser("Acme", "ana@acme.test", parley.UserAdmin)
+		b := e.tenantWithUser("Bolt", "bo@bolt.test", parley.UserAdmin)
+		seed(t, e.st, a.ID, "Alice", "01")
+		theirs := seed(t, e.st, b.ID, "Bruno", "02")
+		br := e.browser()
+		token := br.mustSignIn("ana@acme.test")
+		form := url.Values{"csrf_token": {token}, "title": {"taken"}, "body": {"x"}, "category": {"FAQ"}, "active": {"false"},
+			"available": {"false"}, "test_senders": {"+5511999990000"}}
+		cases := []struct{ method, path string }{
+			{"GET", "/conversations/" + theirs.Conv.ID},
+			{"GET", "/knowledge/" + theirs.Doc.ID},
+			{"POST", "/knowledge/" + theirs.Doc.ID},
+			{"POST", "/knowledge/" + theirs.Doc.ID + "/delete"},
+			{"GET", "/settings/channels/" + theirs.Channel.ID},
+			{"POST", "/settings/channels/" + theirs.Channel.ID},
+			{"POST", "/settings/channels/" + theirs.Channel.ID + "/active"},
+			{"POST", "/settings/staff/" + theirs.Staff.ID + "/delete"},
+			{"POST", "/settings/agents/" + theirs.Agent.ID + "/available"},
+			{"POST", "/settings/api-keys/" + theirs.KeyID + "/revoke"},
+		}
+		for _, tc := range cases {
+			var p page
+			if tc.method == "GET" {
+				p = br.get(tc.path)
+			} else {
+				p = br.post(tc.path, form)
 			}
-			for _, tc := range cases {
-				var p page
-				if tc.method == "GET" {
-					p = br.get(tc.path)
-				} else {
-					p = br.post(tc.path, form)
-				}
-				if p.Status != http.StatusNotFound {
-					t.Errorf("%s %s (another tenant's id): %d, want 404", tc.method, tc.path, p.Status)
-				}
-				if strings.Contains(p.Body, "Bruno") || strings.Contains(p.Body, "Main number") {
-					t.Errorf("%s %s shows another tenant's data", tc.method, tc.path)
-				}
+			if p.Status != http.StatusNotFound {
+				t.Errorf("%s %s (another tenant's id): %d, want 404", tc.method, tc.path, p.Status)
 			}
-			// Nothing of theirs changed.
-			ctx := context.Background()
-			if c, _ := e.st.GetChannel(ctx, b.ID, theirs.Channel.ID); !c.Active || len(c.TestSenders) != 0 {
-				t.Errorf("their channel changed: %+v", c)
+			if strings.Contains(p.Body, "Bruno") || strings.Contains(p.Body, "Main number") {
+				t.Errorf("%s %s shows another tenant's data", tc.method, tc.path)
 			}
-			if d, err := e.st.GetDocument(ctx, b.ID, theirs.Doc.ID); err != nil || d.Title != "Opening hours" {
-				t.Errorf("their document changed: %+v %v", d, err)
+		}
+		// Nothing of theirs changed.
+		ctx := context.Background()
+		if c, _ := e.st.GetChannel(ctx, b.ID, theirs.Channel.ID); !c.Active || len(c.TestSenders) != 0 {
+			t.Errorf("their channel changed: %+v", c)
+		}
+		if d, err := e.st.GetDocument(ctx, b.ID, theirs.Doc.ID); err != nil || d.Title != "Opening hours" {
+			t.Errorf("their document changed: %+v %v", d, err)
+		}
+		if _, err := e.st.GetStaffMember(ctx, b.ID, theirs.Staff.ID); err != nil {
+			t.Errorf("their staff member was removed: %v", err)
+		}
+		if ag, _ := e.st.GetAgent(ctx, b.ID, theirs.Agent.ID); !ag.Available {
+			t.Error("their agent was set away")
+		}
+		if _, err := e.st.TenantByAPIKey(ctx, theirs.Key); err != nil {
+			t.Errorf("their API key was revoked: %v", err)
+		}
+		// And lists show only our own rows.
+		for _, path := range []string{"/", "/knowledge", "/settings/channels", "/settings/staff", "/settings/agents", "/settings/api-keys"} {
+			p := br.get(path)
+			if p.Status != http.StatusOK || strings.Contains(p.Body, theirs.Conv.ID) || strings.Contains(p.Body, "Bruno") ||
+				strings.Contains(p.Body, theirs.Doc.ID) || strings.Contains(p.Body, theirs.Channel.ID) || strings.Contains(p.Body, theirs.KeyID) {
+				t.Errorf("%s: %d or shows another tenant's rows", path, p.Status)
 			}
-			if _, err := e.st.GetStaffMember(ctx, b.ID, theirs.Staff.ID); err != nil {
-				t.Errorf("their staff member was removed: %v", err)
-			}
-			if ag, _ := e.st.GetAgent(ctx, b.ID, theirs.Agent.ID); !ag.Available {
-				t.Error("their agent was set away")
-			}
-			if _, err := e.st.TenantByAPIKey(ctx, theirs.Key); err != nil {
-				t.Errorf("their API key was revoked: %v", err)
-			}
-			// And lists show only our own rows.
-			for _, path := range []string{"/", "/knowledge", "/settings/channels", "/settings/staff", "/settings/agents", "/settings/api-keys"} {
-				p := br.get(path)
-				if p.Status != http.StatusOK || strings.Contains(p.Body, theirs.Conv.ID) || strings.Contains(p.Body, "Bruno") ||
-					strings.Contains(p.Body, theirs.Doc.ID) || strings.Contains(p.Body, theirs.Channel.ID) || strings.Contains(p.Body, theirs.KeyID) {
-					t.Errorf("%s: %d or shows another tenant's rows", path, p.Status)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestHostileTextIsShownEscaped(t *testing.T) {

@@ -48,7 +48,9 @@ func TestInTxRetryingSurvivesADeadlock(t *testing.T) {
 	if ga.Name != gb.Name {
 		t.Fatalf("the two transactions interleaved: %q and %q", ga.Name, gb.Name)
 	}
-	if runs.Load() != 3 {
-		t.Fatalf("%d runs, want 3 (the deadlock's victim run again)", runs.Load())
+	// Each write runs once, and the deadlock's victim again (under load
+	// its second run may meet the winner again, and run a third time).
+	if n := runs.Load(); n < 3 {
+		t.Fatalf("%d runs, want at least 3 (the deadlock's victim run again)", n)
 	}
 }

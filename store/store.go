@@ -10,6 +10,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"time"
@@ -233,11 +234,22 @@ func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] {
 // PostgreSQL aborts the transaction to break a deadlock or a serialization
 // conflict. Only for a fn that writes through q alone, so that running it
 // again from the start is the same as running it once.
+//
+// Each run again waits a few random milliseconds first: run at once, the
+// victim can take its first row back before the winner has it, and the two
+// deadlock again.
 func (s *Store) InTxRetrying(ctx context.Context, attempts int, fn func(q *Queries) error) error {
 	for i := 1; ; i++ {
 		err := s.InTx(ctx, fn)
 		if err == nil || i >= attempts || !isTxConflict(err) || ctx.Err() != nil {
 			return err
+		}
+		pause := time.NewTimer(time.Duration(i) * (5*time.Millisecond + rand.N(20*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return err
+		case <-pause.C:
 		}
 	}
 }
