@@ -192,6 +192,7 @@ func TestPermanentErrorsFailTheMessage(t *testing.T) {
 	t.Parallel()
 	for _, code := range []int{131026, 131047, 132000, 190} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			t.Parallel()
 			eachSender(t, func(t *testing.T, e *env) {
 				e.graph.Script(whatsapptest.ErrorCode(code))
 				conv := e.open(e.wa, anaE164, ago(time.Minute))
