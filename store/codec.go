@@ -115,7 +115,12 @@ func nextCursor[T any](items []T, limit int, id func(T) string) ([]T, string) {
 // cursor, $3 the limit; extra arguments follow as $4….
 func list[T any](ctx context.Context, q *Queries, p Page, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string, query, tenantID string, extra ...any) ([]T, string, error) {
 	p = p.normalize()
-	args := append([]any{tenantID, p.Cursor, p.Limit + 1}, extra...)
+	return page(ctx, q, p.Limit, scan, id, query, append([]any{tenantID, p.Cursor, p.Limit + 1}, extra...)...)
+}
+
+// page runs a query that asks for limit+1 rows, newest first, and returns
+// at most limit of them with the cursor of the next page ("" on the last).
+func page[T any](ctx context.Context, q *Queries, limit int, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string, query string, args ...any) ([]T, string, error) {
 	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", err
@@ -132,7 +137,7 @@ func list[T any](ctx context.Context, q *Queries, p Page, scan func(interface{ S
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	items, next := nextCursor(items, p.Limit, id)
+	items, next := nextCursor(items, limit, id)
 	return items, next, nil
 }
 

@@ -107,24 +107,7 @@ func (q *Queries) ListConversations(ctx context.Context, tenantID string, f Conv
 		b.add(c.SQL, c.Args...)
 	}
 	query := `SELECT ` + conversationCols + ` FROM conversations WHERE ` + b.where() + ` ORDER BY id DESC LIMIT ` + strconv.Itoa(p.Limit+1)
-	rows, err := q.q.QueryContext(ctx, query, b.args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	items := []parley.Conversation{}
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		items = append(items, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	items, next := nextCursor(items, p.Limit, func(c parley.Conversation) string { return c.ID })
-	return items, next, nil
+	return page(ctx, q, p.Limit, scanConversation, func(c parley.Conversation) string { return c.ID }, query, b.args...)
 }
 
 // queryBuilder joins conditions with AND and numbers their "?" placeholders

@@ -165,24 +165,8 @@ func (q *Queries) ListNotifications(ctx context.Context, tenantID string, f Noti
 	if f.DocumentID != "" {
 		b.add("document_id = ?", f.DocumentID)
 	}
-	rows, err := q.q.QueryContext(ctx, `SELECT `+notificationSelect+` FROM notifications WHERE `+b.where()+` ORDER BY id DESC LIMIT `+strconv.Itoa(p.Limit+1), b.args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	items := []parley.Notification{}
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		items = append(items, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	items, next := nextCursor(items, p.Limit, func(n parley.Notification) string { return n.ID })
-	return items, next, nil
+	return page(ctx, q, p.Limit, scanNotification, func(n parley.Notification) string { return n.ID },
+		`SELECT `+notificationSelect+` FROM notifications WHERE `+b.where()+` ORDER BY id DESC LIMIT `+strconv.Itoa(p.Limit+1), b.args...)
 }
 
 // SetNotificationRecipients keeps the list of staff a notification went to.
