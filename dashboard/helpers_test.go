@@ -199,3 +199,28 @@ func regexpFind(t *testing.T, s, pattern string) string {
 func createUser(e *env, tenantID, email string) (parley.User, error) {
 	return dashboard.CreateUser(context.Background(), e.st, dashboard.NewUser{TenantID: tenantID, Email: email, Name: "Ana", Password: password})
 }
+
+// route is one request a test makes of the dashboard.
+type route struct{ method, path string }
+
+// expectNotFound makes each request (a POST with form) and checks each
+// answers 404 showing none of theirs: another tenant's names.
+func (b *browser) expectNotFound(t *testing.T, routes []route, form url.Values, theirs ...string) {
+	t.Helper()
+	for _, r := range routes {
+		var p page
+		if r.method == "GET" {
+			p = b.get(r.path)
+		} else {
+			p = b.post(r.path, form)
+		}
+		if p.Status != http.StatusNotFound {
+			t.Errorf("%s %s (another tenant's id): %d, want 404", r.method, r.path, p.Status)
+		}
+		for _, name := range theirs {
+			if strings.Contains(p.Body, name) {
+				t.Errorf("%s %s shows another tenant's %q", r.method, r.path, name)
+			}
+		}
+	}
+}

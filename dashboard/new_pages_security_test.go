@@ -37,7 +37,7 @@ func TestNewPagesKeepTenantsApart(t *testing.T) {
 		b := e.browser()
 		token := b.mustSignIn("ana@acme.test")
 		form := url.Values{"csrf_token": {token}, "text": {"hi"}, "agent_id": {ours.Agent.ID}, "title": {"taken"}, "message": {"m"}, "delay": {"1d"}, "active": {"false"}}
-		cases := []struct{ method, path string }{
+		routes := []route{
 			{"GET", "/tickets/" + theirTicket.ID},
 			{"POST", "/tickets/" + theirTicket.ID + "/reply"},
 			{"POST", "/tickets/" + theirTicket.ID + "/assign"},
@@ -46,20 +46,7 @@ func TestNewPagesKeepTenantsApart(t *testing.T) {
 			{"POST", "/followups/" + theirRule.ID},
 			{"POST", "/followups/" + theirRule.ID + "/active"},
 		}
-		for _, tc := range cases {
-			var p page
-			if tc.method == "GET" {
-				p = b.get(tc.path)
-			} else {
-				p = b.post(tc.path, form)
-			}
-			if p.Status != http.StatusNotFound {
-				t.Errorf("%s %s (another tenant's id): %d, want 404", tc.method, tc.path, p.Status)
-			}
-			if strings.Contains(p.Body, "Bruno") || strings.Contains(p.Body, "Bolt rule") {
-				t.Errorf("%s %s shows another tenant's data", tc.method, tc.path)
-			}
-		}
+		b.expectNotFound(t, routes, form, "Bruno", "Bolt rule")
 		// Their site and lead through the tester: not found either.
 		for code, f := range map[string]url.Values{
 			"SITE_NOT_FOUND": {"site_id": {theirSales.Site.ID}, "lead_id": {theirSales.Lead.ID}},

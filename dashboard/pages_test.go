@@ -87,7 +87,7 @@ func TestAnotherTenantsIDsAreNotFound(t *testing.T) {
 		token := br.mustSignIn("ana@acme.test")
 		form := url.Values{"csrf_token": {token}, "title": {"taken"}, "body": {"x"}, "category": {"FAQ"}, "active": {"false"},
 			"available": {"false"}, "test_senders": {"+5511999990000"}}
-		cases := []struct{ method, path string }{
+		routes := []route{
 			{"GET", "/conversations/" + theirs.Conv.ID},
 			{"GET", "/knowledge/" + theirs.Doc.ID},
 			{"POST", "/knowledge/" + theirs.Doc.ID},
@@ -99,20 +99,7 @@ func TestAnotherTenantsIDsAreNotFound(t *testing.T) {
 			{"POST", "/settings/agents/" + theirs.Agent.ID + "/available"},
 			{"POST", "/settings/api-keys/" + theirs.KeyID + "/revoke"},
 		}
-		for _, tc := range cases {
-			var p page
-			if tc.method == "GET" {
-				p = br.get(tc.path)
-			} else {
-				p = br.post(tc.path, form)
-			}
-			if p.Status != http.StatusNotFound {
-				t.Errorf("%s %s (another tenant's id): %d, want 404", tc.method, tc.path, p.Status)
-			}
-			if strings.Contains(p.Body, "Bruno") || strings.Contains(p.Body, "Main number") {
-				t.Errorf("%s %s shows another tenant's data", tc.method, tc.path)
-			}
-		}
+		br.expectNotFound(t, routes, form, "Bruno", "Main number")
 		// Nothing of theirs changed.
 		ctx := context.Background()
 		if c, _ := e.st.GetChannel(ctx, b.ID, theirs.Channel.ID); !c.Active || len(c.TestSenders) != 0 {
