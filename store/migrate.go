@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -63,9 +65,32 @@ func migrationsFor(engine Engine) ([]migration, error) {
 	return out, nil
 }
 
+// SchemaFingerprint names the schema Migrate builds on the engine: it
+// changes when any migration, Parley's or River's, does. Tests key a
+// migrated template database by it.
+func SchemaFingerprint(engine Engine) (string, error) {
+	ms, err := migrationsFor(engine)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%d %s\n%s\n", m.version, m.name, m.sql)
+	}
+	// The driver only lends its embedded migrations here; no database is read.
+	migrator, err := rivermigrate.New(riverDriver(engine, nil), nil)
+	if err != nil {
+		return "", fmt.Errorf("river migrator: %w", err)
+	}
+	for _, m := range migrator.AllVersions() {
+		fmt.Fprintf(h, "river %d %s\n%s\n", m.Version, m.Name, m.SQLUp)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
 // Migrate brings the schema (Parley's and River's) up to date. It is safe to
-// run from several processes at once: on PostgreSQL an advisory lock
-// serializes them.
+// run from several processes at once: on PostgreSQL an advisory lock, one
+// per schema, serializes them.
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -73,10 +98,10 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	}
 	defer conn.Close()
 	if s.engine == Postgres {
-		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7320001)`); err != nil {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7320001, hashtext(current_schema()))`); err != nil {
 			return nil, fmt.Errorf("migration lock: %w", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7320001)`)
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7320001, hashtext(current_schema()))`)
 	}
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS parley_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {

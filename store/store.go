@@ -223,11 +223,13 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // RiverDriver returns the River driver for this store's engine, over the
 // same pool, so jobs can be inserted in the store's transactions.
-func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] {
-	if s.engine == SQLite {
-		return riversqlite.New(s.db)
+func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] { return riverDriver(s.engine, s.db) }
+
+func riverDriver(engine Engine, db *sql.DB) riverdriver.Driver[*sql.Tx] {
+	if engine == SQLite {
+		return riversqlite.New(db)
 	}
-	return riverdatabasesql.New(s.db)
+	return riverdatabasesql.New(db)
 }
 
 // InTxRetrying is InTx run again, up to attempts times in all, while

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,13 +26,26 @@ func newTenant(t *testing.T, s *store.Store, name string) parley.Tenant {
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T, s *store.Store) {
-		applied, err := s.Migrate(context.Background())
+	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
+		ctx := context.Background()
+		s, err := store.Open(ctx, storetest.EmptyDSN(t, e), store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(applied) != 0 {
-			t.Fatalf("second migrate applied %v, want nothing", applied)
+		defer s.Close()
+		first, err := s.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first) == 0 || !strings.HasPrefix(first[0], "0001_") || !strings.HasPrefix(first[len(first)-1], "river_") {
+			t.Fatalf("first migrate applied %v, want Parley's from 0001 then River's", first)
+		}
+		again, err := s.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) != 0 {
+			t.Fatalf("second migrate applied %v, want nothing", again)
 		}
 	})
 }

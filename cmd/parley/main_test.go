@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build parley: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := storetest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -198,7 +198,7 @@ func TestFreshStart(t *testing.T) {
 func TestMigrateOnBothEngines(t *testing.T) {
 	t.Parallel()
 	storetest.EachEngine(t, func(t *testing.T, e store.Engine) {
-		dsn := storetest.DSN(t, e)
+		dsn := storetest.EmptyDSN(t, e)
 		for i := 0; i < 2; i++ {
 			cmd := exec.Command(binary, "migrate", "--database-url", dsn)
 			out, err := cmd.CombinedOutput()

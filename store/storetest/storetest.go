@@ -1,17 +1,14 @@
 // Package storetest opens fresh, migrated databases for tests: a SQLite file
-// in the test's temp dir, and a PostgreSQL schema of its own on the server
-// named by PARLEY_TEST_DATABASE_URL. Every test gets a database no other test
-// touches, so tests run in parallel.
+// in the test's temp dir, and a PostgreSQL database of its own on the server
+// named by PARLEY_TEST_DATABASE_URL, both copied from a template migrated
+// once. Every test gets a database no other test touches, so tests run in
+// parallel.
 package storetest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -100,48 +97,24 @@ func Tenant(t testing.TB, st *store.Store, name string) (parley.Tenant, string) 
 // PostgreSQL dropped) when the test ends. clk may be nil for the real clock.
 func Open(t testing.TB, engine store.Engine, clk clock.Clock) *store.Store {
 	t.Helper()
-	dsn := DSN(t, engine)
-	ctx := context.Background()
-	s, err := store.Open(ctx, dsn, store.Options{Clock: clk})
+	s, err := store.Open(context.Background(), DSN(t, engine), store.Options{Clock: clk})
 	if err != nil {
 		t.Fatalf("open %s store: %v", engine, err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate %s store: %v", engine, err)
-	}
 	return s
 }
 
-// DSN returns a database URL for a new, empty database on the engine, for
-// tests that start Parley as a process. It is removed when the test ends.
+// DSN returns the URL of a new database on the engine, already migrated, for
+// tests that start Parley or open a store themselves. It is removed when the
+// test ends.
 func DSN(t testing.TB, engine store.Engine) string {
 	t.Helper()
-	if engine == store.SQLite {
-		return filepath.Join(t.TempDir(), "parley.db")
-	}
-	RequirePostgres(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	admin, err := sql.Open("pgx", PostgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatalf("create test schema: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	u, err := url.Parse(PostgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return newDatabase(t, engine, true)
+}
+
+// EmptyDSN is DSN without the schema, for tests of migrating itself.
+func EmptyDSN(t testing.TB, engine store.Engine) string {
+	t.Helper()
+	return newDatabase(t, engine, false)
 }
