@@ -212,7 +212,7 @@ func copyFile(from, to string) error {
 
 type admin struct {
 	db       *sql.DB
-	createDB bool  // the role may create databases; if not, a schema per test
+	createDB bool      // the role may create databases; if not, a schema per test
 	owner    int32     // this binary's owner key, held under ownerLock
 	holder   *sql.Conn // the session holding it, never returned to the pool
 }
