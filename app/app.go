@@ -44,6 +44,10 @@ type Options struct {
 	Clock      clock.Clock  // defaults to the wall clock
 	HTTPClient *http.Client // for calls to providers; defaults to a client with a timeout
 	Version    string
+	// PromoteDueJobs, when set, makes jobs due by the clock available this
+	// often instead of at River's scheduler's 5 s: for tests that move a
+	// fake clock and wait for what falls due.
+	PromoteDueJobs time.Duration
 }
 
 // App is one running Parley process.
@@ -76,6 +80,9 @@ type App struct {
 	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
 	hooks    *hooks.Dispatcher
 	hooksRun *background
+	// promoteEvery is Options.PromoteDueJobs; promoter runs while serving.
+	promoteEvery time.Duration
+	promoter     *jobs.Promoter
 }
 
 // New builds the whole system from cfg, each part complete when made and
@@ -90,7 +97,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock}
+	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock, promoteEvery: opts.PromoteDueJobs}
 	log, clk, hc := opts.Logger, opts.Clock, opts.HTTPClient
 
 	// The database, migrated.
@@ -242,6 +249,9 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start jobs: %w", err)
 	}
+	if a.promoteEvery > 0 {
+		a.promoter = jobs.StartPromoter(context.WithoutCancel(ctx), a.Store, a.clock.Now, a.promoteEvery, a.log)
+	}
 	if a.intake != nil {
 		a.intake.start(context.WithoutCancel(ctx))
 	}
@@ -285,6 +295,7 @@ func (a *App) Close(ctx context.Context) error {
 			b.stop()
 		}
 		a.conversations.WaitAnswers(ctx)
+		a.promoter.Stop()
 		if err := a.Jobs.Stop(ctx); err != nil {
 			// Out of patience: cancel what is left; River hands those jobs
 			// back as retryable so another process (or the next start) runs them.

@@ -15,6 +15,11 @@ import (
 // customer wrote, or another agent message restarted the clock).
 var errChanged = errors.New("conversation changed since the follow-up was planned")
 
+// errDelayedAlready stops a second delay to the same opening: two requests
+// due at once (the scheduled one and one asked through the API) decide it
+// once, so the event log and the queue hold it once.
+var errDelayedAlready = errors.New("follow-ups already wait for this opening")
+
 // situation is what a decision reads, loaded once per run.
 type situation struct {
 	conv     parley.Conversation
@@ -222,7 +227,7 @@ func (s *Service) decide(ctx context.Context, log *slog.Logger, sit situation, f
 		return fn(q)
 	})
 	switch {
-	case errors.Is(err, errChanged), errors.Is(err, store.ErrDecided):
+	case errors.Is(err, errChanged), errors.Is(err, store.ErrDecided), errors.Is(err, errDelayedAlready):
 		log.InfoContext(ctx, "follow-up already handled", "why", err.Error())
 		return false, nil
 	case err != nil:
@@ -265,6 +270,13 @@ func (s *Service) delay(ctx context.Context, log *slog.Logger, sit situation, op
 		ids[i] = r.ID
 	}
 	done, err := s.decide(ctx, log, sit, func(q *store.Queries) error {
+		// The hold serializes decisions on the conversation, so a delay
+		// decided just before this one is seen here.
+		if due, err := q.FollowUpDue(ctx, sit.conv.ID); err != nil {
+			return err
+		} else if due != nil && due.Equal(opening) {
+			return errDelayedAlready
+		}
 		if err := q.SetFollowUpDue(ctx, sit.conv.TenantID, sit.conv.ID, opening); err != nil {
 			return err
 		}

@@ -128,6 +128,7 @@ func TestDueAtNightWaitsForTheMorningAcrossDST(t *testing.T) {
 		e.agentWrites(conv, "Yes, from 9.")
 		e.clk.Advance(2 * time.Hour) // 19:00 EST: closed
 		e.request(conv)
+		e.request(conv) // asked twice (or the scheduled request beside one asked for): delayed once
 		morning := time.Date(2030, 3, 10, 13, 0, 0, 0, time.UTC)
 		delayed := e.events(conv, followup.EventDelayed)
 		if len(delayed) != 1 || delayed[0].Payload["until"] != morning.Format(time.RFC3339) || delayed[0].Payload["reason"] != followup.ReasonOutsideHours {

@@ -59,7 +59,9 @@ func StartOn(t testing.TB, dsn string, clk clock.Clock, tune func(*config.Config
 	}
 	logs := &LogBuffer{}
 	ctx := context.Background()
-	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Clock: clk, Version: "test"})
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Clock: clk, Version: "test",
+		// What falls due when a test moves the clock runs within 20 ms.
+		PromoteDueJobs: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("start parley: %v", err)
 	}
