@@ -15,11 +15,6 @@ import (
 // customer wrote, or another agent message restarted the clock).
 var errChanged = errors.New("conversation changed since the follow-up was planned")
 
-// errDelayedAlready stops a second delay to the same opening: two requests
-// due at once (the scheduled one and one asked through the API) decide it
-// once, so the event log and the queue hold it once.
-var errDelayedAlready = errors.New("follow-ups already wait for this opening")
-
 // situation is what a decision reads, loaded once per run.
 type situation struct {
 	conv     parley.Conversation
@@ -227,7 +222,7 @@ func (s *Service) decide(ctx context.Context, log *slog.Logger, sit situation, f
 		return fn(q)
 	})
 	switch {
-	case errors.Is(err, errChanged), errors.Is(err, store.ErrDecided), errors.Is(err, errDelayedAlready):
+	case errors.Is(err, errChanged), errors.Is(err, store.ErrDecided):
 		log.InfoContext(ctx, "follow-up already handled", "why", err.Error())
 		return false, nil
 	case err != nil:
@@ -269,30 +264,44 @@ func (s *Service) delay(ctx context.Context, log *slog.Logger, sit situation, op
 	for i, r := range sit.due {
 		ids[i] = r.ID
 	}
+	var again bool
 	done, err := s.decide(ctx, log, sit, func(q *store.Queries) error {
-		// The hold serializes decisions on the conversation, so a delay
-		// decided just before this one is seen here.
-		if due, err := q.FollowUpDue(ctx, sit.conv.ID); err != nil {
-			return err
-		} else if due != nil && due.Equal(opening) {
-			return errDelayedAlready
-		}
 		if err := q.SetFollowUpDue(ctx, sit.conv.TenantID, sit.conv.ID, opening); err != nil {
 			return err
+		}
+		// Two requests due together (the scheduled one and one asked for,
+		// or one a rule's backfill added) delay this silence once: the
+		// second puts the due time back and adds nothing. The hold
+		// serializes them, so the first one's event is seen here.
+		prev, err := q.LatestEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, sit.lastSeen)
+		if err != nil {
+			return err
+		}
+		if again = prev != nil && delayedUntil(*prev).Equal(opening); again {
+			return nil
 		}
 		if err := s.enqueue(ctx, q, sit.conv.ID, opening); err != nil {
 			return err
 		}
-		err := q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, DelayedPayload{
+		return q.AppendEvent(ctx, sit.conv.TenantID, sit.conv.ID, EventDelayed, DelayedPayload{
 			RuleIDs: ids, Decision: "delayed", Reason: ReasonOutsideHours, Until: opening, TimeZone: sit.tenant.TimeZone,
 		})
-		return err
 	})
-	if done {
+	switch {
+	case done && again:
+		log.InfoContext(ctx, "follow-up already delayed to this opening", "until", opening)
+	case done:
 		s.Metrics.countDelayed()
 		log.InfoContext(ctx, "follow-up delayed to the next opening", "until", opening)
 	}
 	return err
+}
+
+// delayedUntil reads a Follow-Up Delayed event's opening (zero if unreadable).
+func delayedUntil(ev parley.Event) time.Time {
+	s, _ := ev.Payload["until"].(string)
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
 }
 
 // send queues the follow-up through the outbox and records it, and records

@@ -137,6 +137,13 @@ func TestDueAtNightWaitsForTheMorningAcrossDST(t *testing.T) {
 		if got := e.followUps(conv); len(got) != 0 {
 			t.Fatalf("sent at night: %+v", got)
 		}
+		// A rule saved now reaches this silence too: its backfill asks at
+		// once, and the answer is the same delay, not a second one.
+		e.rule(map[string]any{"title": "Sooner", "message": "Hello?", "delay": "1h"})
+		e.p.Settle()
+		if delayed := e.events(conv, followup.EventDelayed); len(delayed) != 1 {
+			t.Fatalf("after a new rule: %d delayed events, want 1", len(delayed))
+		}
 		e.clk.Set(morning.Add(-time.Minute))
 		e.request(conv)
 		if got := e.followUps(conv); len(got) != 0 {

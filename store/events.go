@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/event"
@@ -127,6 +130,24 @@ func (q *Queries) ListEvents(ctx context.Context, tenantID, conversationID strin
 	}
 	return list(ctx, q, p, scanEvent, func(e parley.Event) string { return e.ID },
 		`SELECT `+eventCols+` FROM conversation_events WHERE tenant_id = $1 AND conversation_id = $4 AND id > $2 ORDER BY id LIMIT $3`, tenantID, conversationID)
+}
+
+// LatestEvent returns the conversation's last event called name logged at
+// or after since, or nil when there is none.
+func (q *Queries) LatestEvent(ctx context.Context, tenantID, conversationID, name string, since time.Time) (*parley.Event, error) {
+	if err := q.flushEvents(ctx); err != nil {
+		return nil, err
+	}
+	e, err := scanEvent(q.q.QueryRowContext(ctx, `SELECT `+eventCols+` FROM conversation_events
+		WHERE conversation_id = $1 AND tenant_id = $2 AND name = $3 AND created_at >= $4 ORDER BY created_at DESC, id DESC LIMIT 1`,
+		conversationID, tenantID, name, micros(since)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("latest event %s: %w", name, err)
+	}
+	return &e, nil
 }
 
 // OutboxEvent is an event waiting in the outbox, with its place in line.
