@@ -17,9 +17,9 @@ import (
 // job completes exactly once in effect: one job row, completed on its second
 // attempt, and the channel updated once.
 func TestJobSurvivesSIGKILL(t *testing.T) {
-	// Not t.Parallel: it kills and restarts processes against deadlines that
-	// other tests' load would stretch (its two engines, mostly waiting on
-	// River's rescuer, run side by side).
+	// Beside the other kill test (TestMain lets four run at once): all
+	// four engine runs mostly wait for River to rescue the killed job.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts and kills real processes")
 	}

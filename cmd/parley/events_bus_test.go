@@ -21,8 +21,9 @@ import (
 // return, every event of the log is on the bus once, in log order per
 // conversation.
 func TestEventsSurviveSIGKILL(t *testing.T) {
-	// Not t.Parallel: it kills and restarts processes against deadlines that
-	// other tests' load would stretch.
+	// Beside the other kill test (TestMain lets four run at once); its
+	// waits are generous (a minute for the bus, ten seconds to start).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts and kills real processes")
 	}

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build parley: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// The kill tests mostly wait on processes, so four run at once
+	// rather than go test's default of GOMAXPROCS.
+	storetest.AtLeastParallel(4)
 	code := storetest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)

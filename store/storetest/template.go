@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -90,6 +92,22 @@ func Main(m *testing.M) int {
 	drops.async = true
 	drops.mu.Unlock()
 	return m.Run()
+}
+
+// AtLeastParallel lets n parallel tests run at once, unless the command
+// line chose (-parallel). Call it from TestMain, before Main, in a package
+// whose tests mostly wait (on processes, on brokers) rather than compute.
+func AtLeastParallel(n int) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if f := flag.Lookup("test.parallel"); !set && f != nil {
+		if cur, err := strconv.Atoi(f.Value.String()); err == nil && cur < n {
+			_ = f.Value.Set(strconv.Itoa(n))
+		}
+	}
 }
 
 // dropLater drops a test's database: in the background under Main, now
