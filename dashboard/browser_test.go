@@ -141,6 +141,8 @@ func (b *tab) text(sel string) string {
 func (b *tab) eval(js string) int { return run(b, js, chromedp.Evaluate[int](js)) }
 
 func TestDashboardInABrowser(t *testing.T) {
+	// Not t.Parallel: beside the other dashboard tests it finished no sooner
+	// (the two cores are the limit, and Chromium takes its share).
 	ctx := newBrowser(t) // skips first when there is no browser
 	graph := whatsapptest.NewFakeGraph()
 	t.Cleanup(graph.Close)
