@@ -54,6 +54,10 @@ func StartOn(t testing.TB, dsn string, clk clock.Clock, tune func(*config.Config
 	cfg.JobPoll = 10 * time.Millisecond
 	// Tests poll the API as fast as they like; the limit has its own test.
 	cfg.APIRateLimit = 0
+	// Few connections: each new one to a new database starts with cold
+	// catalog caches, and PostgreSQL spent more CPU on those than on the
+	// tests' own queries.
+	cfg.DatabaseMaxConns = 4
 	if tune != nil {
 		tune(&cfg)
 	}
