@@ -80,9 +80,6 @@ type App struct {
 	// hooks posts tenants' webhook deliveries; hooksRun while it runs.
 	hooks    *hooks.Dispatcher
 	hooksRun *background
-	// promoteEvery is Options.PromoteDueJobs; promoter runs while serving.
-	promoteEvery time.Duration
-	promoter     *jobs.Promoter
 }
 
 // New builds the whole system from cfg, each part complete when made and
@@ -97,7 +94,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock, promoteEvery: opts.PromoteDueJobs}
+	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock}
 	log, clk, hc := opts.Logger, opts.Clock, opts.HTTPClient
 
 	// The database, migrated.
@@ -155,6 +152,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			parley.ChannelInstagram: {Lookup: providers[parley.ChannelInstagram].(*instagram.Provider), Retryable: instagram.Retryable},
 		}}
 	a.stages = []*stage.Loop{gw.Receiving(), conv.Answers(), send.Loop()}
+	if opts.PromoteDueJobs > 0 {
+		a.stages = append(a.stages, stage.New("promote due jobs", jobs.PromoteBatch, opts.PromoteDueJobs,
+			func(ctx context.Context) (int, error) { return jobs.PromoteDue(ctx, st, clk.Now()) }, log))
+	}
 
 	// Lead sequences send through an outbox of their own: a lead's
 	// message is not a conversation's agent message, so no follow-up
@@ -249,9 +250,6 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start jobs: %w", err)
 	}
-	if a.promoteEvery > 0 {
-		a.promoter = jobs.StartPromoter(context.WithoutCancel(ctx), a.Store, a.clock.Now, a.promoteEvery, a.log)
-	}
 	if a.intake != nil {
 		a.intake.start(context.WithoutCancel(ctx))
 	}
@@ -295,7 +293,6 @@ func (a *App) Close(ctx context.Context) error {
 			b.stop()
 		}
 		a.conversations.WaitAnswers(ctx)
-		a.promoter.Stop()
 		if err := a.Jobs.Stop(ctx); err != nil {
 			// Out of patience: cancel what is left; River hands those jobs
 			// back as retryable so another process (or the next start) runs them.
