@@ -144,29 +144,37 @@ func dropDatabase(db *sql.DB, name string) {
 // sweepLeftovers drops, in the background, the test databases whose test
 // binary has exited (nobody holds their owner key).
 func sweepLeftovers(db *sql.DB) error {
-	rows, err := db.Query(`SELECT d.datname FROM pg_database d
+	left, err := databaseNames(context.Background(), db, `SELECT d.datname FROM pg_database d
 		WHERE d.datname LIKE 'parley\_t\_%' AND NOT EXISTS (
 			SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = $1
 			AND l.objsubid = 2 AND l.objid::text = split_part(d.datname, '_', 3))`, ownerLock)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var left []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return err
-		}
-		left = append(left, n)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	for _, n := range left {
 		dropLater(db, n)
 	}
 	return nil
+}
+
+// databaseNames runs a query for one text column and returns its values.
+func databaseNames(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
 }
 
 var sqliteTmpl struct {
@@ -321,20 +329,10 @@ func buildPostgresTemplate(db *sql.DB) (string, error) {
 	}
 	// Templates of older schema versions go; nobody may connect to the new
 	// one, so copying it never finds a session in the way.
-	var stale []string
-	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'parley\_tmpl\_%' AND datname <> $1`, building)
+	stale, err := databaseNames(ctx, conn, `SELECT datname FROM pg_database WHERE datname LIKE 'parley\_tmpl\_%' AND datname <> $1`, building)
 	if err != nil {
 		return "", err
 	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return "", err
-		}
-		stale = append(stale, n)
-	}
-	rows.Close()
 	for _, n := range stale {
 		if _, err := conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+n+` WITH (FORCE)`); err != nil {
 			return "", err
