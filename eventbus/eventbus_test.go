@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/conversation"
+	"github.com/parleyhq/parley/event"
 	"github.com/parleyhq/parley/eventbus"
 	"github.com/parleyhq/parley/intake/nats/natstest"
 	"github.com/parleyhq/parley/intake/sqs/sqstest"
@@ -242,6 +243,91 @@ func TestEventsReachAnSNSTopic(t *testing.T) {
 			if fmt.Sprint(got[conv]) != fmt.Sprint(ids) {
 				t.Errorf("conversation %s: queue has %v, log has %v", conv, got[conv], ids)
 			}
+		}
+	})
+}
+
+// TestOverlappingTransactionsPublishInLogOrder: two transactions write
+// events of one conversation at once, the first still open when the
+// second would commit. The bus must still carry them in the log's order.
+func TestOverlappingTransactionsPublishInLogOrder(t *testing.T) {
+	t.Parallel()
+	storetest.EachEngine(t, func(t *testing.T, engine store.Engine) {
+		if engine == store.SQLite {
+			t.Skip("SQLite commits one writing transaction at a time: the two cannot overlap")
+		}
+		broker := natstest.StartServer(t)
+		p := apptest.Start(t, engine, nil, func(c *config.Config) { c.EventsURL = broker.URL + "/EVENTS" })
+		w := newWriter(t, p)
+		w.write(p, "+5511999990221")
+		convs, _, err := p.Store.ListConversations(context.Background(), w.tenant.ID, store.ConversationFilter{}, store.Page{Limit: 1})
+		if err != nil || len(convs) != 1 {
+			t.Fatalf("conversations %v, %v", convs, err)
+		}
+		conv := convs[0].ID
+		failed := func(q *store.Queries, reason string) error {
+			return q.AppendEvent(context.Background(), w.tenant.ID, conv, event.MessageSendFailed,
+				event.MessageStatusPayload{MessageID: reason, ChannelID: w.channel.ID, ErrorReason: reason, Source: "send"})
+		}
+
+		// The first transaction writes its event (ListEvents writes what is
+		// pending) and stays open until released.
+		written, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			firstDone <- p.Store.InTx(context.Background(), func(q *store.Queries) error {
+				if err := failed(q, "first"); err != nil {
+					return err
+				}
+				if _, _, err := q.ListEvents(context.Background(), w.tenant.ID, conv, store.Page{Limit: 100}); err != nil {
+					return err
+				}
+				close(written)
+				<-release
+				return nil
+			})
+		}()
+		<-written
+		secondDone := make(chan error, 1)
+		go func() {
+			secondDone <- p.Store.InTx(context.Background(), func(q *store.Queries) error { return failed(q, "second") })
+		}()
+		// Either the second waits for the first, or it commits and the
+		// publisher has had the chance to send it ahead of the first.
+		apptest.Eventually(t, "the second transaction waiting or its event on the bus", func() bool {
+			var waiting int
+			if err := p.Store.DB().QueryRow(`SELECT COUNT(*) FROM pg_locks
+				WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting > 0 {
+				return true
+			}
+			for _, e := range readBus(t, broker.URL, "EVENTS") {
+				if e.EventName == event.MessageSendFailed {
+					return true
+				}
+			}
+			return false
+		})
+		close(release)
+		if err := <-firstDone; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-secondDone; err != nil {
+			t.Fatal(err)
+		}
+
+		want := dbEvents(t, p.Store, w.tenant.ID)[conv]
+		var got []string
+		apptest.Eventually(t, "every event on the bus", func() bool {
+			got = got[:0]
+			for _, e := range readBus(t, broker.URL, "EVENTS") {
+				got = append(got, e.ID)
+			}
+			return len(got) >= len(want)
+		})
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("bus has %v, log has %v", got, want)
 		}
 	})
 }

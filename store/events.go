@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,32 @@ func (q *Queries) flushEvents(ctx context.Context) error {
 // (the event outbox) and for tenants' webhook subscriptions, a few
 // statements for all of them.
 func (q *Queries) writeEvents(ctx context.Context, evs []pendingEvent) error {
+	if q.tx == nil && (q.outbox || q.hooks.active()) {
+		// The log rows and the rows queued beside them commit together.
+		db, ok := q.q.(*sql.DB)
+		if !ok {
+			return fmt.Errorf("append event %s: no transaction to write it in", evs[0].e.Name)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("append event %s: begin: %w", evs[0].e.Name, err)
+		}
+		in := *q
+		in.q, in.tx = tx, tx
+		if err := in.writeEvents(ctx, evs); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("append event %s: commit: %w", evs[0].e.Name, err)
+		}
+		return nil
+	}
+	if q.outbox && q.engine == Postgres {
+		if err := q.lockEventOrder(ctx, evs); err != nil {
+			return err
+		}
+	}
 	for i := range evs {
 		evs[i].e.ID = newID()
 	}
@@ -119,6 +146,30 @@ func (q *Queries) writeEvents(ctx context.Context, evs []pendingEvent) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// lockEventOrder makes a conversation's events reach the outbox in the
+// order of its log, on PostgreSQL. The log's order is the ids', made here;
+// the publisher's is the outbox sequence's, among committed rows. Two
+// transactions writing events of one conversation could otherwise take ids
+// in one order and commit in the other, and the publisher would send the
+// later event first. A lock per conversation, held until the commit (this
+// runs just before it), makes the second wait for the first. SQLite needs
+// none: it commits one writing transaction at a time.
+func (q *Queries) lockEventOrder(ctx context.Context, evs []pendingEvent) error {
+	keys := make([]string, 0, len(evs))
+	for _, pe := range evs {
+		keys = append(keys, "events:"+pe.e.ConversationID)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	// The target list's volatile lock calls run after the ORDER BY: in key
+	// order, so two transactions never take each other's locks crosswise.
+	if _, err := q.q.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
+		FROM unnest(string_to_array($1, E'\x1f')) AS k ORDER BY k`, strings.Join(keys, "\x1f")); err != nil {
+		return fmt.Errorf("lock conversations' event order: %w", err)
 	}
 	return nil
 }
