@@ -83,6 +83,15 @@ func TestEventsSurviveSIGKILL(t *testing.T) {
 		second.waitHealthy(t, 10*time.Second)
 		broker.Start()
 		var want, got map[string][]string
+		defer func() {
+			if t.Failed() { // say which events differ, by name, and what the server logged
+				names := eventNames(t, s, tenant)
+				for conv := range want {
+					t.Logf("conversation %s\n  log: %v\n  bus: %v", conv, named(want[conv], names), named(got[conv], names))
+				}
+				t.Logf("server log:\n%s", second.stderr.String())
+			}
+		}()
 		waitFor(t, "every event of the log on the bus", func() bool {
 			want, got = logEvents(t, s, tenant), busEvents(t, broker.URL)
 			return fmt.Sprint(want) == fmt.Sprint(got)
@@ -124,6 +133,33 @@ func logEvents(t *testing.T, s *store.Store, tenant string) map[string][]string 
 			t.Fatal(err)
 		}
 		out[conv] = append(out[conv], id)
+	}
+	return out
+}
+
+// eventNames maps the tenant's event ids to their names.
+func eventNames(t *testing.T, s *store.Store, tenant string) map[string]string {
+	t.Helper()
+	rows, err := s.DB().Query(`SELECT id, name FROM conversation_events WHERE tenant_id = $1`, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = name
+	}
+	return out
+}
+
+func named(ids []string, names map[string]string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id + " " + names[id]
 	}
 	return out
 }
