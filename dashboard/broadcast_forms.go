@@ -106,13 +106,7 @@ func (d *Dashboard) broadcastRequest(ctx context.Context, s *Session, f *Form) (
 			in.Parameters = append(in.Parameters, line)
 		}
 	}
-	if v := f.Get("rate"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			f.Fail("rate", "A whole number of messages a second.")
-		}
-		in.RatePerSec = n
-	}
+	in.RatePerSec = f.Int("rate", rateHint)
 	seg := store.Segment{ChannelID: f.Get("seg_channel_id")}
 	for _, t := range strings.Split(f.Get("seg_tags"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -208,6 +202,9 @@ func (d *Dashboard) showBroadcastSettings(w http.ResponseWriter, r *http.Request
 	return d.render(w, r, s, status, "broadcast_settings", broadcastSettingsData{Form: f, Defaults: campaign.DefaultPrices, Words: campaign.OptOutWords(st), Saved: saved})
 }
 
+// rateHint is what a rate that is not a whole number is told.
+const rateHint = "A whole number of messages a second."
+
 func (d *Dashboard) saveBroadcastSettings(w http.ResponseWriter, r *http.Request, s *Session) error {
 	ctx := r.Context()
 	f := readForm(r, "opt_out_words", "opt_out_reply", "rate", "price_marketing", "price_utility", "price_authentication")
@@ -217,13 +214,7 @@ func (d *Dashboard) saveBroadcastSettings(w http.ResponseWriter, r *http.Request
 			st.OptOutWords = append(st.OptOutWords, line)
 		}
 	}
-	if v := f.Get("rate"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			f.Fail("rate", "A whole number of messages a second.")
-		}
-		st.RatePerSec = n
-	}
+	st.RatePerSec = f.Int("rate", rateHint)
 	for _, k := range priceCategories {
 		if v := f.Get("price_" + k); v != "" {
 			p, err := strconv.ParseFloat(v, 64)

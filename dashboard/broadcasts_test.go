@@ -136,6 +136,7 @@ func TestBroadcastFormCreatesAndRefuses(t *testing.T) {
 			"parameters": {"parameters", "{{surname}}", "names {{surname}}"},
 			"segment":    {"seg_tags", "nobody-has-this", "the segment selects no customer"},
 			"rate":       {"rate", "500", "rate_per_second must be 1 to 80"},
+			"rate words": {"rate", "fast", "A whole number of messages a second."},
 			"template":   {"template", "draft_promo", "is PENDING, not approved"},
 		} {
 			v := withToken(values, e.token)

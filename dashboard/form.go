@@ -37,6 +37,20 @@ func (f *Form) Fail(field, msg string) {
 	}
 }
 
+// Int returns a field's whole number (0 when empty), failing the field
+// with msg when it is not one.
+func (f *Form) Int(field, msg string) int {
+	v := f.Values[field]
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		f.Fail(field, msg)
+	}
+	return n
+}
+
 // OK reports whether no field failed.
 func (f *Form) OK() bool { return len(f.Errors) == 0 }
 
