@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -113,12 +114,15 @@ func (d *Dashboard) broadcastRequest(ctx context.Context, s *Session, f *Form) (
 			seg.Tags = append(seg.Tags, t)
 		}
 	}
-	loc, err := time.LoadLocation(s.Tenant.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	// Saved zones were checked and the binary carries the zone database,
+	// so this fails only for a zone edited into the database by hand.
+	loc, zoneErr := time.LoadLocation(cmpOr(s.Tenant.TimeZone, "UTC"))
 	for field, dst := range map[string]**time.Time{"seg_after": &seg.LastContactAfter, "seg_before": &seg.LastContactBefore} {
 		if v := f.Get(field); v != "" {
+			if zoneErr != nil {
+				f.Fail(field, fmt.Sprintf("The tenant's time zone %q is unknown: set it in Settings.", s.Tenant.TimeZone))
+				continue
+			}
 			t, err := time.ParseInLocation("2006-01-02", v, loc)
 			if err != nil {
 				f.Fail(field, "A date like 2026-12-24.")

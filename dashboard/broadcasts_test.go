@@ -152,6 +152,27 @@ func TestBroadcastFormCreatesAndRefuses(t *testing.T) {
 			t.Fatalf("refused forms stored %d broadcasts", len(got))
 		}
 
+		// A zone that no longer loads (edited into the database by hand):
+		// the segment's dates cannot be read, and the page says why.
+		var zone string
+		if err := e.st.DB().QueryRow(`SELECT time_zone FROM tenants WHERE id = $1`, e.tenant.ID).Scan(&zone); err != nil {
+			t.Fatal(err)
+		}
+		setZone := func(z string) {
+			if _, err := e.st.DB().Exec(`UPDATE tenants SET time_zone = $1 WHERE id = $2`, z, e.tenant.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setZone("Mars/Olympus_Mons")
+		v := withToken(values, e.token)
+		v.Set("parameters", "{{first_name}}")
+		v.Set("seg_before", "2030-01-01")
+		if p := e.browser.post("/broadcasts/new", v); p.Status != http.StatusUnprocessableEntity ||
+			!strings.Contains(p.Body, "The tenant&#39;s time zone &#34;Mars/Olympus_Mons&#34; is unknown: set it in Settings.") {
+			t.Errorf("a segment date in an unknown zone: %d\n%s", p.Status, p.Body)
+		}
+		setZone(zone)
+
 		values.Set("parameters", "{{first_name}}")
 		values.Set("seg_tags", "")
 		values.Set("seg_before", "2030-01-01") // customers who never wrote count as before any time
