@@ -100,6 +100,17 @@ func TestBroadcastListShowsProgressStatsAndCost(t *testing.T) {
 		if !strings.Contains(p.Body, `href="/broadcasts/new"`) {
 			t.Error("an admin sees no New broadcast link")
 		}
+		// A scheduled broadcast's figures will move: the list refreshes
+		// itself; once none is scheduled or sending, it stops.
+		if !strings.Contains(p.Body, `<meta http-equiv="refresh" content="5">`) {
+			t.Error("the list with a scheduled broadcast does not refresh itself")
+		}
+		if _, err := e.bc.Cancel(context.Background(), e.tenant.ID, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if p := e.browser.get("/broadcasts"); p.Status != http.StatusOK || strings.Contains(p.Body, `http-equiv="refresh"`) || !strings.Contains(p.Body, "Cancelled") {
+			t.Errorf("the list with only a cancelled broadcast (%d) still refreshes or does not say Cancelled:\n%s", p.Status, p.Body)
+		}
 	})
 }
 

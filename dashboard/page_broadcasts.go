@@ -48,6 +48,9 @@ type broadcastRow struct {
 type broadcastsData struct {
 	Rows  []broadcastRow
 	Pager Pager
+	// Live: a broadcast on the page is scheduled or sending, so the page
+	// refreshes itself (as a broadcast's own page does).
+	Live bool
 }
 
 func (d *Dashboard) broadcastList(w http.ResponseWriter, r *http.Request, s *Session) error {
@@ -68,8 +71,14 @@ func (d *Dashboard) broadcastList(w http.ResponseWriter, r *http.Request, s *Ses
 			return err
 		}
 		data.Rows = append(data.Rows, broadcastRow{BroadcastView: v, Channel: channelName(channels, b.ChannelID)})
+		data.Live = data.Live || live(b)
 	}
 	return d.render(w, r, s, http.StatusOK, "broadcasts", data)
+}
+
+// live: the broadcast is scheduled or sending, so its figures still move.
+func live(b store.Broadcast) bool {
+	return b.Status == store.BroadcastScheduled || b.Status == store.BroadcastRunning
 }
 
 func channelName(channels []parley.Channel, id string) string {
@@ -121,7 +130,7 @@ func (d *Dashboard) broadcastData(ctx context.Context, tenantID, id string, r *h
 		return broadcastData{}, err
 	}
 	data := broadcastData{broadcastRow: broadcastRow{BroadcastView: v}, Outcomes: recipientOutcomes,
-		Live: b.Status == store.BroadcastScheduled || b.Status == store.BroadcastRunning}
+		Live: live(b)}
 	ch, err := q.GetChannel(ctx, tenantID, b.ChannelID)
 	switch {
 	case parley.ErrorCode(err) == parley.CodeNotFound:
