@@ -124,7 +124,7 @@ func (c *Checker) Work(ctx context.Context, job *river.Job[CheckChannelArgs]) er
 		// The tenant may have changed the number or the token while the
 		// provider answered: that answer proves nothing about the new pair
 		// (the save enqueued a check of its own).
-		now, gerr := q.GetChannel(ctx, ch.TenantID, ch.ID)
+		now, gerr := q.LockChannel(ctx, ch.TenantID, ch.ID)
 		if gerr != nil {
 			return gerr
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/parleyhq/parley"
 )
@@ -51,6 +52,18 @@ func (q *Queries) CreateChannel(ctx context.Context, c parley.Channel) (parley.C
 // GetChannel returns one of the tenant's channels.
 func (q *Queries) GetChannel(ctx context.Context, tenantID, id string) (parley.Channel, error) {
 	c, err := scanChannel(q.q.QueryRowContext(ctx, `SELECT `+channelCols+` FROM channels WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	return c, rowErr(err, "channel")
+}
+
+// LockChannel is GetChannel that, on PostgreSQL inside a transaction,
+// locks the row until the commit: for a caller that writes the whole row
+// back, so that a setting changed meanwhile (SetChannelSetting) is read
+// first, not overwritten. SQLite's single writer already serialises them.
+func (q *Queries) LockChannel(ctx context.Context, tenantID, id string) (parley.Channel, error) {
+	if q.engine != Postgres || q.tx == nil {
+		return q.GetChannel(ctx, tenantID, id)
+	}
+	c, err := scanChannel(q.q.QueryRowContext(ctx, `SELECT `+channelCols+` FROM channels WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id))
 	return c, rowErr(err, "channel")
 }
 
@@ -127,6 +140,25 @@ func (q *Queries) SetChannelTestSenders(ctx context.Context, tenantID, id string
 		senders = []string{}
 	}
 	res, err := q.q.ExecContext(ctx, `UPDATE channels SET test_senders = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, encodeJSON(senders))
+	return affected(res, err, "channel")
+}
+
+// SetChannelSetting sets one of a channel's settings (an empty value
+// removes it) and changes nothing else, in one statement, so that a
+// setting written meanwhile by someone else (an ownership check) stays.
+func (q *Queries) SetChannelSetting(ctx context.Context, tenantID, id, key, value string) error {
+	// A channel saved without settings holds JSON null: start from {} then.
+	query := `UPDATE channels SET settings = (WITH cur(s) AS (SELECT CASE WHEN json_type(settings) = 'object' THEN settings ELSE '{}' END)
+		SELECT CASE WHEN $4 = '' THEN json_remove(s, $3) ELSE json_set(s, $3, $4) END FROM cur)
+		WHERE tenant_id = $1 AND id = $2`
+	path := `$."` + strings.ReplaceAll(key, `"`, ``) + `"`
+	if q.engine == Postgres {
+		query = `UPDATE channels SET settings = (WITH cur(s) AS (SELECT CASE WHEN jsonb_typeof(settings::jsonb) = 'object' THEN settings::jsonb ELSE '{}'::jsonb END)
+			SELECT (CASE WHEN $4 = '' THEN s - $3::text ELSE s || jsonb_build_object($3::text, $4::text) END)::text FROM cur)
+			WHERE tenant_id = $1 AND id = $2`
+		path = key
+	}
+	res, err := q.q.ExecContext(ctx, query, tenantID, id, path, value)
 	return affected(res, err, "channel")
 }
 

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -358,3 +359,52 @@ type logged struct {
 }
 
 func (l logged) EventNames() []string { return []string{l.N} }
+
+func TestChannelSettingChangesOneKey(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a, b := newTenant(t, s, "A"), newTenant(t, s, "B")
+		ch, err := s.CreateChannel(ctx, parley.Channel{TenantID: a.ID, Type: parley.ChannelWhatsApp, Name: "Main", PhoneNumberID: "1060002",
+			Active: true, Settings: map[string]string{parley.SettingCheck: parley.CheckOK, parley.SettingVerified: "Acme"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings := func() map[string]string {
+			t.Helper()
+			got, err := s.GetChannel(ctx, a.ID, ch.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Settings
+		}
+		if err := s.SetChannelSetting(ctx, a.ID, ch.ID, "waba_id", "102290129340398"); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{parley.SettingCheck: parley.CheckOK, parley.SettingVerified: "Acme", "waba_id": "102290129340398"}
+		if got := settings(); !maps.Equal(got, want) {
+			t.Errorf("settings after setting waba_id = %v, want %v", got, want)
+		}
+		if err := s.SetChannelSetting(ctx, b.ID, ch.ID, "waba_id", "1"); parley.ErrorCode(err) != parley.CodeNotFound {
+			t.Errorf("another tenant's channel: %v, want not found", err)
+		}
+		if err := s.SetChannelSetting(ctx, a.ID, ch.ID, "waba_id", ""); err != nil {
+			t.Fatal(err)
+		}
+		delete(want, "waba_id")
+		if got := settings(); !maps.Equal(got, want) {
+			t.Errorf("settings after clearing waba_id = %v, want %v", got, want)
+		}
+		// A channel saved without settings gets its first one.
+		bare, err := s.CreateChannel(ctx, parley.Channel{TenantID: a.ID, Type: parley.ChannelWhatsApp, Name: "Bare", PhoneNumberID: "1060003"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetChannelSetting(ctx, a.ID, bare.ID, "waba_id", "7"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetChannel(ctx, a.ID, bare.ID); err != nil || !maps.Equal(got.Settings, map[string]string{"waba_id": "7"}) {
+			t.Errorf("a bare channel's settings = %v, %v", got.Settings, err)
+		}
+	})
+}
