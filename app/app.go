@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	mountLeads(a.Web, leadsSvc)
 	dash, err := dashboard.New(dashboard.Deps{Store: st, Logger: log, Clock: clk, PublicURL: cfg.PublicURL,
 		Conversations: conv, Leads: leadsSvc, Knowledge: conv.Knowledge, Notifications: notes, Webhooks: webhooks, TrustedProxies: cfg.TrustedProxies,
-		FollowUps: a.FollowUps, Broadcasts: a.Broadcasts})
+		FollowUps: a.FollowUps, Broadcasts: a.Broadcasts, Templates: graph})
 	if err != nil {
 		return fail(fmt.Errorf("dashboard: %w", err))
 	}

@@ -31,6 +31,11 @@ type broadcastFormData struct {
 	Groups   []templateGroup  // synced templates by WhatsApp channel
 	Twilio   bool             // some channel is a Twilio one
 	TimeZone string
+	// CanSync: the Sync templates button is offered.
+	CanSync bool
+	// Synced (after Sync templates) says what the sync found; SyncError
+	// why it could not run.
+	Synced, SyncError string
 }
 
 var broadcastFields = []string{"name", "channel_id", "template", "content_sid", "language", "category", "parameters",
@@ -41,6 +46,10 @@ func (d *Dashboard) broadcastForm(w http.ResponseWriter, r *http.Request, s *Ses
 }
 
 func (d *Dashboard) showBroadcastForm(w http.ResponseWriter, r *http.Request, s *Session, status int, f *Form) error {
+	return d.renderBroadcastForm(w, r, s, status, broadcastFormData{Form: f})
+}
+
+func (d *Dashboard) renderBroadcastForm(w http.ResponseWriter, r *http.Request, s *Session, status int, data broadcastFormData) error {
 	ctx := r.Context()
 	channels, err := d.ruleChannels(ctx, s.TenantID)
 	if err != nil {
@@ -50,7 +59,7 @@ func (d *Dashboard) showBroadcastForm(w http.ResponseWriter, r *http.Request, s 
 	if err != nil {
 		return err
 	}
-	data := broadcastFormData{Form: f, TimeZone: cmpOr(s.Tenant.TimeZone, "UTC")}
+	data.TimeZone, data.CanSync = cmpOr(s.Tenant.TimeZone, "UTC"), d.templates != nil
 	for _, c := range channels {
 		switch c.Type {
 		case parley.ChannelTwilio:
@@ -89,6 +98,36 @@ func (d *Dashboard) createBroadcast(w http.ResponseWriter, r *http.Request, s *S
 		f.Fail(refusalField(refusal.Code, twilio), refusal.Message+".")
 	}
 	return d.showBroadcastForm(w, r, s, http.StatusUnprocessableEntity, f)
+}
+
+// syncTemplates reads the tenant's WhatsApp Business Accounts' templates
+// again (the Sync templates button, which submits the form as typed) and
+// shows the form again, what was typed kept, with what the sync found or
+// why it could not run.
+func (d *Dashboard) syncTemplates(w http.ResponseWriter, r *http.Request, s *Session) error {
+	ctx := r.Context()
+	data := broadcastFormData{Form: readForm(r, broadcastFields...)}
+	synced, err := campaign.Sync(ctx, d.store, d.templates, s.TenantID)
+	status := http.StatusOK
+	switch {
+	case err == nil:
+		approved := 0
+		for _, t := range synced {
+			if t.Status == "APPROVED" {
+				approved++
+			}
+		}
+		data.Synced = fmt.Sprintf("Synced %d templates (%d approved) from WhatsApp.", len(synced), approved)
+		d.log.InfoContext(ctx, "templates synced from the dashboard", "tenant_id", s.TenantID, "user_id", s.UserID, "templates", len(synced))
+	case parley.ErrorCode(err) == parley.CodeValidation:
+		status = http.StatusUnprocessableEntity
+		data.SyncError = "No WhatsApp channel names its WhatsApp Business Account: set the account id on the channel's page in Settings › Channels, then sync again."
+	default:
+		status = http.StatusBadGateway
+		data.SyncError = "WhatsApp did not list the templates: " + err.Error() + "."
+		d.log.WarnContext(ctx, "template sync from the dashboard failed", "tenant_id", s.TenantID, "user_id", s.UserID, "err", err)
+	}
+	return d.renderBroadcastForm(w, r, s, status, data)
 }
 
 // broadcastRequest reads the form as the API's request. Only what cannot

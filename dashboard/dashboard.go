@@ -69,6 +69,9 @@ type Deps struct {
 	FollowUps *followup.Service
 	// Broadcasts serves the broadcast pages; nil leaves them out.
 	Broadcasts *campaign.Broadcasts
+	// Templates reads WhatsApp Business Accounts' templates for the New
+	// broadcast form's Sync templates button; nil leaves the button out.
+	Templates campaign.Lister
 }
 
 // Dashboard serves the web app.
@@ -97,6 +100,7 @@ type Dashboard struct {
 	publicURL     string
 	followUpSvc   *followup.Service
 	broadcasts    *campaign.Broadcasts
+	templates     campaign.Lister
 }
 
 // Page is one section of the dashboard.
@@ -158,7 +162,7 @@ func New(deps Deps) (*Dashboard, error) {
 		mux:       http.NewServeMux(), views: v, notify: deps.Notifications, webhooks: deps.Webhooks,
 		conversations: deps.Conversations, leads: deps.Leads, knowledge: deps.Knowledge,
 		publicURL: strings.TrimRight(deps.PublicURL, "/"), followUpSvc: deps.FollowUps,
-		broadcasts: deps.Broadcasts,
+		broadcasts: deps.Broadcasts, templates: deps.Templates,
 	}
 	if d.knowledge == nil && deps.Store != nil {
 		d.knowledge = knowledge.New()

@@ -27,6 +27,9 @@ func (d *Dashboard) broadcastsPage() Page {
 		admin := Routes{d: rt.d, admin: true}
 		admin.Get("/broadcasts/new", d.broadcastForm)
 		admin.Post("/broadcasts/new", d.createBroadcast)
+		if d.templates != nil {
+			admin.Post("/broadcasts/templates/sync", d.syncTemplates)
+		}
 		admin.Post("/broadcasts/{id}/cancel", d.cancelBroadcast)
 		admin.Get("/broadcasts/settings", d.broadcastSettingsForm)
 		admin.Post("/broadcasts/settings", d.saveBroadcastSettings)

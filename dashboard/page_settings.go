@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/phone"
 	"github.com/parleyhq/parley/store"
 )
@@ -96,18 +97,24 @@ func (d *Dashboard) channelForm(w http.ResponseWriter, r *http.Request, s *Sessi
 	}
 	f := newForm()
 	f.Values["test_senders"] = strings.Join(c.TestSenders, "\n")
+	f.Values["waba_id"] = c.Settings[campaign.SettingWABAID]
 	return d.render(w, r, s, http.StatusOK, "settings_channel", channelData{Tab: "channels", Channel: c, Form: f})
 }
 
-// saveChannel changes a channel's test senders: numbers served even while
-// the channel is inactive.
+// saveChannel changes a channel's test senders (numbers served even while
+// the channel is inactive) and, for WhatsApp, its Business Account id
+// (where its templates are synced from).
 func (d *Dashboard) saveChannel(w http.ResponseWriter, r *http.Request, s *Session) error {
 	ctx := r.Context()
 	c, err := d.store.GetChannel(ctx, s.TenantID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	f := readForm(r, "test_senders")
+	f := readForm(r, "test_senders", "waba_id")
+	waba := f.Get("waba_id")
+	if c.Type == parley.ChannelWhatsApp && (len(waba) > 32 || strings.ContainsFunc(waba, func(r rune) bool { return r < '0' || r > '9' })) {
+		f.Fail("waba_id", "A WhatsApp Business Account id is digits, as WhatsApp Manager shows it (e.g. 102290129340398).")
+	}
 	senders := []string{}
 	seen := map[string]bool{}
 	for _, raw := range strings.FieldsFunc(f.Get("test_senders"), func(r rune) bool { return r == '\n' || r == ',' || r == ';' }) {
@@ -145,8 +152,18 @@ func (d *Dashboard) saveChannel(w http.ResponseWriter, r *http.Request, s *Sessi
 	if !f.OK() {
 		return d.render(w, r, s, http.StatusUnprocessableEntity, "settings_channel", channelData{Tab: "channels", Channel: c, Form: f})
 	}
-	c.TestSenders = senders
-	if err := d.store.SetChannelTestSenders(ctx, s.TenantID, c.ID, senders); err != nil {
+	err = d.store.InTx(ctx, func(q *store.Queries) error {
+		if err := q.SetChannelTestSenders(ctx, s.TenantID, c.ID, senders); err != nil {
+			return err
+		}
+		if c.Type != parley.ChannelWhatsApp || waba == c.Settings[campaign.SettingWABAID] {
+			return nil
+		}
+		// One key, in one statement: an ownership check being recorded
+		// meanwhile keeps its result.
+		return q.SetChannelSetting(ctx, s.TenantID, c.ID, campaign.SettingWABAID, waba)
+	})
+	if err != nil {
 		return err
 	}
 	return redirect(w, r, "/settings/channels")
