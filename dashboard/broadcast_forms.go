@@ -117,7 +117,11 @@ func (d *Dashboard) syncTemplates(w http.ResponseWriter, r *http.Request, s *Ses
 				approved++
 			}
 		}
-		data.Synced = fmt.Sprintf("Synced %d templates (%d approved) from WhatsApp.", len(synced), approved)
+		noun := "templates"
+		if len(synced) == 1 {
+			noun = "template"
+		}
+		data.Synced = fmt.Sprintf("Synced %d %s (%d approved) from WhatsApp.", len(synced), noun, approved)
 		d.log.InfoContext(ctx, "templates synced from the dashboard", "tenant_id", s.TenantID, "user_id", s.UserID, "templates", len(synced))
 	case parley.ErrorCode(err) == parley.CodeValidation:
 		status = http.StatusUnprocessableEntity

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app/apptest"
+	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -17,20 +18,36 @@ import (
 // template does not take), sees it scheduled on its page with its progress
 // bar, and cancels it. It is scheduled for tomorrow, so the running
 // Parley's pacer sends nothing meanwhile.
-func (b *tab) broadcast(p *apptest.Parley, tenantID string, support parley.Channel) store.Broadcast {
+func (b *tab) broadcast(p *apptest.Parley, graph *whatsapptest.FakeGraph, tenantID string, support parley.Channel) store.Broadcast {
 	t := b.t
 	t.Helper()
 	ctx := context.Background()
-	if err := p.Store.ReplaceSyncedTemplates(ctx, tenantID, support.ID, []store.SyncedTemplate{
-		{Name: "winter_sale", Language: "en_US", Status: "APPROVED", Category: "MARKETING", BodyParams: 1}}); err != nil {
-		t.Fatal(err)
-	}
+	const waba = "102290129340777"
+	graph.AddAccount(waba, supportToken, whatsapptest.MessageTemplate{Name: "winter_sale", Language: "en_US", Status: "APPROVED", Category: "MARKETING",
+		Components: []map[string]any{{"type": "BODY", "text": "Hi {{1}}, our winter sale starts today."}}})
+	b.do("name the channel's Business Account",
+		chromedp.Navigate(b.base+"/settings/channels/"+support.ID), chromedp.WaitVisible(chromedp.ID("waba_id")),
+		chromedp.SendKeys(chromedp.ID("waba_id"), waba),
+		chromedp.Submit(chromedp.ID("waba_id")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/settings/channels/`+support.ID+`"]`)))
 	b.do("open broadcasts", chromedp.Navigate(b.base+"/broadcasts"), chromedp.WaitVisible(chromedp.ID("new-broadcast")))
 	b.do("open the form", chromedp.Click(chromedp.ID("new-broadcast")), chromedp.WaitVisible(chromedp.ID("broadcast-form")))
+	if n := b.eval(`document.querySelectorAll("#bc-template option[value=winter_sale]").length`); n != 0 {
+		t.Fatal("the form offers a template before any sync")
+	}
+	b.do("sync the templates, a name typed",
+		chromedp.SendKeys(chromedp.ID("bc-name"), "Winter sale"),
+		chromedp.Click(chromedp.ID("sync-templates")),
+		chromedp.WaitVisible(chromedp.ID("sync-result")))
+	if s := b.text("#sync-result"); s != "Synced 1 template (1 approved) from WhatsApp." {
+		t.Fatalf("the sync says %q", s)
+	}
+	if n := b.eval(`document.querySelectorAll("#bc-template option[value=winter_sale]").length`); n != 1 {
+		t.Fatal("the synced template is not offered")
+	}
 	b.screenshot("broadcast-new")
 	tomorrow := time.Now().UTC().Add(24*time.Hour).Format("2006-01-02") + "T09:00" // the tenant's zone is UTC
 	b.do("create without the template's parameter",
-		chromedp.SendKeys(chromedp.ID("bc-name"), "Winter sale"),
 		chromedp.SetValue(chromedp.ID("bc-channel"), support.ID),
 		chromedp.SetValue(chromedp.ID("bc-template"), "winter_sale"),
 		chromedp.SetValue(chromedp.ID("bc-send-at"), tomorrow),

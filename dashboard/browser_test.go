@@ -274,7 +274,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatalf("knowledge search verdict = %q", s)
 	}
 	b.screenshot("knowledge-search")
-	bc := b.broadcast(p, tn.ID, support)
+	bc := b.broadcast(p, graph, tn.ID, support)
 
 	// Every page fits a 375 px phone screen without sideways scrolling.
 	b.do("phone viewport", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
