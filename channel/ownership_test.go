@@ -230,14 +230,22 @@ func TestCheckKeepsAnEditMadeWhileItRan(t *testing.T) {
 		if err := graph.WaitHanging(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		// Switched off (as the dashboard does) while the check waits for Meta.
+		// Switched off and its Business Account named (as the dashboard
+		// does), and renamed through the API, while the check waits for Meta.
 		if err := p.Store.SetChannelActive(context.Background(), tn.ID, id, false); err != nil {
 			t.Fatal(err)
 		}
+		if err := p.Store.SetChannelSetting(context.Background(), tn.ID, id, "waba_id", "102290129340398"); err != nil {
+			t.Fatal(err)
+		}
+		if r := p.Do("PATCH", "/api/channels/"+id, key, map[string]any{"name": "Shop front"}); r.Status != http.StatusOK {
+			t.Fatalf("rename = %d %s", r.Status, r.Body)
+		}
 		graph.Release()
 		waitCheck(t, p, key, id, "ok")
-		if ch, err := p.Store.GetChannel(context.Background(), tn.ID, id); err != nil || ch.Active {
-			t.Fatalf("the check's result switched the channel back on: active %v, %v", ch.Active, err)
+		ch, err := p.Store.GetChannel(context.Background(), tn.ID, id)
+		if err != nil || ch.Active || ch.Name != "Shop front" || ch.Settings["waba_id"] != "102290129340398" {
+			t.Fatalf("the check's result undid an edit: active %v, name %q, settings %v, %v", ch.Active, ch.Name, ch.Settings, err)
 		}
 	})
 }

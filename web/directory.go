@@ -191,44 +191,50 @@ func (s *Server) registerDirectory() {
 			return out, next, err
 		},
 		update: func(ctx context.Context, t parley.Tenant, id string, in channelPatch) (ChannelView, error) {
-			c, err := s.store.GetChannel(ctx, t.ID, id)
-			if err != nil {
-				return ChannelView{}, err
-			}
-			before := c
-			before.Settings = maps.Clone(c.Settings)
-			set(&c.Name, in.Name)
-			set(&c.PhoneNumberID, in.PhoneNumberID)
-			if c.Type == parley.ChannelInstagram {
-				set(&c.PhoneNumberID, in.InstagramAccountID)
-			}
-			set(&c.DisplayNumber, in.DisplayNumber)
-			set(&c.AccessToken, in.AccessToken)
-			set(&c.Active, in.Active)
-			set(&c.TestSenders, in.TestSenders)
-			if in.Settings != nil {
-				// Secrets shown as "(set)" come back unchanged from clients
-				// that round-trip the view; keep the stored value then.
-				merged := map[string]string{}
-				for k, v := range *in.Settings {
-					if v == "(set)" && secretSettings[k] {
-						v = c.Settings[k]
-					}
-					merged[k] = v
+			var c parley.Channel
+			// Read, change and write back in one transaction, the row locked:
+			// an ownership check recorded meanwhile is read, not overwritten.
+			err := s.store.InTx(ctx, func(q *store.Queries) error {
+				var err error
+				if c, err = q.LockChannel(ctx, t.ID, id); err != nil {
+					return err
 				}
-				c.Settings = merged
-			}
-			keepCheck(&c, before)
-			if err := checkChannel(&c); err != nil {
-				return ChannelView{}, err
-			}
-			err = s.store.InTx(ctx, func(q *store.Queries) error {
+				before := c
+				before.Settings = maps.Clone(c.Settings)
+				set(&c.Name, in.Name)
+				set(&c.PhoneNumberID, in.PhoneNumberID)
+				if c.Type == parley.ChannelInstagram {
+					set(&c.PhoneNumberID, in.InstagramAccountID)
+				}
+				set(&c.DisplayNumber, in.DisplayNumber)
+				set(&c.AccessToken, in.AccessToken)
+				set(&c.Active, in.Active)
+				set(&c.TestSenders, in.TestSenders)
+				if in.Settings != nil {
+					// Secrets shown as "(set)" come back unchanged from clients
+					// that round-trip the view; keep the stored value then.
+					merged := map[string]string{}
+					for k, v := range *in.Settings {
+						if v == "(set)" && secretSettings[k] {
+							v = c.Settings[k]
+						}
+						merged[k] = v
+					}
+					c.Settings = merged
+				}
+				keepCheck(&c, before)
+				if err := checkChannel(&c); err != nil {
+					return err
+				}
 				if err := q.UpdateChannel(ctx, c); err != nil {
 					return err
 				}
 				return s.channelSaved(ctx, q, c)
 			})
-			return viewChannel(c), err
+			if err != nil {
+				return ChannelView{}, err
+			}
+			return viewChannel(c), nil
 		},
 		delete: s.store.DeleteChannel,
 	})
