@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/channel/whatsapp/whatsapptest"
@@ -37,10 +38,18 @@ func TestTemplateSyncAndMappingCheckedAgainstIt(t *testing.T) {
 		}
 		var chans struct{ Items []struct{ ID string } }
 		w.Do("GET", "/api/channels", w.key, nil).JSON(t, &chans)
+		// An account id that cannot be one is refused, and nothing changes.
+		r := w.Do("PATCH", "/api/channels/"+chans.Items[0].ID, w.key, map[string]any{"name": "Renamed", "settings": map[string]string{"waba_id": "acme-account"}})
+		if r.Status != http.StatusUnprocessableEntity || r.ErrorCode() != "validation_failed" || !strings.Contains(string(r.Body), `"settings.waba_id"`) {
+			t.Fatalf("a non-numeric waba_id = %d %s", r.Status, r.Body)
+		}
+		if ch := w.Do("GET", "/api/channels/"+chans.Items[0].ID, w.key, nil).Map(t); ch["name"] == "Renamed" || ch["settings"].(map[string]any)["waba_id"] != nil {
+			t.Fatalf("a refused PATCH changed the channel: %v", ch)
+		}
 		if r := w.Do("PATCH", "/api/channels/"+chans.Items[0].ID, w.key, map[string]any{"settings": map[string]string{"waba_id": wabaID}}); r.Status != http.StatusOK {
 			t.Fatalf("patch channel = %d %s", r.Status, r.Body)
 		}
-		r := w.Do("POST", "/api/templates/sync", w.key, nil)
+		r = w.Do("POST", "/api/templates/sync", w.key, nil)
 		var synced []struct {
 			Name       string `json:"name"`
 			Status     string `json:"status"`

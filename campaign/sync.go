@@ -19,27 +19,49 @@ type Lister interface {
 	ListTemplates(ctx context.Context, token, wabaID string) ([]whatsapp.MessageTemplate, error)
 }
 
+// CheckWABAID refuses what cannot be a WhatsApp Business Account id
+// (Meta's ids are digits); empty is no account.
+func CheckWABAID(id string) error {
+	if len(id) > 32 || strings.ContainsFunc(id, func(r rune) bool { return r < '0' || r > '9' }) {
+		return parley.FieldError("settings."+SettingWABAID, "%q is not a WhatsApp Business Account id: digits, as WhatsApp Manager shows it (e.g. 102290129340398)", id)
+	}
+	return nil
+}
+
+// SyncResult is what a sync stored, and the WhatsApp channels it could
+// not read because they name no Business Account.
+type SyncResult struct {
+	Templates []store.SyncedTemplate
+	Unnamed   []parley.Channel
+}
+
 // Sync reads the templates of every WhatsApp channel of the tenant that
 // names its Business Account, and stores them in place of the last sync.
-// The Graph calls are made outside any transaction; each channel's rows
-// are replaced in one.
-func Sync(ctx context.Context, st *store.Store, l Lister, tenantID string) ([]store.SyncedTemplate, error) {
+// Every account is listed first, outside any transaction; then all the
+// channels' rows are replaced in one, so a listing that fails leaves the
+// last sync whole.
+func Sync(ctx context.Context, st *store.Store, l Lister, tenantID string) (SyncResult, error) {
 	chans, _, err := st.Read().ListChannels(ctx, tenantID, store.Page{Limit: 200})
 	if err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
+		return SyncResult{}, fmt.Errorf("sync templates: %w", err)
 	}
-	synced := 0
+	var res SyncResult
+	listed := map[string][]store.SyncedTemplate{}
 	for _, c := range chans {
-		waba := strings.TrimSpace(c.Settings[SettingWABAID])
-		if c.Type != parley.ChannelWhatsApp || waba == "" {
+		if c.Type != parley.ChannelWhatsApp {
 			continue
 		}
-		listed, err := l.ListTemplates(ctx, c.AccessToken, waba)
-		if err != nil {
-			return nil, fmt.Errorf("sync templates of channel %s: %w", c.ID, err)
+		waba := strings.TrimSpace(c.Settings[SettingWABAID])
+		if waba == "" {
+			res.Unnamed = append(res.Unnamed, c)
+			continue
 		}
-		rows := make([]store.SyncedTemplate, 0, len(listed))
-		for _, t := range listed {
+		ts, err := l.ListTemplates(ctx, c.AccessToken, waba)
+		if err != nil {
+			return SyncResult{}, fmt.Errorf("sync templates of channel %s (%s): %w", c.Name, c.ID, err)
+		}
+		rows := make([]store.SyncedTemplate, 0, len(ts))
+		for _, t := range ts {
 			comps := make([]any, len(t.Components))
 			for i, c := range t.Components {
 				comps[i] = c
@@ -47,13 +69,22 @@ func Sync(ctx context.Context, st *store.Store, l Lister, tenantID string) ([]st
 			rows = append(rows, store.SyncedTemplate{ChannelID: c.ID, Name: t.Name, Language: t.Language, Status: t.Status,
 				Category: t.Category, Components: comps, BodyParams: t.BodyParams()})
 		}
-		if err := st.InTx(ctx, func(q *store.Queries) error { return q.ReplaceSyncedTemplates(ctx, tenantID, c.ID, rows) }); err != nil {
-			return nil, fmt.Errorf("sync templates: %w", err)
+		listed[c.ID] = rows
+	}
+	if len(listed) == 0 {
+		return SyncResult{}, parley.FieldError("settings."+SettingWABAID, "no WhatsApp channel of the tenant names its WhatsApp Business Account id (settings.%s)", SettingWABAID)
+	}
+	err = st.InTx(ctx, func(q *store.Queries) error {
+		for id, rows := range listed {
+			if err := q.ReplaceSyncedTemplates(ctx, tenantID, id, rows); err != nil {
+				return err
+			}
 		}
-		synced++
+		return nil
+	})
+	if err != nil {
+		return SyncResult{}, fmt.Errorf("sync templates: %w", err)
 	}
-	if synced == 0 {
-		return nil, parley.FieldError("settings."+SettingWABAID, "no WhatsApp channel of the tenant names its WhatsApp Business Account id (settings.%s)", SettingWABAID)
-	}
-	return st.Read().SyncedTemplates(ctx, tenantID)
+	res.Templates, err = st.Read().SyncedTemplates(ctx, tenantID)
+	return res, err
 }

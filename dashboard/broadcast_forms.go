@@ -107,28 +107,33 @@ func (d *Dashboard) createBroadcast(w http.ResponseWriter, r *http.Request, s *S
 func (d *Dashboard) syncTemplates(w http.ResponseWriter, r *http.Request, s *Session) error {
 	ctx := r.Context()
 	data := broadcastFormData{Form: readForm(r, broadcastFields...)}
-	synced, err := campaign.Sync(ctx, d.store, d.templates, s.TenantID)
+	res, err := campaign.Sync(ctx, d.store, d.templates, s.TenantID)
 	status := http.StatusOK
 	switch {
 	case err == nil:
 		approved := 0
-		for _, t := range synced {
+		for _, t := range res.Templates {
 			if t.Status == "APPROVED" {
 				approved++
 			}
 		}
 		noun := "templates"
-		if len(synced) == 1 {
+		if len(res.Templates) == 1 {
 			noun = "template"
 		}
-		data.Synced = fmt.Sprintf("Synced %d %s (%d approved) from WhatsApp.", len(synced), noun, approved)
-		d.log.InfoContext(ctx, "templates synced from the dashboard", "tenant_id", s.TenantID, "user_id", s.UserID, "templates", len(synced))
+		data.Synced = fmt.Sprintf("Synced %d %s (%d approved) from WhatsApp.", len(res.Templates), noun, approved)
+		// A channel the sync could not read is said, not passed over.
+		for _, c := range res.Unnamed {
+			data.Synced += fmt.Sprintf(" %s names no Business Account, so its templates were not read.", c.Name)
+		}
+		d.log.InfoContext(ctx, "templates synced from the dashboard", "tenant_id", s.TenantID, "user_id", s.UserID,
+			"templates", len(res.Templates), "channels_without_account", len(res.Unnamed))
 	case parley.ErrorCode(err) == parley.CodeValidation:
 		status = http.StatusUnprocessableEntity
 		data.SyncError = "No WhatsApp channel names its WhatsApp Business Account: set the account id on the channel's page in Settings › Channels, then sync again."
 	default:
 		status = http.StatusBadGateway
-		data.SyncError = "WhatsApp did not list the templates: " + err.Error() + "."
+		data.SyncError = "WhatsApp did not list the templates, so none were changed: " + err.Error() + "."
 		d.log.WarnContext(ctx, "template sync from the dashboard failed", "tenant_id", s.TenantID, "user_id", s.UserID, "err", err)
 	}
 	return d.renderBroadcastForm(w, r, s, status, data)

@@ -39,7 +39,8 @@ func (b *tab) broadcast(p *apptest.Parley, graph *whatsapptest.FakeGraph, tenant
 		chromedp.SendKeys(chromedp.ID("bc-name"), "Winter sale"),
 		chromedp.Click(chromedp.ID("sync-templates")),
 		chromedp.WaitVisible(chromedp.ID("sync-result")))
-	if s := b.text("#sync-result"); s != "Synced 1 template (1 approved) from WhatsApp." {
+	// The tenant's other WhatsApp number names no account: said, not passed over.
+	if s := b.text("#sync-result"); s != "Synced 1 template (1 approved) from WhatsApp. Main number names no Business Account, so its templates were not read." {
 		t.Fatalf("the sync says %q", s)
 	}
 	if n := b.eval(`document.querySelectorAll("#bc-template option[value=winter_sale]").length`); n != 1 {

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -112,8 +113,9 @@ func (d *Dashboard) saveChannel(w http.ResponseWriter, r *http.Request, s *Sessi
 	}
 	f := readForm(r, "test_senders", "waba_id")
 	waba := f.Get("waba_id")
-	if c.Type == parley.ChannelWhatsApp && (len(waba) > 32 || strings.ContainsFunc(waba, func(r rune) bool { return r < '0' || r > '9' })) {
-		f.Fail("waba_id", "A WhatsApp Business Account id is digits, as WhatsApp Manager shows it (e.g. 102290129340398).")
+	var bad *parley.Error
+	if c.Type == parley.ChannelWhatsApp && errors.As(campaign.CheckWABAID(waba), &bad) {
+		f.Fail("waba_id", bad.Message+".")
 	}
 	senders := []string{}
 	seen := map[string]bool{}

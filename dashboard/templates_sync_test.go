@@ -61,7 +61,7 @@ func TestTemplatesSyncFromTheDashboard(t *testing.T) {
 		save := func(id string) page {
 			return b.post("/settings/channels/"+w.Channel.ID, url.Values{"csrf_token": {token}, "test_senders": {""}, "waba_id": {id}})
 		}
-		if p := save("acme-account"); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "A WhatsApp Business Account id is digits") {
+		if p := save("acme-account"); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "is not a WhatsApp Business Account id: digits") {
 			t.Errorf("a non-numeric account id: %d\n%s", p.Status, p.Body)
 		}
 		if p := save(waba); p.Status != http.StatusSeeOther {
@@ -93,6 +93,30 @@ func TestTemplatesSyncFromTheDashboard(t *testing.T) {
 		}
 		if got := b.get("/broadcasts"); strings.Contains(got.Body, "Spring promo") {
 			t.Error("syncing created a broadcast")
+		}
+
+		// A second WhatsApp number without an account: the sync says it
+		// could not read it.
+		second, err := e.st.CreateChannel(t.Context(), parley.Channel{TenantID: tn.ID, Type: parley.ChannelWhatsApp, Name: "Second line",
+			PhoneNumberID: "pn02", AccessToken: "tok2", Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = b.post("/broadcasts/templates/sync", typed)
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "Second line names no Business Account, so its templates were not read.") {
+			t.Errorf("a sync passing over a channel without an account: %d\n%s", p.Status, p.Body)
+		}
+		// Its account refuses the listing while the first account has a new
+		// template: nothing is replaced, the last sync stays whole.
+		if err := e.st.SetChannelSetting(t.Context(), tn.ID, second.ID, campaign.SettingWABAID, "102290129340399"); err != nil {
+			t.Fatal(err)
+		}
+		graph.AddAccount("102290129340399", "not-tok2")
+		graph.AddAccount(waba, "tok", whatsapptest.BodyTemplate("winter_sale", "en_US", "Hi {{1}}"), whatsapptest.BodyTemplate("spring_sale", "en_US", "Hi {{1}}"))
+		p = b.post("/broadcasts/templates/sync", typed)
+		if p.Status != http.StatusBadGateway || !strings.Contains(p.Body, "WhatsApp did not list the templates, so none were changed") ||
+			!strings.Contains(p.Body, "Second line") || strings.Contains(p.Body, "spring_sale") || !strings.Contains(p.Body, "draft_promo") {
+			t.Errorf("a sync with one refused listing: %d\n%s", p.Status, p.Body)
 		}
 
 		// Agents neither sync nor name the account.

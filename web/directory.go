@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/campaign"
 	"github.com/parleyhq/parley/phone"
 	"github.com/parleyhq/parley/store"
 )
@@ -64,8 +65,9 @@ type channelPatch struct {
 	Settings           *map[string]string `json:"settings,omitempty"`
 }
 
-// checkChannel validates a channel as it would be stored.
-func checkChannel(c *parley.Channel) error {
+// checkChannel validates a channel as it would be stored (before: as it
+// was, for what is checked only when it changes).
+func checkChannel(c *parley.Channel, before parley.Channel) error {
 	senders := make([]string, 0, len(c.TestSenders))
 	for _, p := range c.TestSenders {
 		if c.Type == parley.ChannelInstagram {
@@ -97,6 +99,13 @@ func checkChannel(c *parley.Channel) error {
 		}
 		if c.AccessToken == "" {
 			return parley.FieldError("access_token", "is required for a whatsapp channel")
+		}
+		// Checked when it changes: a rename keeps working beside an id
+		// saved before the check existed.
+		if waba := c.Settings[campaign.SettingWABAID]; waba != before.Settings[campaign.SettingWABAID] {
+			if err := campaign.CheckWABAID(waba); err != nil {
+				return err
+			}
 		}
 	case parley.ChannelInstagram:
 		if c.PhoneNumberID == "" {
@@ -166,7 +175,7 @@ func (s *Server) registerDirectory() {
 				c.PhoneNumberID = in.InstagramAccountID
 			}
 			keepCheck(&c, parley.Channel{})
-			if err := checkChannel(&c); err != nil {
+			if err := checkChannel(&c, parley.Channel{}); err != nil {
 				return ChannelView{}, err
 			}
 			err := s.store.InTx(ctx, func(q *store.Queries) error {
@@ -223,7 +232,7 @@ func (s *Server) registerDirectory() {
 					c.Settings = merged
 				}
 				keepCheck(&c, before)
-				if err := checkChannel(&c); err != nil {
+				if err := checkChannel(&c, before); err != nil {
 					return err
 				}
 				if err := q.UpdateChannel(ctx, c); err != nil {

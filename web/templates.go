@@ -116,10 +116,10 @@ func (s *Server) registerTemplates(lister campaign.Lister) {
 		Description: "For every WhatsApp channel whose settings name its waba_id; the listing replaces the last sync.",
 		Tags:        tags, Security: bearer},
 		func(ctx context.Context, _ *struct{}) (*bodyOut[[]store.SyncedTemplate], error) {
-			ts, err := campaign.Sync(ctx, s.store, lister, TenantFrom(ctx).ID)
+			res, err := campaign.Sync(ctx, s.store, lister, TenantFrom(ctx).ID)
 			if err != nil {
 				return nil, apiError(err)
 			}
-			return &bodyOut[[]store.SyncedTemplate]{Body: ts}, nil
+			return &bodyOut[[]store.SyncedTemplate]{Body: res.Templates}, nil
 		})
 }
